@@ -1,0 +1,143 @@
+//! Host pattern lists, matched as ssh_config's `Host` matches them (OpenSSH `match.c`).
+//!
+//! A list holds patterns separated by spaces or commas. `*` matches any run of characters and
+//! `?` exactly one; there are no character classes. A pattern that starts with `!` negates: a
+//! host that matches any negated pattern is out, whatever else matches, and a list of only
+//! negated patterns matches nothing. Matching ignores ASCII case, as ssh does for host names.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternList {
+    patterns: Vec<Pattern>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pattern {
+    negated: bool,
+    glob: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatternError {
+    Empty,
+    LoneNegation,
+}
+
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PatternError::Empty => write!(f, "empty host pattern"),
+            PatternError::LoneNegation => write!(f, "`!` must be followed by a pattern"),
+        }
+    }
+}
+
+impl PatternList {
+    pub fn parse(list: &str) -> Result<PatternList, PatternError> {
+        let patterns = list
+            .split([' ', '\t', ','])
+            .filter(|word| !word.is_empty())
+            .map(|word| {
+                let (negated, glob) = match word.strip_prefix('!') {
+                    Some(rest) => (true, rest),
+                    None => (false, word),
+                };
+                if glob.is_empty() {
+                    return Err(PatternError::LoneNegation);
+                }
+                Ok(Pattern {
+                    negated,
+                    glob: glob.to_ascii_lowercase().into_bytes(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if patterns.is_empty() {
+            return Err(PatternError::Empty);
+        }
+        Ok(PatternList { patterns })
+    }
+
+    pub fn matches(&self, host: &[u8]) -> bool {
+        let host = host.to_ascii_lowercase();
+        let mut positive = false;
+        for pattern in &self.patterns {
+            if glob_match(&pattern.glob, &host) {
+                if pattern.negated {
+                    return false;
+                }
+                positive = true;
+            }
+        }
+        positive
+    }
+}
+
+/// `*` and `?` globbing with backtracking to the last `*`, linear in practice.
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((star_p, star_t)) => {
+                    p = star_p + 1;
+                    t = star_t + 1;
+                    star = Some((star_p, star_t + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(list: &str, host: &str) -> bool {
+        PatternList::parse(list).unwrap().matches(host.as_bytes())
+    }
+
+    #[test]
+    fn globbing() {
+        assert!(m("*", "anything"));
+        assert!(m("*", ""));
+        assert!(m("hpc-*", "hpc-login"));
+        assert!(!m("hpc-*", "hpc"));
+        assert!(m("h?c", "hpc"));
+        assert!(!m("h?c", "hc"));
+        assert!(m("*.example.org", "a.b.example.org"));
+        assert!(m("a*b*c", "aXXbYYbZc"));
+        assert!(!m("a*b*c", "aXXbYYbZ"));
+        assert!(m("[a]", "[a]"), "brackets are literal, as in OpenSSH");
+        assert!(!m("[a]", "a"));
+    }
+
+    #[test]
+    fn lists_negation_and_case() {
+        assert!(m("hpc-* !hpc-login", "hpc-node1"));
+        assert!(!m("hpc-* !hpc-login", "hpc-login"));
+        assert!(!m("!hpc-login hpc-*", "hpc-login"), "order does not matter");
+        assert!(!m("!foo", "bar"), "only negations never match");
+        assert!(m("a,b, c", "c"));
+        assert!(m("HPC-*", "hpc-X"));
+        assert!(m("hpc-*", "HPC-x"));
+    }
+
+    #[test]
+    fn invalid_lists() {
+        assert_eq!(PatternList::parse(""), Err(PatternError::Empty));
+        assert_eq!(PatternList::parse(" , "), Err(PatternError::Empty));
+        assert_eq!(PatternList::parse("a !"), Err(PatternError::LoneNegation));
+    }
+}

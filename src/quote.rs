@@ -1,0 +1,115 @@
+//! Quoting, in two layers.
+//!
+//! Inside the remote script every value is quoted for POSIX sh with shlex: the script always
+//! runs under `/bin/sh`, on the remote host and in the image, so single quotes are exact.
+//!
+//! The script itself must first pass through the user's login shell, which sshd hands the
+//! command string to with `-c`, and that shell may be bash, dash, zsh, tcsh, csh or fish. No
+//! quoting survives all of them: tcsh and csh expand `!` inside single quotes and reject
+//! newlines in them, fish treats `\\` and `\'` as escapes inside single quotes. So the script
+//! travels base64-encoded as an argument of a fixed bootstrap whose text holds only characters
+//! that every one of those shells reads literally inside single quotes (no `!`, `\` or newline).
+
+use std::borrow::Cow;
+
+/// The login shell runs this with the encoded script as `$1`; `/bin/sh` decodes and runs it.
+const BOOTSTRAP: &[u8] = b"/bin/sh -c 'eval \"$(printf %s \"$1\" | base64 -d)\"' sh ";
+
+/// sshd runs `shell -c COMMAND`: the kernel refuses a single argument longer than
+/// MAX_ARG_STRLEN (32 pages, 128 KiB, including its terminating NUL).
+pub const MAX_REMOTE_COMMAND: usize = 128 * 1024 - 1;
+
+/// One word quoted for POSIX sh. Config values are checked for NUL bytes when loaded and argv
+/// words cannot hold one, so the error is unreachable in practice but still reported.
+pub fn sh(word: &[u8]) -> anyhow::Result<Cow<'_, [u8]>> {
+    shlex::bytes::try_quote(word)
+        .map_err(|_| anyhow::anyhow!("a value holds a NUL byte, which no shell can receive"))
+}
+
+/// The command string to send for a remote script: readable by every login shell alike.
+pub fn for_login_shell(script: &[u8]) -> Vec<u8> {
+    let mut command = BOOTSTRAP.to_vec();
+    command.extend(base64(script));
+    command
+}
+
+fn base64(bytes: &[u8]) -> Vec<u8> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]);
+            } else {
+                out.push(b'=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"", b""),
+            (b"f", b"Zg=="),
+            (b"fo", b"Zm8="),
+            (b"foo", b"Zm9v"),
+            (b"foob", b"Zm9vYg=="),
+            (b"fooba", b"Zm9vYmE="),
+            (b"foobar", b"Zm9vYmFy"),
+            (&[0xff, 0x00, 0xfe], b"/wD+"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(base64(input), *expected);
+        }
+    }
+
+    #[test]
+    fn bootstrap_is_literal_in_every_login_shell() {
+        // Inside its single quotes: nothing tcsh, csh or fish would interpret.
+        let quoted = &BOOTSTRAP[12..BOOTSTRAP.len() - 5];
+        assert!(
+            !quoted.iter().any(|b| b"!\\\n'".contains(b)),
+            "{}",
+            String::from_utf8_lossy(quoted)
+        );
+        let command = for_login_shell(b"echo 'it''s' \\ !x\n");
+        let payload = &command[BOOTSTRAP.len()..];
+        assert!(
+            payload
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+        );
+    }
+
+    #[test]
+    fn quoted_words_read_back_exactly_in_sh() {
+        for word in [
+            &b"plain/path-1.sif"[..],
+            b"",
+            b"it's $x `id` \\ \"q\"\n!*",
+            &[0xff, b'\'', 0x80],
+        ] {
+            let mut script = b"printf %s ".to_vec();
+            script.extend_from_slice(&sh(word).unwrap());
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(std::ffi::OsStr::from_bytes(&script))
+                .output()
+                .unwrap();
+            assert_eq!(out.stdout, word, "{}", String::from_utf8_lossy(&script));
+        }
+        assert_eq!(&*sh(b"plain/path-1.sif").unwrap(), b"plain/path-1.sif");
+        assert!(sh(b"a\0b").is_err());
+    }
+}

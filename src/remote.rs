@@ -1,0 +1,514 @@
+//! The script that runs on the remote host, in the same ssh session as the user's command (never
+//! an extra round trip): prelude, runtime lookup, image check, instance start, then `exec` of
+//! the runtime with the user's command, shell or sftp-server inside the image.
+//!
+//! The script is POSIX sh and runs under the remote's `/bin/sh`; see `quote` for how it gets
+//! past the login shell. Everything it writes before the `exec` goes to stderr, so stdout
+//! carries only what the command inside the container writes (scp, rsync and sftp rely on it).
+//! Failures to find a piece on the remote exit with [`MISSING_ON_REMOTE`] after one `cssh:` line.
+
+use crate::config::Runtime;
+use crate::quote::sh;
+use crate::settings::HostSettings;
+
+/// Exit status when the runtime, the image, a shell or sftp-server is missing on the remote:
+/// 127, the shell's "command not found".
+pub const MISSING_ON_REMOTE: u8 = 127;
+
+/// Where the OpenSSH packages of the common distributions install sftp-server.
+pub const SFTP_SERVER_PATHS: &[&str] = &[
+    "/usr/lib/openssh/sftp-server",
+    "/usr/libexec/openssh/sftp-server",
+    "/usr/lib/ssh/sftp-server",
+    "/usr/libexec/sftp-server",
+    "/usr/lib/sftp-server",
+];
+
+/// What runs inside the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload<'a> {
+    /// The command string exactly as ssh would have sent it, run by the image's `/bin/sh -c`.
+    Command(&'a [u8]),
+    /// An interactive login shell.
+    Shell,
+    /// The image's sftp-server, for the `sftp` subsystem.
+    Sftp,
+}
+
+/// The host and settings a script is written for.
+pub struct Target<'a> {
+    /// The host as the user typed it, for messages.
+    pub host: &'a str,
+    pub image: &'a str,
+    pub settings: &'a HostSettings,
+    /// Where a user would fix a missing runtime, for messages.
+    pub config_file: &'a str,
+}
+
+/// Builds the script text.
+pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
+    let mut s = Script::default();
+    let settings = target.settings;
+    let say = |what: &str| format!("cssh: {}: {what}", target.host);
+
+    if let Some(prelude) = &settings.prelude {
+        // stdin stays the user's: the prelude must not read it. Its output is not theirs either.
+        s.line(format!("{{ {prelude}\n}} </dev/null >&2").as_bytes());
+    }
+    let (candidates, missing) = match settings.runtime() {
+        Runtime::Auto => (
+            vec!["apptainer".to_string(), "singularity".to_string()],
+            "neither apptainer nor singularity on PATH".to_string(),
+        ),
+        Runtime::Program(program) => (vec![program.clone()], format!("{program} not on PATH")),
+    };
+    s.raw("cssh_rt=\nfor cssh_c in");
+    for candidate in &candidates {
+        s.word(candidate.as_bytes())?;
+    }
+    s.raw("; do\n  if command -v \"$cssh_c\" >/dev/null 2>&1; then cssh_rt=$cssh_c; break; fi\ndone\n");
+    s.raw("[ -n \"$cssh_rt\" ] ||");
+    s.fail(&say(&format!(
+        "{missing} (set prelude or runtime in {})",
+        target.config_file
+    )))?;
+
+    // An image given as a path must exist; URIs (docker://, oras://, library://...) are the
+    // runtime's to resolve.
+    if !target.image.contains("://") {
+        s.raw("[ -e");
+        s.word(target.image.as_bytes())?;
+        s.raw(" ] ||");
+        s.fail(&say(&format!(
+            "image {} not found on the remote",
+            target.image
+        )))?;
+    }
+
+    let image_arguments = |s: &mut Script| -> anyhow::Result<()> {
+        for option in &settings.options {
+            s.word(option.as_bytes())?;
+        }
+        for bind in &settings.binds {
+            s.raw(" --bind");
+            s.word(bind.as_bytes())?;
+        }
+        s.word(target.image.as_bytes())
+    };
+    if let Some(instance) = &settings.instance {
+        // Start the instance unless it runs; if two sessions race, the loser's start fails and
+        // finds the winner's instance running.
+        s.raw("cssh_running() { \"$cssh_rt\" instance list 2>/dev/null | awk -v");
+        s.word(format!("n={instance}").as_bytes())?;
+        s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'; }\n");
+        s.raw("cssh_running || \"$cssh_rt\" -s instance start");
+        image_arguments(&mut s)?;
+        s.word(instance.as_bytes())?;
+        s.raw(" </dev/null >&2 || cssh_running ||");
+        s.fail(&say(&format!(
+            "could not start instance {instance} of {}",
+            target.image
+        )))?;
+        s.raw("exec \"$cssh_rt\" exec");
+        s.word(format!("instance://{instance}").as_bytes())?;
+    } else {
+        s.raw("exec \"$cssh_rt\" exec");
+        image_arguments(&mut s)?;
+    }
+    if !settings.env.is_empty() {
+        // `env` inside the image rather than the runtime's --env, whose values cannot hold a
+        // comma, or APPTAINERENV_/SINGULARITYENV_, which depend on which runtime answers.
+        s.raw(" env");
+        for (key, value) in &settings.env {
+            s.word(format!("{key}={value}").as_bytes())?;
+        }
+    }
+    s.raw(" /bin/sh -c");
+    match payload {
+        Payload::Command(command) => s.word(command)?,
+        Payload::Shell => {
+            let candidates: Vec<&str> = match &settings.shell {
+                Some(shell) => vec![shell],
+                None => vec!["$SHELL", "/bin/bash", "/bin/sh"],
+            };
+            let what = format!(
+                "no shell to run in {} (tried {})",
+                target.image,
+                candidates.join(", ")
+            );
+            s.word(&first_executable(&candidates, " -l", &say(&what))?)?;
+        }
+        Payload::Sftp => {
+            let candidates: Vec<&str> = match &settings.sftp_server {
+                Some(path) => vec![path],
+                None => SFTP_SERVER_PATHS.to_vec(),
+            };
+            let what = format!(
+                "no sftp-server in {} (set sftp_server in {}, or use scp -O)",
+                target.image, target.config_file
+            );
+            s.word(&first_executable(&candidates, "", &say(&what))?)?;
+        }
+    }
+    s.raw("\n");
+    Ok(s.text)
+}
+
+/// A snippet for the image's `/bin/sh`: exec the first executable candidate, else fail. A
+/// candidate `$SHELL` stays unquoted-in-double-quotes so it expands inside the container.
+fn first_executable(
+    candidates: &[&str],
+    arguments: &str,
+    failure: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let mut s = Script::default();
+    s.raw("for cssh_p in");
+    for candidate in candidates {
+        if *candidate == "$SHELL" {
+            s.raw(" \"$SHELL\"");
+        } else {
+            s.word(candidate.as_bytes())?;
+        }
+    }
+    s.raw(&format!(
+        "; do if [ -x \"$cssh_p\" ]; then exec \"$cssh_p\"{arguments}; fi; done;"
+    ));
+    s.fail(failure)?;
+    Ok(s.text.trim_ascii_end().to_vec())
+}
+
+#[derive(Default)]
+struct Script {
+    text: Vec<u8>,
+}
+
+impl Script {
+    fn raw(&mut self, text: &str) {
+        self.text.extend_from_slice(text.as_bytes());
+    }
+
+    fn line(&mut self, text: &[u8]) {
+        self.text.extend_from_slice(text);
+        self.text.push(b'\n');
+    }
+
+    /// A space, then one quoted word.
+    fn word(&mut self, word: &[u8]) -> anyhow::Result<()> {
+        self.text.push(b' ');
+        self.text.extend_from_slice(&sh(word)?);
+        Ok(())
+    }
+
+    /// ` { printf ... >&2; exit 127; }` and a newline: the tail of a `test || ...` line.
+    fn fail(&mut self, message: &str) -> anyhow::Result<()> {
+        self.raw(" { printf '%s\\n'");
+        self.word(message.as_bytes())?;
+        self.raw(&format!(" >&2; exit {MISSING_ON_REMOTE}; }}\n"));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The scripts run here under the real `/bin/sh`, with a fake runtime on PATH that records
+    //! its argv and then runs what follows the image, so the tests check what the remote would
+    //! do rather than how the text is quoted.
+    use super::*;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+
+    /// A fake `apptainer`: logs argv (NUL-separated) to $LOG, answers `instance list` from
+    /// $INSTANCES, and for `exec` runs what follows the image or `instance://` word.
+    const FAKE_RUNTIME: &str = r#"#!/bin/sh
+printf '%s\0' "$@" >> "$LOG"; printf '\n' >> "$LOG"
+[ "$1" = -s ] && shift
+case "$1 $2" in
+"instance list") printf 'INSTANCE NAME PID IP IMAGE\n'; cat "$INSTANCES" 2>/dev/null; exit 0 ;;
+"instance start") shift $(($# - 1)); printf '%s 1 - img\n' "$1" >> "$INSTANCES"; exit 0 ;;
+esac
+shift
+while [ $# -gt 0 ]; do case "$1" in --bind) shift 2 ;; -*) shift ;; *) shift; break ;; esac; done
+exec "$@"
+"#;
+
+    struct Remote {
+        dir: PathBuf,
+    }
+
+    impl Remote {
+        fn new(name: &str, runtime_name: &str) -> Remote {
+            let dir = std::env::temp_dir()
+                .join(format!("cssh-remote-test-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("bin")).unwrap();
+            let runtime = dir.join("bin").join(runtime_name);
+            std::fs::write(&runtime, FAKE_RUNTIME).unwrap();
+            make_executable(&runtime);
+            std::fs::write(dir.join("img.sif"), "").unwrap();
+            Remote { dir }
+        }
+
+        fn image(&self) -> String {
+            self.dir.join("img.sif").display().to_string()
+        }
+
+        fn run(
+            &self,
+            settings: &HostSettings,
+            image: &str,
+            payload: Payload,
+            stdin: &[u8],
+        ) -> Output {
+            let target = Target {
+                host: "hpc1",
+                image,
+                settings,
+                config_file: "/c.toml",
+            };
+            let text = script(&target, payload).unwrap();
+            let mut child = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(OsStr::from_bytes(&text))
+                .env(
+                    "PATH",
+                    format!("{}:/usr/bin:/bin", self.dir.join("bin").display()),
+                )
+                .env("LOG", self.dir.join("log"))
+                .env("INSTANCES", self.dir.join("instances"))
+                .env("SHELL", "/nonexistent/shell")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(stdin).unwrap();
+            child.wait_with_output().unwrap()
+        }
+
+        /// The runtime's argv of each call, in order.
+        fn calls(&self) -> Vec<Vec<String>> {
+            let log = std::fs::read(self.dir.join("log")).unwrap_or_default();
+            log.split(|&b| b == b'\n')
+                .filter(|call| !call.is_empty())
+                .map(|call| {
+                    call.split(|&b| b == 0)
+                        .filter(|w| !w.is_empty())
+                        .map(|w| String::from_utf8_lossy(w).into_owned())
+                        .collect()
+                })
+                .collect()
+        }
+    }
+
+    impl Drop for Remote {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn make_executable(path: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn text(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    #[test]
+    fn command_runs_in_the_image_with_stdin_and_status() {
+        let remote = Remote::new("command", "singularity");
+        let out = remote.run(
+            &HostSettings::default(),
+            &remote.image(),
+            Payload::Command(b"printf '[%s]' \"$(cat)\"; exit 42"),
+            b"in put",
+        );
+        assert_eq!(
+            (text(&out.stdout), out.status.code(), text(&out.stderr)),
+            ("[in put]".into(), Some(42), String::new())
+        );
+        let image = remote.image();
+        assert_eq!(
+            remote.calls(),
+            vec![vec![
+                "exec",
+                &image,
+                "/bin/sh",
+                "-c",
+                "printf '[%s]' \"$(cat)\"; exit 42"
+            ]]
+        );
+    }
+
+    #[test]
+    fn settings_become_runtime_arguments_exactly() {
+        let remote = Remote::new("settings", "my runtime");
+        let settings = HostSettings {
+            runtime: Some(Runtime::Program("my runtime".into())),
+            prelude: Some("echo prelude says hi; read x || true".into()),
+            binds: vec!["/scratch".into(), "/d d:/mnt/$x:ro".into()],
+            env: vec![("A".into(), "x, y'z $(id)".into())],
+            options: vec!["--nv".into(), "--cleanenv".into()],
+            ..HostSettings::default()
+        };
+        let out = remote.run(
+            &settings,
+            "docker://alpine",
+            Payload::Command(b"printf %s \"$A\"; cat"),
+            b"stdin",
+        );
+        assert_eq!(
+            text(&out.stdout),
+            "x, y'z $(id)stdin",
+            "the prelude neither writes stdout nor reads stdin"
+        );
+        assert_eq!(text(&out.stderr), "prelude says hi\n");
+        assert_eq!(
+            remote.calls(),
+            vec![vec![
+                "exec",
+                "--nv",
+                "--cleanenv",
+                "--bind",
+                "/scratch",
+                "--bind",
+                "/d d:/mnt/$x:ro",
+                "docker://alpine",
+                "env",
+                "A=x, y'z $(id)",
+                "/bin/sh",
+                "-c",
+                "printf %s \"$A\"; cat"
+            ]]
+        );
+    }
+
+    #[test]
+    fn missing_pieces_fail_with_one_line() {
+        let remote = Remote::new("missing", "unused");
+        let out = remote.run(
+            &HostSettings::default(),
+            &remote.image(),
+            Payload::Command(b"true"),
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(127));
+        assert_eq!(
+            text(&out.stderr),
+            "cssh: hpc1: neither apptainer nor singularity on PATH (set prelude or runtime in /c.toml)\n"
+        );
+        let explicit = HostSettings {
+            runtime: Some(Runtime::Program("unused".into())),
+            ..HostSettings::default()
+        };
+        let out = remote.run(
+            &explicit,
+            "/no/such image.sif",
+            Payload::Command(b"true"),
+            b"",
+        );
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (
+                Some(127),
+                "cssh: hpc1: image /no/such image.sif not found on the remote\n".into()
+            )
+        );
+        let sftp = HostSettings {
+            sftp_server: Some("/no/sftp-server".into()),
+            ..explicit.clone()
+        };
+        let out = remote.run(&sftp, &remote.image(), Payload::Sftp, b"");
+        assert_eq!(out.status.code(), Some(127));
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "cssh: hpc1: no sftp-server in {} (set sftp_server in /c.toml, or use scp -O)\n",
+                remote.image()
+            )
+        );
+        let out = remote.run(
+            &HostSettings {
+                shell: Some("/no/zsh".into()),
+                ..explicit
+            },
+            &remote.image(),
+            Payload::Shell,
+            b"",
+        );
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "cssh: hpc1: no shell to run in {} (tried /no/zsh)\n",
+                remote.image()
+            )
+        );
+    }
+
+    #[test]
+    fn shell_and_sftp_server_are_the_first_that_exist() {
+        let remote = Remote::new("shell", "apptainer");
+        let fake = remote.dir.join("fake server");
+        std::fs::write(&fake, "#!/bin/sh\necho \"ran $0 $#\"\n").unwrap();
+        make_executable(&fake);
+        let fake = fake.display().to_string();
+        let settings = HostSettings {
+            sftp_server: Some(fake.clone()),
+            shell: Some(fake.clone()),
+            ..HostSettings::default()
+        };
+        let out = remote.run(&settings, &remote.image(), Payload::Sftp, b"");
+        assert_eq!(text(&out.stdout), format!("ran {fake} 0\n"));
+        let out = remote.run(&settings, &remote.image(), Payload::Shell, b"");
+        assert_eq!(
+            text(&out.stdout),
+            format!("ran {fake} 1\n"),
+            "a login shell gets -l"
+        );
+        // Without a configured shell, $SHELL (here missing) gives way to bash, then sh.
+        let out = remote.run(
+            &HostSettings::default(),
+            &remote.image(),
+            Payload::Shell,
+            b"echo $0",
+        );
+        assert!(
+            text(&out.stdout).ends_with("bash\n") || text(&out.stdout).ends_with("sh\n"),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn instance_is_started_once_then_joined() {
+        let remote = Remote::new("instance", "apptainer");
+        let settings = HostSettings {
+            instance: Some("dev".into()),
+            binds: vec!["/b".into()],
+            ..HostSettings::default()
+        };
+        for _ in 0..2 {
+            let out = remote.run(
+                &settings,
+                &remote.image(),
+                Payload::Command(b"echo in"),
+                b"",
+            );
+            assert_eq!(text(&out.stdout), "in\n", "{out:?}");
+        }
+        let image = remote.image();
+        assert_eq!(
+            remote.calls(),
+            vec![
+                vec!["instance", "list"],
+                vec!["-s", "instance", "start", "--bind", "/b", &image, "dev"],
+                vec!["exec", "instance://dev", "/bin/sh", "-c", "echo in"],
+                vec!["instance", "list"],
+                vec!["exec", "instance://dev", "/bin/sh", "-c", "echo in"],
+            ]
+        );
+    }
+}
