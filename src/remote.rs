@@ -125,7 +125,15 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
     }
     s.raw(" /bin/sh -c");
     match payload {
-        Payload::Command(command) => s.word(command)?,
+        Payload::Command(command) if std::str::from_utf8(command).is_ok() => s.word(command)?,
+        Payload::Command(command) => {
+            // Apptainer hands the container's argv to its starter as JSON, which turns invalid
+            // UTF-8 into U+FFFD. Such a command travels as a printf format of ASCII escapes
+            // instead, decoded by the image's sh (the `x` keeps trailing newlines from `$(...)`).
+            s.word(b"cssh_c=$(printf \"$1\"; echo x); exec /bin/sh -c \"${cssh_c%x}\"")?;
+            s.raw(" sh");
+            s.word(&printf_format(command))?;
+        }
         Payload::Shell => {
             let candidates: Vec<&str> = match &settings.shell {
                 Some(shell) => vec![shell],
@@ -152,6 +160,21 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
     }
     s.raw("\n");
     Ok(s.text)
+}
+
+/// A printf format that prints `bytes`: ASCII as itself (`%` and `\` doubled), every other
+/// byte as an octal escape, which POSIX printf decodes in its format.
+fn printf_format(bytes: &[u8]) -> Vec<u8> {
+    let mut format = Vec::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        match b {
+            b'%' => format.extend_from_slice(b"%%"),
+            b'\\' => format.extend_from_slice(b"\\\\"),
+            0x20..=0x7e => format.push(b),
+            _ => format.extend_from_slice(format!("\\{b:03o}").as_bytes()),
+        }
+    }
+    format
 }
 
 /// A snippet for the image's `/bin/sh`: exec the first executable candidate, else fail. A
@@ -342,6 +365,21 @@ exec "$@"
                 "printf '[%s]' \"$(cat)\"; exit 42"
             ]]
         );
+    }
+
+    #[test]
+    fn invalid_utf8_commands_reach_the_image_as_ascii() {
+        let remote = Remote::new("utf8", "apptainer");
+        let command = b"printf '%s|' '\xff\x80' 'a\\b%' '\n\t'\n\n";
+        let out = remote.run(
+            &HostSettings::default(),
+            &remote.image(),
+            Payload::Command(command),
+            b"",
+        );
+        assert_eq!(out.stdout, b"\xff\x80|a\\b%|\n\t|", "{out:?}");
+        let calls = remote.calls();
+        assert!(calls[0].iter().all(|w| w.is_ascii()), "{calls:?}");
     }
 
     #[test]

@@ -1,0 +1,237 @@
+//! Remote commands through cssh on the real test host: the right layer answers, every byte of
+//! every argument arrives for every login shell, exit statuses and binary streams are ssh's.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::process::Stdio;
+
+use crate::harness::*;
+
+#[test]
+fn commands_run_in_each_image_for_every_login_shell() {
+    for image in [FULL_SIF, FULL_SANDBOX, SPACE_SIF] {
+        let config = Scratch::tagging(image, "");
+        for alias in &host().aliases {
+            let out = run(cssh(&config).args([alias, "cat", &host().image_marker]));
+            assert_eq!(
+                text(&out.stdout),
+                FULL_MARKER,
+                "{image} {alias}: {}",
+                describe(&out)
+            );
+            assert_eq!(
+                text(&out.stderr),
+                "",
+                "{image} {alias}: nothing but the command's output"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_untagged_alias_of_the_same_server_lands_on_the_host() {
+    let config = Scratch::tagging(FULL_SIF, "");
+    let out = run(cssh(&config).args(["th-plain", "cat", &host().remote_marker]));
+    assert_eq!(text(&out.stdout), REMOTE_MARKER, "{}", describe(&out));
+    let out = run(cssh(&config).args(["th-plain", "cat", &host().image_marker]));
+    assert!(
+        !out.status.success() && out.stdout.is_empty(),
+        "{}",
+        describe(&out)
+    );
+    // And a tagged one does not see the host's marker.
+    let out = run(cssh(&config).args(["th-bash", "cat", &host().remote_marker]));
+    assert!(!out.status.success(), "{}", describe(&out));
+}
+
+/// Arguments that break naive quoting somewhere: in sh, in tcsh/csh (`!`, newlines), in fish
+/// (`\\`, `\'`), in the runtime, or in the encoding.
+fn corpus() -> Vec<Vec<u8>> {
+    let mut words: Vec<Vec<u8>> = [
+        "plain",
+        "",
+        " ",
+        "two  spaces",
+        "'",
+        "\"",
+        "it's",
+        "\"dq\" 'sq'",
+        "$HOME",
+        "${x:-y}",
+        "$(touch /tmp/cssh-canary)",
+        "`id`",
+        "!",
+        "!!",
+        "!x",
+        "a!b",
+        "\n",
+        "line1\nline2",
+        "trailing\n",
+        "\ttab",
+        "\\",
+        "\\\\",
+        "\\'",
+        "a\\nb",
+        "*",
+        "?",
+        "[a-z]*",
+        "~",
+        "~root",
+        "-",
+        "--",
+        "-n",
+        "-e",
+        "--help",
+        "#comment",
+        ";",
+        "&&",
+        "|",
+        ">out",
+        "<in",
+        "{a,b}",
+        "%s",
+        "%%",
+        "=eq",
+        "é ü 漢字 🚀",
+        "\u{7f}",
+        "\r\n",
+        "end",
+    ]
+    .iter()
+    .map(|w| w.as_bytes().to_vec())
+    .collect();
+    words.push(vec![0xff, 0xfe, b'x', 0x80]);
+    words.push((1u8..=255).filter(|b| *b != b'\n').collect());
+    words
+}
+
+fn printf_command(words: &[Vec<u8>]) -> Vec<u8> {
+    let mut command = b"printf '%s\\0'".to_vec();
+    for word in words {
+        command.push(b' ');
+        command.extend_from_slice(&cssh::quote::sh(word).unwrap());
+    }
+    command
+}
+
+fn expected_output(words: &[Vec<u8>]) -> Vec<u8> {
+    words
+        .iter()
+        .flat_map(|w| w.iter().copied().chain([0]))
+        .collect()
+}
+
+#[test]
+fn argument_corpus_round_trips_for_every_login_shell() {
+    let config = Scratch::tagging(FULL_SIF, "");
+    let words = corpus();
+    let command = OsString::from_vec(printf_command(&words));
+    for alias in &host().aliases {
+        let out = run(cssh(&config).arg(alias).arg(&command));
+        assert!(out.status.success(), "{alias}: {}", describe(&out));
+        assert_eq!(
+            out.stdout,
+            expected_output(&words),
+            "{alias}: stderr {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(
+        !host().root.join("tmp/cssh-canary").exists(),
+        "no argument may run as code"
+    );
+}
+
+#[test]
+fn words_are_joined_with_spaces_as_ssh_joins_them() {
+    // `ssh host printf '%s|' "a  b" c` sends "printf %s| a  b c": the remote shell splits it again.
+    let config = Scratch::tagging(FULL_SIF, "");
+    let words = ["printf", "'%s|'", "a  b", "c", "\"d  e\""];
+    let plain = run(cssh(&config).arg("th-plain").args(words));
+    assert_eq!(text(&plain.stdout), "a|b|c|d  e|", "{}", describe(&plain));
+    for alias in &host().aliases {
+        let out = run(cssh(&config).arg(alias).args(words));
+        assert_eq!(out.stdout, plain.stdout, "{alias}: {}", describe(&out));
+    }
+    // The same words, byte for byte, as separate arguments of a printf '%s\0' command.
+    let corpus = corpus();
+    let mut args: Vec<OsString> = vec!["th-tcsh".into(), "printf".into(), "'%s\\0'".into()];
+    args.extend(
+        corpus
+            .iter()
+            .map(|w| OsString::from_vec(cssh::quote::sh(w).unwrap().into_owned())),
+    );
+    let out = run(cssh(&config).args(&args));
+    assert_eq!(out.stdout, expected_output(&corpus), "{}", describe(&out));
+}
+
+#[test]
+fn exit_statuses_are_the_commands() {
+    let config = Scratch::tagging(FULL_SIF, "");
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+        for status in [0, 1, 42, 255] {
+            let out = run(cssh(&config).args([alias, &format!("exit {status}")]));
+            assert_eq!(
+                out.status.code(),
+                Some(status),
+                "{alias}: {}",
+                describe(&out)
+            );
+        }
+    }
+}
+
+#[test]
+fn binary_stdin_and_stdout_are_clean() {
+    let config = Scratch::tagging(FULL_SIF, "");
+    let input = config.path("in.bin");
+    let output = config.path("out.bin");
+    let random = std::fs::File::open("/dev/urandom").unwrap();
+    use std::io::Read;
+    let mut data = Vec::with_capacity(100 << 20);
+    random.take(100 << 20).read_to_end(&mut data).unwrap();
+    std::fs::write(&input, &data).unwrap();
+    for alias in ["th-bash", "th-fish"] {
+        let status = cssh(&config)
+            .args([alias, "cat"])
+            .stdin(std::fs::File::open(&input).unwrap())
+            .stdout(std::fs::File::create(&output).unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{alias}");
+        assert!(
+            std::fs::read(&output).unwrap() == data,
+            "{alias}: 100 MiB must come back unchanged"
+        );
+    }
+}
+
+#[test]
+fn stdin_reaches_the_command_and_its_end_is_seen() {
+    let config = Scratch::tagging(FULL_SIF, "");
+    let mut child = cssh(&config)
+        .args(["th-csh", "wc", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&[0u8; 12345])
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout).trim(), "12345");
+}
+
+#[test]
+fn an_invalid_utf8_argument_survives() {
+    let config = Scratch::tagging(FULL_SIF, "");
+    let word = OsString::from_vec(vec![b'a', 0xc3, 0x28, 0xff, b'z']);
+    let mut command = b"printf %s ".to_vec();
+    command.extend_from_slice(&cssh::quote::sh(word.as_bytes()).unwrap());
+    let out = run(cssh(&config).arg("th-zsh").arg(OsString::from_vec(command)));
+    assert_eq!(out.stdout, word.as_bytes(), "{}", describe(&out));
+}

@@ -1,0 +1,158 @@
+//! What every end-to-end test shares: the test host (brought up once per run, or the run fails
+//! saying why), cssh and ssh invocations against it, and scratch files.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const CSSH: &str = env!("CARGO_BIN_EXE_cssh");
+pub const FULL_SIF: &str = "/opt/th/full.sif";
+pub const FULL_SANDBOX: &str = "/opt/th/full-sandbox";
+pub const SPACE_SIF: &str = "/opt/th/dir with space/full.sif";
+pub const BARE_SIF: &str = "/opt/th/bare.sif";
+pub const FULL_MARKER: &str = "cssh-testhost image marker: full bookworm image\n";
+pub const BARE_MARKER: &str = "cssh-testhost image marker: bare bookworm image\n";
+pub const REMOTE_MARKER: &str = "cssh-testhost remote marker: the host (trixie), not a container\n";
+/// What loads the module-only runtime on the test host, as a site's documentation would say.
+pub const MODULE_PRELUDE: &str = ". /usr/share/modules/init/sh && module load modtainer";
+
+pub struct TestHost {
+    pub ssh_config: PathBuf,
+    /// The remote root filesystem as the client sees it.
+    pub root: PathBuf,
+    /// One ssh alias per login shell: th-bash, th-sh, th-dash, th-zsh, th-tcsh, th-csh, th-fish.
+    pub aliases: Vec<String>,
+    pub image_marker: String,
+    pub remote_marker: String,
+}
+
+/// The running test host. The first call runs `testhost up`, which builds the host if needed;
+/// if that fails, every end-to-end test fails with the builder's reason.
+pub fn host() -> &'static TestHost {
+    static HOST: OnceLock<Result<TestHost, String>> = OnceLock::new();
+    HOST.get_or_init(bring_up)
+        .as_ref()
+        .unwrap_or_else(|why| panic!("the test host is not available: {why}"))
+}
+
+fn bring_up() -> Result<TestHost, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testhost/testhost");
+    let up = Command::new(&script)
+        .arg("up")
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !up.status.success() {
+        return Err(format!(
+            "`{} up` failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&up.stderr).trim()
+        ));
+    }
+    let env = Command::new(&script)
+        .arg("env")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let vars: HashMap<String, String> = String::from_utf8_lossy(&env.stdout)
+        .lines()
+        .filter_map(|line| {
+            line.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    let var = |name: &str| {
+        vars.get(name)
+            .cloned()
+            .ok_or(format!("`testhost env` does not say {name}"))
+    };
+    Ok(TestHost {
+        ssh_config: var("CSSH_TESTHOST_SSH_CONFIG")?.into(),
+        root: var("CSSH_TESTHOST_ROOT")?.into(),
+        aliases: var("CSSH_TESTHOST_ALIASES")?
+            .split(' ')
+            .map(String::from)
+            .collect(),
+        image_marker: var("CSSH_TESTHOST_IMAGE_MARKER")?,
+        remote_marker: var("CSSH_TESTHOST_REMOTE_MARKER")?,
+    })
+}
+
+/// Plain OpenSSH against the test host.
+pub fn ssh(alias: &str, command: &[&str]) -> Output {
+    let host = host();
+    Command::new("ssh")
+        .arg("-F")
+        .arg(&host.ssh_config)
+        .arg(alias)
+        .args(command)
+        .output()
+        .expect("runs ssh")
+}
+
+/// cssh against the test host with the given configuration text; the caller adds arguments.
+pub fn cssh(config: &Scratch) -> Command {
+    let host = host();
+    let mut command = Command::new(CSSH);
+    command
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .env_remove("CSSH_SSH")
+        .arg("-F")
+        .arg(&host.ssh_config);
+    command
+}
+
+/// A scratch directory, removed when dropped, holding a cssh configuration.
+pub struct Scratch {
+    pub dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(config: &str) -> Scratch {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "cssh-e2e-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), config).unwrap();
+        Scratch { dir }
+    }
+
+    /// A configuration that tags every test host alias except th-plain with `image`.
+    pub fn tagging(image: &str, extra: &str) -> Scratch {
+        Scratch::new(&format!(
+            "[[host]]\npattern = \"th-* !th-plain\"\nimage = {image:?}\n{extra}\n"
+        ))
+    }
+
+    pub fn path(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a command, asserting nothing, for a readable failure message.
+pub fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().expect("runs")
+}
+
+pub fn describe(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}

@@ -1,0 +1,223 @@
+//! Interactive logins through a real pty, shells without a terminal, and the sftp subsystem.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+/// A tmux server of its own, killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(command: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("cssh-e2e-{}-{}", std::process::id(), rand_suffix()),
+        };
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &tmux.socket,
+                "new-session",
+                "-d",
+                "-x",
+                "160",
+                "-y",
+                "40",
+                command,
+            ])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success());
+        tmux
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-J"])
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    }
+
+    fn keys(&self, keys: &str) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-l", keys])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "Enter"])
+            .status()
+            .unwrap();
+    }
+
+    /// Waits for the first output (the shell's prompt): keys typed earlier may be discarded.
+    fn wait_for_prompt(&self) {
+        self.wait_until("a prompt", |screen| !screen.trim().is_empty());
+    }
+
+    /// Waits until the screen shows `what`, for at most 20 s (a readiness check, not a delay).
+    fn wait_for(&self, what: &str) -> String {
+        self.wait_until(what, |screen| screen.contains(what))
+    }
+
+    fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited 20 s for {what}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn interactive_command(config: &Scratch, alias: &str) -> String {
+    let q =
+        |s: &str| String::from_utf8(cssh::quote::sh(s.as_bytes()).unwrap().into_owned()).unwrap();
+    format!(
+        "env CSSH_CONFIG={} {} -F {} {alias}; echo CSSH-EXITED-$?; sleep 60",
+        q(&config.path("config.toml").display().to_string()),
+        q(CSSH),
+        q(&host().ssh_config.display().to_string())
+    )
+}
+
+#[test]
+fn an_interactive_login_gets_a_pty_inside_the_image() {
+    for alias in ["th-bash", "th-fish"] {
+        let config = Scratch::tagging(FULL_SIF, "");
+        let tmux = Tmux::start(&interactive_command(&config, alias));
+        tmux.wait_for_prompt();
+        // `end-42` shows only once the commands ran, not while they are echoed.
+        tmux.keys(&format!(
+            "cat {}; tty; echo \"shell=$0\"; shopt -q login_shell && echo login-shell; echo end-$((6*7))",
+            host().image_marker
+        ));
+        let screen = tmux.wait_for("end-42");
+        assert!(screen.contains(FULL_MARKER.trim_end()), "{alias}: {screen}");
+        assert!(screen.contains("/dev/pts/"), "{alias}: a pty: {screen}");
+        // fishuser's own shell is not in the image: bash, the next choice, answers.
+        assert!(
+            screen.contains("shell=/bin/bash\nlogin-shell\n"),
+            "{alias}: a login bash: {screen}"
+        );
+        tmux.keys("exit 3");
+        tmux.wait_for("CSSH-EXITED-3");
+    }
+}
+
+#[test]
+fn a_configured_shell_is_used() {
+    let config = Scratch::tagging(FULL_SIF, "shell = \"/bin/sh\"");
+    let tmux = Tmux::start(&interactive_command(&config, "th-zsh"));
+    tmux.wait_for_prompt();
+    tmux.keys("echo \"shell=$0\"; cat /etc/cssh-image-marker; echo end-$((6*7))");
+    let screen = tmux.wait_for("end-42");
+    assert!(screen.contains("shell=/bin/sh\n"), "{screen}");
+    tmux.keys("exit");
+    tmux.wait_for("CSSH-EXITED-0");
+}
+
+#[test]
+fn without_a_terminal_the_containers_shell_reads_stdin() {
+    let config = Scratch::tagging(FULL_SIF, "");
+    for alias in ["th-bash", "th-tcsh"] {
+        let mut child = cssh(&config)
+            .arg(alias)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("cat {}\nexit 5\n", host().image_marker).as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            text(&out.stdout),
+            FULL_MARKER,
+            "{alias}: {}",
+            describe(&out)
+        );
+        assert_eq!(out.status.code(), Some(5));
+        assert_eq!(text(&out.stderr), "", "{alias}: {}", describe(&out));
+    }
+}
+
+fn sftp(config: &Scratch, alias: &str, batch: &str) -> std::process::Output {
+    let mut child = Command::new("sftp")
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .args(["-S", CSSH, "-F"])
+        .arg(&host().ssh_config)
+        .args(["-b", "-", alias])
+        .current_dir(&config.dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(batch.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_sftp_subsystem_is_served_from_the_image() {
+    let config = Scratch::tagging(FULL_SIF, "");
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+        let out = sftp(
+            &config,
+            alias,
+            &format!("get {} got\n", host().image_marker),
+        );
+        assert!(out.status.success(), "{alias}: {}", describe(&out));
+        assert_eq!(
+            std::fs::read_to_string(config.path("got")).unwrap(),
+            FULL_MARKER
+        );
+        std::fs::remove_file(config.path("got")).unwrap();
+    }
+}
+
+#[test]
+fn an_image_without_sftp_server_says_so() {
+    let config = Scratch::tagging(BARE_SIF, "");
+    let out = sftp(&config, "th-bash", "ls\n");
+    assert!(!out.status.success());
+    let expected = format!(
+        "cssh: th-bash: no sftp-server in {BARE_SIF} (set sftp_server in {}, or use scp -O)",
+        config.path("config.toml").display()
+    );
+    assert!(text(&out.stderr).contains(&expected), "{}", describe(&out));
+}

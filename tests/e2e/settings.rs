@@ -1,0 +1,126 @@
+//! Configuration settings reaching the real runtime: prelude, runtime, binds, env, options,
+//! instances, and the one-line errors when a piece is missing on the remote.
+
+use crate::harness::*;
+
+#[test]
+fn a_runtime_only_a_prelude_provides() {
+    let without = Scratch::tagging(FULL_SIF, "runtime = \"modtainer\"");
+    let out = run(cssh(&without).args(["th-bash", "cat", &host().image_marker]));
+    assert_eq!(out.status.code(), Some(127), "{}", describe(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "cssh: th-bash: modtainer not on PATH (set prelude or runtime in {})\n",
+            without.path("config.toml").display()
+        )
+    );
+    assert_eq!(text(&out.stdout), "");
+
+    let with = Scratch::tagging(
+        FULL_SIF,
+        &format!("runtime = \"modtainer\"\nprelude = {MODULE_PRELUDE:?}"),
+    );
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+        let out = run(cssh(&with).args([alias, "cat", &host().image_marker]));
+        assert_eq!(
+            text(&out.stdout),
+            FULL_MARKER,
+            "{alias}: {}",
+            describe(&out)
+        );
+    }
+}
+
+#[test]
+fn neither_runtime_on_path_is_one_line() {
+    let config = Scratch::tagging(FULL_SIF, "prelude = \"PATH=/nonexistent\"");
+    let out = run(cssh(&config).args(["th-dash", "true"]));
+    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "cssh: th-dash: neither apptainer nor singularity on PATH (set prelude or runtime in {})\n",
+            config.path("config.toml").display()
+        )
+    );
+}
+
+#[test]
+fn prelude_output_goes_to_stderr() {
+    let config = Scratch::tagging(FULL_SIF, "prelude = \"echo loading modules\"");
+    let out = run(cssh(&config).args(["th-bash", "echo", "out"]));
+    assert_eq!(
+        (text(&out.stdout), text(&out.stderr)),
+        ("out\n".into(), "loading modules\n".into())
+    );
+}
+
+#[test]
+fn singularity_as_the_runtime() {
+    let config = Scratch::tagging(FULL_SANDBOX, "runtime = \"singularity\"");
+    let out = run(cssh(&config).args(["th-csh", "cat", &host().image_marker]));
+    assert_eq!(text(&out.stdout), FULL_MARKER, "{}", describe(&out));
+}
+
+#[test]
+fn a_missing_image_is_one_line() {
+    let config = Scratch::tagging("/opt/th/no such.sif", "");
+    let out = run(cssh(&config).args(["th-bash", "true"]));
+    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(
+        text(&out.stderr),
+        "cssh: th-bash: image /opt/th/no such.sif not found on the remote\n"
+    );
+}
+
+#[test]
+fn binds_env_and_options_reach_the_container() {
+    let id = std::process::id();
+    let source = host().root.join(format!("tmp/cssh-e2e-bind-{id}"));
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(source.join("file"), "bound\n").unwrap();
+    let value = "a b 'c' \"d\" $(touch /tmp/cssh-env-canary) `x` \\ , e=f";
+    let config = Scratch::tagging(
+        FULL_SIF,
+        &format!(
+            "binds = [\"/tmp/cssh-e2e-bind-{id}:/mnt/cssh-bind:ro\"]\nenv = {{ CSSH_E2E = {value:?} }}\noptions = [\"--cleanenv\"]"
+        ),
+    );
+    let out = run(cssh(&config).args([
+        "th-bash",
+        "cat /mnt/cssh-bind/file; printf '%s\\n' \"$CSSH_E2E\" \"${SSH_CONNECTION-cleaned}\"; touch /mnt/cssh-bind/w 2>/dev/null || echo read-only",
+    ]));
+    assert_eq!(
+        text(&out.stdout),
+        format!("bound\n{value}\ncleaned\nread-only\n"),
+        "{}",
+        describe(&out)
+    );
+    let outside = ssh("th-bash", &["ls", "/mnt/cssh-bind"]);
+    assert!(
+        !outside.status.success(),
+        "the bind target exists only inside the container"
+    );
+    assert!(!host().root.join("tmp/cssh-env-canary").exists());
+    std::fs::remove_dir_all(source).unwrap();
+}
+
+#[test]
+fn an_instance_is_started_once_and_reused() {
+    let name = format!("e2e{}", std::process::id());
+    let config = Scratch::tagging(FULL_SIF, &format!("instance = {name:?}"));
+    for _ in 0..2 {
+        let out = run(cssh(&config).args(["th-bash", "cat", &host().image_marker]));
+        assert_eq!(text(&out.stdout), FULL_MARKER, "{}", describe(&out));
+    }
+    let list = ssh("th-bash", &["apptainer", "instance", "list"]);
+    let running: Vec<String> = text(&list.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(&name))
+        .map(String::from)
+        .collect();
+    let stop = ssh("th-bash", &["apptainer", "instance", "stop", &name]);
+    assert_eq!(running.len(), 1, "{}", text(&list.stdout));
+    assert!(stop.status.success(), "{}", describe(&stop));
+}

@@ -1,0 +1,183 @@
+//! The test host itself, through plain OpenSSH: every login-shell user reaches Apptainer under
+//! both of its names, each image answers with its own marker, the remote does not have the
+//! image's marker, and the module-only runtime exists only after `module load`.
+
+use crate::harness::*;
+
+fn marker_through(alias: &str, runtime: &str, image: &str) -> std::process::Output {
+    let host = host();
+    ssh(
+        alias,
+        &[
+            runtime,
+            "exec",
+            &format!("'{image}'"),
+            "cat",
+            &host.image_marker,
+        ],
+    )
+}
+
+#[test]
+fn every_user_reaches_the_image_through_apptainer_and_singularity() {
+    for alias in &host().aliases {
+        for runtime in ["apptainer", "singularity"] {
+            let out = marker_through(alias, runtime, FULL_SIF);
+            assert_eq!(
+                text(&out.stdout),
+                FULL_MARKER,
+                "{alias} {runtime}: {}",
+                describe(&out)
+            );
+            assert_eq!(
+                text(&out.stderr),
+                "",
+                "{alias} {runtime}: stderr stays clean"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_image_answers_with_its_marker() {
+    for (image, marker) in [
+        (FULL_SIF, FULL_MARKER),
+        (FULL_SANDBOX, FULL_MARKER),
+        (SPACE_SIF, FULL_MARKER),
+        (BARE_SIF, BARE_MARKER),
+    ] {
+        let out = marker_through("th-tcsh", "apptainer", image);
+        assert_eq!(text(&out.stdout), marker, "{image}: {}", describe(&out));
+    }
+    let os_release = ssh(
+        "th-bash",
+        &[
+            "apptainer",
+            "exec",
+            FULL_SIF,
+            "grep",
+            "^VERSION_CODENAME=",
+            "/etc/os-release",
+        ],
+    );
+    assert_eq!(text(&os_release.stdout), "VERSION_CODENAME=bookworm\n");
+    let remote_release = ssh(
+        "th-bash",
+        &["grep", "^VERSION_CODENAME=", "/etc/os-release"],
+    );
+    assert_eq!(text(&remote_release.stdout), "VERSION_CODENAME=trixie\n");
+}
+
+#[test]
+fn full_image_has_the_tools_and_bare_image_has_only_sh_and_coreutils() {
+    let tools = "for p in /bin/sh /bin/bash /usr/bin/base64 /usr/bin/scp /usr/lib/openssh/sftp-server /usr/bin/rsync /usr/bin/git; do test -x $p && echo $p; done";
+    let full = ssh(
+        "th-bash",
+        &[
+            "apptainer",
+            "exec",
+            FULL_SIF,
+            "/bin/sh",
+            "-c",
+            &format!("'{tools}'"),
+        ],
+    );
+    assert_eq!(
+        text(&full.stdout),
+        "/bin/sh\n/bin/bash\n/usr/bin/base64\n/usr/bin/scp\n/usr/lib/openssh/sftp-server\n/usr/bin/rsync\n/usr/bin/git\n"
+    );
+    let bare = ssh(
+        "th-bash",
+        &[
+            "apptainer",
+            "exec",
+            BARE_SIF,
+            "/bin/sh",
+            "-c",
+            &format!("'{tools}'"),
+        ],
+    );
+    assert_eq!(
+        text(&bare.stdout),
+        "/bin/sh\n/usr/bin/base64\n",
+        "{}",
+        describe(&bare)
+    );
+}
+
+#[test]
+fn markers_tell_the_layers_apart() {
+    let host = host();
+    for alias in &host.aliases {
+        let outside = ssh(alias, &["cat", &host.image_marker]);
+        assert!(
+            !outside.status.success(),
+            "{alias}: the image marker must not exist on the remote"
+        );
+        assert_eq!(text(&outside.stdout), "");
+        let remote = ssh(alias, &["cat", &host.remote_marker]);
+        assert_eq!(
+            text(&remote.stdout),
+            REMOTE_MARKER,
+            "{alias}: {}",
+            describe(&remote)
+        );
+    }
+    let inside = ssh(
+        "th-bash",
+        &["apptainer", "exec", FULL_SIF, "cat", &host.remote_marker],
+    );
+    assert!(
+        !inside.status.success(),
+        "the remote marker must not exist in the image"
+    );
+}
+
+#[test]
+fn the_module_runtime_needs_its_prelude() {
+    for alias in &host().aliases {
+        let without = ssh(alias, &["modtainer", "--version"]);
+        assert!(
+            !without.status.success(),
+            "{alias}: modtainer must not be on PATH by default"
+        );
+        let with = ssh(
+            alias,
+            &[
+                "/bin/sh",
+                "-c",
+                &format!(
+                    "'{MODULE_PRELUDE} && modtainer exec {FULL_SIF} cat {}'",
+                    host().image_marker
+                ),
+            ],
+        );
+        assert_eq!(
+            text(&with.stdout),
+            FULL_MARKER,
+            "{alias}: {}",
+            describe(&with)
+        );
+    }
+}
+
+#[test]
+fn login_shells_are_the_ones_named() {
+    let expected = [
+        "/bin/bash",
+        "/bin/sh",
+        "/bin/dash",
+        "/bin/zsh",
+        "/bin/tcsh",
+        "/bin/bsd-csh",
+        "/usr/bin/fish",
+    ];
+    for (alias, shell) in host().aliases.iter().zip(expected) {
+        let out = ssh(alias, &["getent", "passwd", "$USER"]);
+        assert!(
+            text(&out.stdout).trim_end().ends_with(&format!(":{shell}")),
+            "{alias}: {}",
+            describe(&out)
+        );
+    }
+}
