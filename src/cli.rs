@@ -33,6 +33,8 @@ cssh's options come first; everything else is ssh's and reaches it unchanged.
   --no-container  run ssh exactly as given
   --dry-run       print the ssh command line cssh would run, then exit
   --explain       show the matching entries, the settings and the remote script
+  --rsync-path    print a value for rsync --rsync-path that runs rsync in the
+                  destination's image (cssh --rsync-path [ssh options] destination)
   --help          this text
   --version       cssh's version
 
@@ -41,18 +43,21 @@ See cssh(1) and cssh-config(5).
 ";
 
 #[derive(Debug, Default, PartialEq, Eq)]
-struct OwnOptions {
-    config: Option<PathBuf>,
-    image: Option<String>,
-    no_container: bool,
-    dry_run: bool,
-    explain: bool,
-    help: bool,
-    version: bool,
+pub(crate) struct OwnOptions {
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) image: Option<String>,
+    pub(crate) no_container: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) explain: bool,
+    pub(crate) rsync_path: bool,
+    pub(crate) help: bool,
+    pub(crate) version: bool,
 }
 
 /// Takes cssh's long options off the front of argv (without argv[0]).
-fn split_own_options(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec<OsString>)> {
+pub(crate) fn split_own_options(
+    mut args: Vec<OsString>,
+) -> anyhow::Result<(OwnOptions, Vec<OsString>)> {
     let mut own = OwnOptions::default();
     let mut taken = 0;
     while let Some(word) = args.get(taken) {
@@ -86,6 +91,7 @@ fn split_own_options(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec
             "--no-container" => own.no_container = true,
             "--dry-run" => own.dry_run = true,
             "--explain" => own.explain = true,
+            "--rsync-path" => own.rsync_path = true,
             "--help" => own.help = true,
             "--version" => own.version = true,
             _ => bail!("unknown option {name} (cssh's options come before ssh's; see cssh --help)"),
@@ -119,7 +125,11 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         println!("cssh {}", env!("CARGO_PKG_VERSION"));
         return Ok(ExitCode::SUCCESS);
     }
-    let ssh = exec::real_ssh(std::env::var_os("CSSH_SSH"))?;
+    if own.rsync_path {
+        write_line(&rsync_path_value(&own, ssh_args)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ssh = exec::real_ssh()?;
     let mut report = Report::default();
     let plan = build_plan(&own, ssh_args, &ssh, &mut report)?;
     if own.explain {
@@ -127,7 +137,7 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     } else if own.dry_run {
         write_line(&command_line(&ssh, &plan.args)?)?;
     } else {
-        return Err(exec::exec(&ssh, &plan.args));
+        return Err(exec::exec(&ssh, &plan.args, &[]));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -175,6 +185,20 @@ fn build_plan(
         settings,
     };
     Ok(plan)
+}
+
+/// `cssh --rsync-path [ssh options] destination`: the `--rsync-path` value for that host.
+fn rsync_path_value(own: &OwnOptions, args: Vec<OsString>) -> anyhow::Result<Vec<u8>> {
+    let invocation = ssh_args::parse(args, &mut || true)
+        .map_err(|why| anyhow!("--rsync-path needs a destination, as ssh takes it ({why:?})"))?;
+    let (config, config_file) = load_config(own.config.as_deref())?;
+    let settings = settings::resolve(&config, invocation.host.as_bytes());
+    let cx = Context {
+        settings: &settings,
+        image_override: own.image.as_deref(),
+        config_file: &config_file,
+    };
+    plan::rsync_path(invocation.host.as_bytes(), &cx).map_err(|refusal| anyhow!(refusal.0))
 }
 
 /// The configuration, or an empty one when the default file does not exist; and the file's
@@ -247,7 +271,7 @@ impl Report {
 }
 
 /// The exec'd command line, shell-quoted, for `--dry-run` and `--explain`.
-fn command_line(ssh: &Path, args: &[OsString]) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn command_line(ssh: &Path, args: &[OsString]) -> anyhow::Result<Vec<u8>> {
     let mut line = quote::sh(ssh.as_os_str().as_bytes())?.into_owned();
     for arg in args {
         line.push(b' ');
@@ -256,7 +280,7 @@ fn command_line(ssh: &Path, args: &[OsString]) -> anyhow::Result<Vec<u8>> {
     Ok(line)
 }
 
-fn write_line(bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_line(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.write_all(b"\n"))

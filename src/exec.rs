@@ -1,8 +1,8 @@
-//! Finding the real ssh and replacing cssh with it.
+//! Finding the real programs and replacing this process with one of them.
 //!
 //! cssh `exec`s ssh rather than spawning it, so the terminal, signals, stdin/stdout and the exit
-//! status are ssh's own and cssh is never in the data path. argv[0] is the real ssh's absolute
-//! path: ProxyJump children that ssh starts from argv[0] then skip cssh as well.
+//! status are ssh's own and cssh is never in the data path. argv[0] is the real program's
+//! absolute path: ProxyJump children that ssh starts from argv[0] then skip cssh as well.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -11,30 +11,46 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
-/// The ssh to run: `$CSSH_SSH` (a path or a name on PATH), else the first `ssh` on PATH that is
-/// not cssh itself, so a link named `ssh` pointing at cssh never recurses.
-pub fn real_ssh(cssh_ssh: Option<OsString>) -> anyhow::Result<PathBuf> {
+/// The program `name` to run: `preferred` (a path or a name on PATH) if given, else the first
+/// `name` on PATH that is not this very executable, so a link named `ssh` (or `scp`) pointing
+/// at cssh (or cscp) never recurses.
+pub fn real_program(name: &str, preferred: Option<(&str, OsString)>) -> anyhow::Result<PathBuf> {
     let me = std::env::current_exe().and_then(|p| p.canonicalize()).ok();
     let is_me = |path: &Path| me.is_some() && path.canonicalize().ok() == me;
-    if let Some(program) = cssh_ssh.filter(|p| !p.is_empty()) {
-        let path = which::which(&program)
-            .with_context(|| format!("CSSH_SSH={}: not found", program.to_string_lossy()))?;
+    if let Some((variable, program)) = preferred.filter(|(_, p)| !p.is_empty()) {
+        let shown = program.to_string_lossy().into_owned();
+        let path =
+            which::which(&program).with_context(|| format!("{variable}={shown}: not found"))?;
         if is_me(&path) {
-            bail!(
-                "CSSH_SSH={} is cssh itself, not ssh",
-                program.to_string_lossy()
-            );
+            bail!("{variable}={shown} is this program itself, not {name}");
         }
         return Ok(path);
     }
-    let found = which::which_all("ssh")
-        .context("no ssh on PATH (install OpenSSH's client or set CSSH_SSH)")?;
+    let hint = format!("install {name} or put it on PATH");
+    let found = which::which_all(name).with_context(|| format!("no {name} on PATH ({hint})"))?;
     for path in found {
         if !is_me(&path) {
             return Ok(path);
         }
     }
-    bail!("no ssh on PATH other than cssh itself (install OpenSSH's client or set CSSH_SSH)")
+    bail!("no {name} on PATH other than this program itself ({hint})")
+}
+
+/// The ssh cssh runs: `$CSSH_SSH`, else the first other `ssh` on PATH.
+pub fn real_ssh() -> anyhow::Result<PathBuf> {
+    real_program("ssh", std::env::var_os("CSSH_SSH").map(|p| ("CSSH_SSH", p)))
+}
+
+/// The cssh that cscp, csftp and crsync hand to their client: the one installed beside them,
+/// else the first on PATH. Always an absolute path, since scp and sftp run it as given.
+pub fn cssh() -> anyhow::Result<PathBuf> {
+    let beside = std::env::current_exe()
+        .ok()
+        .map(|me| me.with_file_name("cssh"));
+    if let Some(path) = beside.filter(|p| p.is_file()) {
+        return Ok(path);
+    }
+    which::which("cssh").context("cssh is neither installed beside this program nor on PATH")
 }
 
 /// `ssh -V`'s banner, used only to learn how `-P` parses.
@@ -46,8 +62,13 @@ pub fn version_banner(ssh: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Replaces this process with `program args...`; returns only on failure.
-pub fn exec(program: &Path, args: &[OsString]) -> anyhow::Error {
-    let error = Command::new(program).arg0(program).args(args).exec();
-    anyhow::Error::new(error).context(format!("cannot run {}", program.display()))
+/// Replaces this process with `program args...` and the extra environment; returns only on
+/// failure.
+pub fn exec(program: &Path, args: &[OsString], env: &[(&str, OsString)]) -> anyhow::Error {
+    let mut command = Command::new(program);
+    command.arg0(program).args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    anyhow::Error::new(command.exec()).context(format!("cannot run {}", program.display()))
 }

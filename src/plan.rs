@@ -51,16 +51,8 @@ pub struct Context<'a> {
 }
 
 pub fn decide(inv: &Invocation, cx: &Context) -> Result<Plan, Refusal> {
-    let image = match (cx.image_override, &cx.settings.image) {
-        (Some(image), _) => image,
-        (None, Some(Image::Path(image))) => image.as_str(),
-        (None, Some(Image::None)) => {
-            return Ok(passthrough(
-                inv.args.clone(),
-                "image = \"none\" for this host",
-            ));
-        }
-        (None, None) => return Ok(passthrough(inv.args.clone(), "no image for this host")),
+    let Some(image) = image_for(cx) else {
+        return Ok(passthrough(inv.args.clone(), untagged_reason(cx)));
     };
     let session = inv.session();
     let payload = match &session {
@@ -83,13 +75,6 @@ pub fn decide(inv: &Invocation, cx: &Context) -> Result<Plan, Refusal> {
         Session::Shell => Payload::Shell,
         Session::Subsystem(_) => Payload::Sftp,
     };
-    let host = inv.host.as_bytes();
-    if let Some(reason) = hostile_host(host) {
-        return Err(Refusal(format!(
-            "refusing host name {:?}: {reason}",
-            String::from_utf8_lossy(host)
-        )));
-    }
     if inv
         .config_values("RemoteCommand")
         .any(|v| !v.eq_ignore_ascii_case(b"none"))
@@ -97,6 +82,80 @@ pub fn decide(inv: &Invocation, cx: &Context) -> Result<Plan, Refusal> {
         return Err(Refusal(
             "-o RemoteCommand cannot be combined with a container host; give the command as arguments".into(),
         ));
+    }
+    let (script, command) = wrap(inv.host.as_bytes(), image, cx, payload)?;
+    let args = match &session {
+        Session::Shell => {
+            // ssh asks for a pty for a login shell but not for a command: ask for it as ssh
+            // would have (it still drops it, with its usual notice, when stdin is no terminal).
+            let mut args = Vec::with_capacity(inv.args.len() + 2);
+            if inv.tty_request() == TtyRequest::Auto {
+                args.push(OsString::from("-t"));
+            }
+            args.extend(inv.args.iter().cloned());
+            args.push(command);
+            args
+        }
+        Session::Subsystem(_) => {
+            let mut args = inv.args_without_subsystem_flag();
+            args.truncate(args.len() - (inv.args.len() - inv.command_start));
+            args.push(command);
+            args
+        }
+        _ => {
+            let mut args = inv.args[..inv.command_start].to_vec();
+            args.push(command);
+            args
+        }
+    };
+    Ok(Plan {
+        args,
+        decision: Decision::Container { script },
+    })
+}
+
+/// The value for `rsync --rsync-path` that runs the image's rsync on `host`, for users who keep
+/// another transport than cssh: rsync appends its server arguments, which the remote login
+/// shell splits and the script hands to rsync unchanged.
+pub fn rsync_path(host: &[u8], cx: &Context) -> Result<Vec<u8>, Refusal> {
+    let image = image_for(cx).ok_or_else(|| {
+        Refusal(format!(
+            "{} has no image: {}",
+            String::from_utf8_lossy(host),
+            untagged_reason(cx)
+        ))
+    })?;
+    let (_, command) = wrap(host, image, cx, Payload::Arguments("rsync"))?;
+    Ok(command.into_vec())
+}
+
+fn image_for<'a>(cx: &Context<'a>) -> Option<&'a str> {
+    match (cx.image_override, &cx.settings.image) {
+        (Some(image), _) => Some(image),
+        (None, Some(Image::Path(image))) => Some(image.as_str()),
+        (None, _) => None,
+    }
+}
+
+fn untagged_reason(cx: &Context) -> &'static str {
+    match cx.settings.image {
+        Some(Image::None) => "image = \"none\" for this host",
+        _ => "no image for this host",
+    }
+}
+
+/// The remote script for a payload, and the command that carries it past the login shell.
+fn wrap(
+    host: &[u8],
+    image: &str,
+    cx: &Context,
+    payload: Payload,
+) -> Result<(Vec<u8>, OsString), Refusal> {
+    if let Some(reason) = hostile_host(host) {
+        return Err(Refusal(format!(
+            "refusing host name {:?}: {reason}",
+            String::from_utf8_lossy(host)
+        )));
     }
     let host_text = String::from_utf8_lossy(host);
     let target = Target {
@@ -114,35 +173,7 @@ pub fn decide(inv: &Invocation, cx: &Context) -> Result<Plan, Refusal> {
             quote::MAX_REMOTE_COMMAND
         )));
     }
-    let command = OsString::from_vec(command);
-    let args = match payload {
-        Payload::Command(_) => {
-            let mut args = inv.args[..inv.command_start].to_vec();
-            args.push(command);
-            args
-        }
-        Payload::Shell => {
-            // ssh asks for a pty for a login shell but not for a command: ask for it as ssh
-            // would have (it still drops it, with its usual notice, when stdin is no terminal).
-            let mut args = Vec::with_capacity(inv.args.len() + 2);
-            if inv.tty_request() == TtyRequest::Auto {
-                args.push(OsString::from("-t"));
-            }
-            args.extend(inv.args.iter().cloned());
-            args.push(command);
-            args
-        }
-        Payload::Sftp => {
-            let mut args = inv.args_without_subsystem_flag();
-            args.truncate(args.len() - (inv.args.len() - inv.command_start));
-            args.push(command);
-            args
-        }
-    };
-    Ok(Plan {
-        args,
-        decision: Decision::Container { script },
-    })
+    Ok((script, OsString::from_vec(command)))
 }
 
 /// The host names OpenSSH 9.6 and later refuse (`valid_hostname` in ssh.c). Older clients

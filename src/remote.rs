@@ -33,6 +33,34 @@ pub enum Payload<'a> {
     Shell,
     /// The image's sftp-server, for the `sftp` subsystem.
     Sftp,
+    /// A program of the image with the arguments that follow the script on the remote command
+    /// line, as the remote login shell split them: what `rsync --rsync-path` appends to.
+    Arguments(&'a str),
+}
+
+/// Programs that file-transfer clients run as a remote command, and what a user should know
+/// when the image lacks them.
+const TOOLS: &[(&str, &str)] = &[
+    (
+        "scp",
+        "no scp in {image} (scp -O runs the image's scp; without -O scp uses its sftp-server)",
+    ),
+    ("rsync", "no rsync in {image}"),
+    ("git-upload-pack", "no git in {image}"),
+    ("git-receive-pack", "no git in {image}"),
+    ("git-upload-archive", "no git in {image}"),
+];
+
+/// The transfer tool a command starts with, if any (`rsync --server ...`, `scp -t ...`).
+fn tool_of(command: &[u8]) -> Option<(&'static str, &'static str)> {
+    let first = command
+        .split(|b| b.is_ascii_whitespace())
+        .find(|w| !w.is_empty())?;
+    let name = first.rsplit(|&b| b == b'/').next()?;
+    TOOLS
+        .iter()
+        .copied()
+        .find(|(tool, _)| tool.as_bytes() == name)
 }
 
 /// The host and settings a script is written for.
@@ -50,6 +78,10 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
     let mut s = Script::default();
     let settings = target.settings;
     let say = |what: &str| format!("cssh: {}: {what}", target.host);
+    if let Payload::Arguments(_) = payload {
+        // $1 is the encoded script itself (see `quote`); the rest are the program's arguments.
+        s.raw("shift\n");
+    }
 
     if let Some(prelude) = &settings.prelude {
         // stdin stays the user's: the prelude must not read it. Its output is not theirs either.
@@ -124,15 +156,55 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
         }
     }
     s.raw(" /bin/sh -c");
+    let check = |tool: &str, message: &str| -> anyhow::Result<Vec<u8>> {
+        let mut check = Script::default();
+        check.raw("command -v");
+        check.word(tool.as_bytes())?;
+        check.raw(" >/dev/null 2>&1 ||");
+        check.fail(&say(&message.replace("{image}", target.image)))?;
+        Ok(check.text)
+    };
     match payload {
-        Payload::Command(command) if std::str::from_utf8(command).is_ok() => s.word(command)?,
         Payload::Command(command) => {
-            // Apptainer hands the container's argv to its starter as JSON, which turns invalid
-            // UTF-8 into U+FFFD. Such a command travels as a printf format of ASCII escapes
-            // instead, decoded by the image's sh (the `x` keeps trailing newlines from `$(...)`).
-            s.word(b"cssh_c=$(printf \"$1\"; echo x); exec /bin/sh -c \"${cssh_c%x}\"")?;
-            s.raw(" sh");
-            s.word(&printf_format(command))?;
+            let mut snippet = match tool_of(command) {
+                Some((tool, message)) => check(tool, message)?,
+                None => Vec::new(),
+            };
+            if std::str::from_utf8(command).is_ok() {
+                if snippet.is_empty() {
+                    s.word(command)?;
+                } else {
+                    // The check runs first; the command still gets a `/bin/sh -c` of its own.
+                    snippet.extend_from_slice(b"exec /bin/sh -c \"$1\"");
+                    s.word(&snippet)?;
+                    s.raw(" sh");
+                    s.word(command)?;
+                }
+            } else {
+                // Apptainer hands the container's argv to its starter as JSON, which turns
+                // invalid UTF-8 into U+FFFD. Such a command travels as a printf format of ASCII
+                // escapes, decoded by the image's sh (the `x` keeps trailing newlines).
+                snippet.extend_from_slice(
+                    b"cssh_c=$(printf \"$1\"; echo x); exec /bin/sh -c \"${cssh_c%x}\"",
+                );
+                s.word(&snippet)?;
+                s.raw(" sh");
+                s.word(&printf_format(command))?;
+            }
+        }
+        Payload::Arguments(program) => {
+            let message = match tool_of(program.as_bytes()) {
+                Some((_, message)) => message.to_string(),
+                None => format!("no {program} in {{image}}"),
+            };
+            let mut snippet = check(program, &message)?;
+            snippet.extend_from_slice(b"exec");
+            snippet.push(b' ');
+            snippet.extend_from_slice(&sh(program.as_bytes())?);
+            snippet.extend_from_slice(b" \"$@\"");
+            s.word(&snippet)?;
+            // The script's own arguments, after the encoded script itself.
+            s.raw(" sh \"$@\"");
         }
         Payload::Shell => {
             let candidates: Vec<&str> = match &settings.shell {
@@ -284,6 +356,20 @@ exec "$@"
             payload: Payload,
             stdin: &[u8],
         ) -> Output {
+            let path = format!("{}:/usr/bin:/bin", self.dir.join("bin").display());
+            self.run_with(settings, image, payload, stdin, &path, &[])
+        }
+
+        /// Runs the script as the bootstrap does: `sh -c SCRIPT sh ENCODED ARGS...`.
+        fn run_with(
+            &self,
+            settings: &HostSettings,
+            image: &str,
+            payload: Payload,
+            stdin: &[u8],
+            path: &str,
+            args: &[&str],
+        ) -> Output {
             let target = Target {
                 host: "hpc1",
                 image,
@@ -294,10 +380,10 @@ exec "$@"
             let mut child = Command::new("/bin/sh")
                 .arg("-c")
                 .arg(OsStr::from_bytes(&text))
-                .env(
-                    "PATH",
-                    format!("{}:/usr/bin:/bin", self.dir.join("bin").display()),
-                )
+                .arg("sh")
+                .arg("ENCODED-SCRIPT")
+                .args(args)
+                .env("PATH", path)
                 .env("LOG", self.dir.join("log"))
                 .env("INSTANCES", self.dir.join("instances"))
                 .env("SHELL", "/nonexistent/shell")
@@ -364,6 +450,84 @@ exec "$@"
                 "-c",
                 "printf '[%s]' \"$(cat)\"; exit 42"
             ]]
+        );
+    }
+
+    #[test]
+    fn transfer_tools_missing_from_the_image_are_named() {
+        let remote = Remote::new("tools", "apptainer");
+        let only_the_runtime = remote.dir.join("bin").display().to_string();
+        let image = remote.image();
+        for (command, message) in [
+            (
+                &b"scp -t /x"[..],
+                "no scp in IMG (scp -O runs the image's scp; without -O scp uses its sftp-server)",
+            ),
+            (
+                b"rsync --server -logDtpre.iLsfxCIvu . /x",
+                "no rsync in IMG",
+            ),
+            (b"git-upload-pack '/r.git'", "no git in IMG"),
+        ] {
+            let out = remote.run_with(
+                &HostSettings::default(),
+                &image,
+                Payload::Command(command),
+                b"",
+                &only_the_runtime,
+                &[],
+            );
+            assert_eq!(out.status.code(), Some(127));
+            assert_eq!(
+                text(&out.stderr),
+                format!("cssh: hpc1: {}\n", message.replace("IMG", &image))
+            );
+        }
+        // Present, the tool runs the command string unchanged.
+        let out = remote.run(
+            &HostSettings::default(),
+            &image,
+            Payload::Command(b"rsync --version >/dev/null && echo \"$0\""),
+            b"",
+        );
+        assert_eq!(text(&out.stdout), "/bin/sh\n", "{out:?}");
+    }
+
+    #[test]
+    fn arguments_follow_the_script_unchanged() {
+        let remote = Remote::new("arguments", "apptainer");
+        let fake = remote.dir.join("bin").join("rsync");
+        std::fs::write(&fake, "#!/bin/sh\nprintf '[%s]' \"$@\"\n").unwrap();
+        make_executable(&fake);
+        let path = format!("{}:/usr/bin:/bin", remote.dir.join("bin").display());
+        let args = ["--server", "-e.LsfxC", ".", "a b", "$x'"];
+        let out = remote.run_with(
+            &HostSettings::default(),
+            &remote.image(),
+            Payload::Arguments("rsync"),
+            b"",
+            &path,
+            &args,
+        );
+        assert_eq!(
+            text(&out.stdout),
+            "[--server][-e.LsfxC][.][a b][$x']",
+            "{out:?}"
+        );
+        let only_the_runtime = remote.dir.join("bin").display().to_string();
+        std::fs::remove_file(&fake).unwrap();
+        let missing = remote.run_with(
+            &HostSettings::default(),
+            &remote.image(),
+            Payload::Arguments("rsync"),
+            b"",
+            &only_the_runtime,
+            &args,
+        );
+        assert_eq!(missing.status.code(), Some(127));
+        assert_eq!(
+            text(&missing.stderr),
+            format!("cssh: hpc1: no rsync in {}\n", remote.image())
         );
     }
 

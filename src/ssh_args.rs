@@ -1,10 +1,9 @@
 //! OpenSSH's command-line grammar, parsed exactly as `ssh.c` parses it.
 //!
-//! ssh uses OpenBSD's getopt, which never permutes: options stop at the first word that is not an
-//! option, at a lone `-`, or at `--` (which is consumed). Flags cluster (`-tt`, `-nT`), arguments
-//! attach (`-p2222`, `-oUser=x`). The first word that is not an option is the destination; unless
-//! the first pass ended with `--`, ssh then parses options a second time after the destination
-//! (parallel-ssh relies on it), and what remains is the command, joined with single spaces.
+//! ssh uses OpenBSD's getopt (see `getopt`). The first word that is not an option is the
+//! destination; unless the first pass ended with `--`, ssh then parses options a second time
+//! after the destination (parallel-ssh relies on it), and what remains is the command, joined
+//! with single spaces.
 //!
 //! The parser only reads: it records where every option, the destination and the command words
 //! sit in the original argv, so a plan can rebuild it while keeping every other byte unchanged.
@@ -12,20 +11,13 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
+use crate::getopt::{self, GetoptError, Opt};
+
 /// ssh's flags that take no argument (`ssh.c`, OpenSSH 8.9 to 10.5; `-Z` is 10.5's).
 const FLAGS: &[u8] = b"1246ACGKMNTVXYZafgknqstvxy";
 /// ssh's options that take an argument. `-P` is missing: it is a flag before 9.4 and takes a tag
 /// from 9.4 on, so its arity comes from the real ssh's version (see [`parse`]).
 const WITH_ARGUMENT: &[u8] = b"BDEFIJLOQRSWbceilmopw";
-
-/// One option as ssh's getopt returned it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Opt {
-    pub letter: u8,
-    pub value: Option<OsString>,
-    /// Index in the argv (without argv[0]) of the word that holds the letter.
-    pub word: usize,
-}
 
 /// A parsed ssh command line. Indexes refer to the argv without argv[0].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +40,15 @@ pub enum Unparsable {
     MissingArgument(u8),
     NoDestination,
     BadDestination,
+}
+
+impl From<GetoptError> for Unparsable {
+    fn from(error: GetoptError) -> Unparsable {
+        match error {
+            GetoptError::Illegal(letter) => Unparsable::IllegalOption(letter),
+            GetoptError::MissingArgument(letter) => Unparsable::MissingArgument(letter),
+        }
+    }
 }
 
 /// What the session would run, as ssh decides it from its command line.
@@ -79,23 +80,25 @@ pub fn parse(
     args: Vec<OsString>,
     p_takes_argument: &mut dyn FnMut() -> bool,
 ) -> Result<Invocation, Unparsable> {
-    let mut options = Vec::new();
     let mut p_arity: Option<bool> = None;
-    let first = getopt(&args, 0, &mut options, &mut p_arity, p_takes_argument)?;
+    let mut arity = |letter: u8| {
+        if letter == b'P' {
+            Some(*p_arity.get_or_insert_with(&mut *p_takes_argument))
+        } else if WITH_ARGUMENT.contains(&letter) {
+            Some(true)
+        } else {
+            FLAGS.contains(&letter).then_some(false)
+        }
+    };
+    let mut options = Vec::new();
+    let first = getopt::getopt(&args, 0, &mut arity, &mut options)?;
     let destination = first.next;
     let word = args.get(destination).ok_or(Unparsable::NoDestination)?;
     let host = host_of(word.as_bytes()).ok_or(Unparsable::BadDestination)?;
     let command_start = if first.terminated || destination + 1 >= args.len() {
         destination + 1
     } else {
-        getopt(
-            &args,
-            destination + 1,
-            &mut options,
-            &mut p_arity,
-            p_takes_argument,
-        )?
-        .next
+        getopt::getopt(&args, destination + 1, &mut arity, &mut options)?.next
     };
     Ok(Invocation {
         host: OsString::from_vec(host.to_vec()),
@@ -103,71 +106,6 @@ pub fn parse(
         options,
         destination,
         command_start,
-    })
-}
-
-struct Pass {
-    /// First word after the options (after a consumed `--`).
-    next: usize,
-    /// The pass ended at `--`.
-    terminated: bool,
-}
-
-fn getopt(
-    args: &[OsString],
-    start: usize,
-    options: &mut Vec<Opt>,
-    p_arity: &mut Option<bool>,
-    p_takes_argument: &mut dyn FnMut() -> bool,
-) -> Result<Pass, Unparsable> {
-    let mut index = start;
-    while let Some(word) = args.get(index) {
-        let bytes = word.as_bytes();
-        if bytes == b"--" {
-            return Ok(Pass {
-                next: index + 1,
-                terminated: true,
-            });
-        }
-        if bytes.len() < 2 || bytes[0] != b'-' {
-            break;
-        }
-        let mut at = 1;
-        let word_index = index;
-        index += 1;
-        while at < bytes.len() {
-            let letter = bytes[at];
-            at += 1;
-            let takes_argument = if letter == b'P' {
-                *p_arity.get_or_insert_with(&mut *p_takes_argument)
-            } else if WITH_ARGUMENT.contains(&letter) {
-                true
-            } else if FLAGS.contains(&letter) {
-                false
-            } else {
-                return Err(Unparsable::IllegalOption(letter));
-            };
-            let value = if !takes_argument {
-                None
-            } else if at < bytes.len() {
-                let attached = OsStr::from_bytes(&bytes[at..]).to_owned();
-                at = bytes.len();
-                Some(attached)
-            } else {
-                let next = args.get(index).ok_or(Unparsable::MissingArgument(letter))?;
-                index += 1;
-                Some(next.clone())
-            };
-            options.push(Opt {
-                letter,
-                value,
-                word: word_index,
-            });
-        }
-    }
-    Ok(Pass {
-        next: index,
-        terminated: false,
     })
 }
 
@@ -264,43 +202,8 @@ impl Invocation {
     /// argv with every `-s` flag removed, keeping all other bytes: a word that held only `-s`
     /// disappears, a cluster such as `-Ts` loses its `s`.
     pub fn args_without_subsystem_flag(&self) -> Vec<OsString> {
-        let mut args = self.args.clone();
-        let mut dropped = Vec::new();
-        for opt in self.options.iter().filter(|o| o.letter == b's') {
-            let word = args[opt.word].as_bytes();
-            // A flag never shares its word with an argument of an option before it, so every
-            // `s` in this word up to the first option letter that takes an argument is a flag.
-            let kept: Vec<u8> = strip_flag(word, b's');
-            if kept == b"-" {
-                dropped.push(opt.word);
-            } else {
-                args[opt.word] = OsString::from_vec(kept);
-            }
-        }
-        dropped.sort_unstable();
-        dropped.dedup();
-        for index in dropped.into_iter().rev() {
-            args.remove(index);
-        }
-        args
+        getopt::remove(&self.args, &self.options, b's')
     }
-}
-
-/// Removes `flag` from a cluster of options, stopping where an option with an argument begins
-/// (the rest of the word is its value).
-fn strip_flag(word: &[u8], flag: u8) -> Vec<u8> {
-    let mut out = vec![b'-'];
-    let mut rest = word[1..].iter();
-    while let Some(&letter) = rest.next() {
-        if letter != flag {
-            out.push(letter);
-        }
-        if WITH_ARGUMENT.contains(&letter) || letter == b'P' {
-            out.extend(rest);
-            break;
-        }
-    }
-    out
 }
 
 /// Splits an `-o` value the way `readconf.c` does: the keyword ends at whitespace or `=`, then

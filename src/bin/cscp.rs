@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    cssh::wrapper::main(cssh::wrapper::Tool::Scp, std::env::args_os())
+}
