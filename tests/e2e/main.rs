@@ -8,3 +8,4 @@ mod patterns;
 mod sessions;
 mod settings;
 mod testhost;
+mod transfer;

@@ -1,0 +1,824 @@
+//! Files through every route that rides on ssh, against the real test host: cscp (SFTP and -O),
+//! csftp, rsync -e cssh, crsync, rsync --rsync-path, sshfs, git, and VS Code's argv shape.
+//!
+//! Transfers go to and from `/data`, a bind that exists only inside the container, so a file
+//! that arrives there went through the container's view; the image's marker file, which exists
+//! only in the image, downloads through every route too. Trees are compared by sha256.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use crate::harness::*;
+
+const USERS: [&str; 2] = ["th-bash", "th-tcsh"];
+const CSSCP: &str = env!("CARGO_BIN_EXE_cscp");
+const CSFTP: &str = env!("CARGO_BIN_EXE_csftp");
+const CRSYNC: &str = env!("CARGO_BIN_EXE_crsync");
+
+/// Names that break naive quoting somewhere along the way.
+const NAME_PARTS: &[&str] = &[
+    "plain",
+    "two  spaces",
+    "it's",
+    "dq\"uote",
+    "dollar$HOME",
+    "semi;colon",
+    "new\nline",
+    "-leading-dash",
+    "ünïcødé 漢字",
+    "tab\there",
+    "star*",
+    "back\\slash",
+    "amp&",
+    "paren(",
+    "#hash",
+    "~tilde",
+    "!bang",
+];
+
+/// The source tree, made once per machine and reused: about 1,000 small files with hostile
+/// names in 10 directories, an empty file, a symlink and a 256 MiB random file.
+fn source_tree() -> &'static Path {
+    static TREE: OnceLock<PathBuf> = OnceLock::new();
+    TREE.get_or_init(|| {
+        let done = std::env::temp_dir().join("cssh-e2e-tree-v1");
+        if done.join("tree").is_dir() {
+            return done.join("tree");
+        }
+        let building =
+            std::env::temp_dir().join(format!("cssh-e2e-tree-building-{}", std::process::id()));
+        let tree = building.join("tree");
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for dir in 0..10 {
+            let sub = tree.join(format!("{} dir{dir}", NAME_PARTS[dir % NAME_PARTS.len()]));
+            std::fs::create_dir_all(&sub).unwrap();
+            for i in 0..100 {
+                let name = format!("{}-{i}", NAME_PARTS[(dir * 100 + i) % NAME_PARTS.len()]);
+                let len = (next() % 3000) as usize;
+                let content: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                std::fs::write(sub.join(name), content).unwrap();
+            }
+        }
+        std::fs::write(tree.join("empty"), "").unwrap();
+        std::os::unix::fs::symlink("empty", tree.join("link to empty")).unwrap();
+        let status = Command::new("head")
+            .args(["-c", "256M", "/dev/urandom"])
+            .stdout(std::fs::File::create(tree.join("big 256MiB.bin")).unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let _ = std::fs::rename(&building, &done);
+        let _ = std::fs::remove_dir_all(&building);
+        done.join("tree")
+    })
+}
+
+/// Relative path → "dir", "link:TARGET" or "file:SHA256", for every entry under `root`.
+fn manifest(root: &Path) -> BTreeMap<Vec<u8>, String> {
+    let mut entries = BTreeMap::new();
+    let mut files = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        for entry in std::fs::read_dir(root.join(&relative)).unwrap() {
+            let entry = entry.unwrap();
+            let path = relative.join(entry.file_name());
+            let kind = entry.file_type().unwrap();
+            let key = path.as_os_str().as_bytes().to_vec();
+            if kind.is_symlink() {
+                let target = std::fs::read_link(entry.path()).unwrap();
+                entries.insert(key, format!("link:{}", target.display()));
+            } else if kind.is_dir() {
+                entries.insert(key, "dir".into());
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for chunk in files.chunks(500) {
+        let out = Command::new("sha256sum")
+            .arg("-z")
+            .arg("--")
+            .args(chunk)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "sha256sum: {}", text(&out.stderr));
+        for record in out.stdout.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            let (hash, name) = record.split_at(64);
+            entries.insert(name[2..].to_vec(), format!("file:{}", text(hash)));
+        }
+    }
+    entries
+}
+
+fn assert_same_tree(what: &str, left: &Path, right: &Path) {
+    let (l, r) = (manifest(left), manifest(right));
+    if l != r {
+        let only_left: Vec<_> = l
+            .iter()
+            .filter(|(k, v)| r.get(*k) != Some(v))
+            .map(|(k, _)| text(k))
+            .take(5)
+            .collect();
+        let only_right: Vec<_> = r
+            .iter()
+            .filter(|(k, v)| l.get(*k) != Some(v))
+            .map(|(k, _)| text(k))
+            .take(5)
+            .collect();
+        panic!(
+            "{what}: {} vs {} entries; differing on the left {only_left:?}, on the right {only_right:?}",
+            l.len(),
+            r.len()
+        );
+    }
+}
+
+/// The container's `/data`: a directory on the remote that only the container sees there.
+struct DataDir {
+    scratch: Scratch,
+    /// The directory as the client sees it in the remote root filesystem.
+    remote: PathBuf,
+}
+
+impl DataDir {
+    fn new(image: &str) -> DataDir {
+        let name = format!("cssh-xfer-{}-{}", std::process::id(), rand_suffix());
+        let remote = host().root.join("tmp").join(&name);
+        std::fs::create_dir_all(&remote).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&remote, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let scratch = Scratch::tagging(image, &format!("binds = [\"/tmp/{name}:/data\"]"));
+        DataDir { scratch, remote }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.scratch.path("config.toml")
+    }
+
+    fn local(&self, name: &str) -> PathBuf {
+        self.scratch.path(name)
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.remote);
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn ssh_config() -> String {
+    host().ssh_config.display().to_string()
+}
+
+fn with_config(command: &mut Command, data: &DataDir) -> Output {
+    command
+        .env("CSSH_CONFIG", data.config())
+        .env_remove("CSSH_SSH")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    ScpSftp,
+    ScpLegacy,
+    Csftp,
+    RsyncE,
+    Crsync,
+    RsyncPath,
+}
+
+fn rsync_path(alias: &str, data: &DataDir) -> OsString {
+    let out = with_config(Command::new(CSSH).args(["--rsync-path", alias]), data);
+    assert!(out.status.success(), "{}", describe(&out));
+    let mut value = out.stdout;
+    assert_eq!(value.pop(), Some(b'\n'));
+    OsString::from_vec(value)
+}
+
+/// Copies `from` to `to`, one of them `alias:/data/...`, by `route`.
+fn copy(route: Route, alias: &str, data: &DataDir, from: &str, to: &str) -> Output {
+    copy_with(route, true, alias, data, from, to)
+}
+
+/// The same copy by the plain client, without cssh: it lands on the remote host itself.
+fn copy_plain(route: Route, alias: &str, data: &DataDir, from: &str, to: &str) -> Output {
+    copy_with(route, false, alias, data, from, to)
+}
+
+fn copy_with(
+    route: Route,
+    container: bool,
+    alias: &str,
+    data: &DataDir,
+    from: &str,
+    to: &str,
+) -> Output {
+    let cssh_e = format!("{CSSH} -F {}", ssh_config());
+    let ssh_e = format!("ssh -F {}", ssh_config());
+    let (scp, sftp) = if container {
+        (CSSCP, CSFTP)
+    } else {
+        ("scp", "sftp")
+    };
+    match route {
+        Route::ScpSftp => with_config(
+            Command::new(scp).args(["-r", "-q", "-F", &ssh_config(), from, to]),
+            data,
+        ),
+        Route::ScpLegacy => with_config(
+            Command::new(scp).args(["-O", "-r", "-q", "-F", &ssh_config(), from, to]),
+            data,
+        ),
+        Route::Csftp => {
+            let (verb, remote, local) = match from.strip_prefix(&format!("{alias}:")) {
+                Some(remote) => ("get", remote, to),
+                None => ("put", to.strip_prefix(&format!("{alias}:")).unwrap(), from),
+            };
+            let batch = match verb {
+                "get" => format!("get -R \"{remote}\" \"{local}\"\n"),
+                _ => format!("put -R \"{local}\" \"{remote}\"\n"),
+            };
+            let mut child = Command::new(sftp)
+                .args(["-q", "-F", &ssh_config(), "-b", "-", alias])
+                .env("CSSH_CONFIG", data.config())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(batch.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        }
+        Route::RsyncE => with_config(
+            Command::new("rsync").args(["-a", "-e", &cssh_e, from, to]),
+            data,
+        ),
+        Route::Crsync => with_config(
+            Command::new(CRSYNC).args(["-a", "-e", &ssh_e, from, to]),
+            data,
+        ),
+        Route::RsyncPath => with_config(
+            Command::new("rsync")
+                .args(["-a", "-e", &ssh_e])
+                .arg(OsString::from_vec(
+                    [
+                        b"--rsync-path=".to_vec(),
+                        rsync_path(alias, data).into_vec(),
+                    ]
+                    .concat(),
+                ))
+                .args([from, to]),
+            data,
+        ),
+    }
+}
+
+/// A directory operand: rsync copies a directory's contents when it ends with `/`.
+fn directory(route: Route, path: &str) -> String {
+    match route {
+        Route::RsyncE | Route::Crsync | Route::RsyncPath => format!("{path}/"),
+        _ => path.to_string(),
+    }
+}
+
+/// Pushes the source tree to the container's /data and pulls it back, for each user, then
+/// downloads the image's marker.
+fn round_trip(route: Route) {
+    let source = source_tree();
+    let data = DataDir::new(FULL_SIF);
+    for alias in USERS {
+        let pushed = format!("{alias}-push");
+        let remote = directory(route, &format!("{alias}:/data/{pushed}"));
+        let out = copy(
+            route,
+            alias,
+            &data,
+            &directory(route, &source.display().to_string()),
+            &remote,
+        );
+        assert!(
+            out.status.success(),
+            "{route:?} push as {alias}: {}",
+            describe(&out)
+        );
+        if matches!(route, Route::ScpSftp | Route::Csftp) {
+            // scp follows symlinks and sftp skips them: whatever the plain client does to the
+            // tree, the same must happen through cssh.
+            let plain = host().root.join(format!(
+                "tmp/{}-plain",
+                data.remote.file_name().unwrap().to_string_lossy()
+            ));
+            let plain_remote = format!(
+                "{alias}:/{}",
+                plain.strip_prefix(&host().root).unwrap().display()
+            );
+            let out = copy_plain(
+                route,
+                alias,
+                &data,
+                &source.display().to_string(),
+                &plain_remote,
+            );
+            assert!(
+                out.status.success(),
+                "plain {route:?} push as {alias}: {}",
+                describe(&out)
+            );
+            assert_same_tree(
+                &format!("{route:?} push as {alias}, against plain"),
+                &plain,
+                &data.remote.join(&pushed),
+            );
+            std::fs::remove_dir_all(&plain).unwrap();
+            let mut without_link = manifest(source);
+            without_link.remove(&b"link to empty"[..]);
+            let mut arrived = manifest(&data.remote.join(&pushed));
+            arrived.remove(&b"link to empty"[..]);
+            assert!(
+                arrived == without_link,
+                "{route:?} push as {alias}: every file and directory arrives intact"
+            );
+        } else {
+            assert_same_tree(
+                &format!("{route:?} push as {alias}"),
+                source,
+                &data.remote.join(&pushed),
+            );
+        }
+        let pulled = data.local(&format!("{alias}-pull"));
+        let out = copy(
+            route,
+            alias,
+            &data,
+            &remote,
+            &directory(route, &pulled.display().to_string()),
+        );
+        assert!(
+            out.status.success(),
+            "{route:?} pull as {alias}: {}",
+            describe(&out)
+        );
+        assert_same_tree(
+            &format!("{route:?} pull as {alias}"),
+            &data.remote.join(&pushed),
+            &pulled,
+        );
+        std::fs::remove_dir_all(&pulled).unwrap();
+        std::fs::remove_dir_all(data.remote.join(&pushed)).unwrap();
+    }
+    download_marker(route, &data);
+}
+
+/// The marker exists only in the image: it downloads through `route` for each user.
+fn download_marker(route: Route, data: &DataDir) {
+    for alias in USERS {
+        let marker = data.local("marker");
+        let out = copy(
+            route,
+            alias,
+            data,
+            &format!("{alias}:{}", host().image_marker),
+            &marker.display().to_string(),
+        );
+        assert!(
+            out.status.success(),
+            "{route:?} marker as {alias}: {}",
+            describe(&out)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&marker).unwrap(),
+            FULL_MARKER,
+            "{route:?} as {alias}"
+        );
+        std::fs::remove_file(marker).unwrap();
+    }
+}
+
+#[test]
+fn cscp_sftp_mode_round_trips_the_tree() {
+    round_trip(Route::ScpSftp);
+}
+
+#[test]
+fn csftp_batch_round_trips_the_tree() {
+    round_trip(Route::Csftp);
+}
+
+#[test]
+fn rsync_e_cssh_round_trips_the_tree() {
+    round_trip(Route::RsyncE);
+}
+
+#[test]
+fn crsync_round_trips_the_tree() {
+    round_trip(Route::Crsync);
+}
+
+#[test]
+fn rsync_path_route_round_trips_the_tree() {
+    round_trip(Route::RsyncPath);
+}
+
+/// Legacy scp cannot carry a file name with a newline (scp skips it, with an error), through
+/// cssh or not: the tree through cscp -O must equal the tree through plain scp -O.
+#[test]
+fn cscp_legacy_mode_matches_plain_scp() {
+    let source = source_tree();
+    let data = DataDir::new(FULL_SIF);
+    for alias in USERS {
+        let pushed = format!("{alias}-push");
+        let via_cssh = copy(
+            Route::ScpLegacy,
+            alias,
+            &data,
+            &source.display().to_string(),
+            &format!("{alias}:/data/{pushed}"),
+        );
+        let plain_dir = format!(
+            "/tmp/{}-plain",
+            data.remote.file_name().unwrap().to_string_lossy()
+        );
+        let plain = run(Command::new("scp")
+            .args(["-O", "-r", "-q", "-F", &ssh_config()])
+            .arg(source)
+            .arg(format!("{alias}:{plain_dir}")));
+        assert_eq!(
+            via_cssh.status.code(),
+            plain.status.code(),
+            "{alias}: {}\n{}",
+            describe(&via_cssh),
+            describe(&plain)
+        );
+        assert_eq!(
+            text(&via_cssh.stderr),
+            text(&plain.stderr).replace(&plain_dir, &format!("/data/{pushed}"))
+        );
+        let plain_remote = host().root.join(plain_dir.trim_start_matches('/'));
+        assert_same_tree(
+            &format!("scp -O push as {alias}"),
+            &plain_remote,
+            &data.remote.join(&pushed),
+        );
+        // What has no newline in its path arrived intact, the 256 MiB file among them.
+        let arrived = manifest(&data.remote.join(&pushed));
+        let source_entries = manifest(source);
+        let big = &b"big 256MiB.bin"[..];
+        assert_eq!(arrived.get(big), source_entries.get(big));
+        for (path, entry) in source_entries
+            .iter()
+            .filter(|(p, e)| !p.contains(&b'\n') && e.starts_with("file:"))
+        {
+            assert_eq!(arrived.get(path), Some(entry), "{}", text(path));
+        }
+        let pulled = data.local(&format!("{alias}-pull"));
+        let out = copy(
+            Route::ScpLegacy,
+            alias,
+            &data,
+            &format!("{alias}:/data/{pushed}"),
+            &pulled.display().to_string(),
+        );
+        assert!(out.status.success(), "{}", describe(&out));
+        assert_same_tree(
+            &format!("scp -O pull as {alias}"),
+            &data.remote.join(&pushed),
+            &pulled,
+        );
+        std::fs::remove_dir_all(plain_remote).unwrap();
+        std::fs::remove_dir_all(&pulled).unwrap();
+    }
+    download_marker(Route::ScpLegacy, &data);
+}
+
+#[test]
+fn sshfs_mounts_the_containers_view() {
+    let source = source_tree();
+    let data = DataDir::new(FULL_SIF);
+    for alias in USERS {
+        let mount = data.local(&format!("mnt-{alias}"));
+        std::fs::create_dir(&mount).unwrap();
+        let out = with_config(
+            Command::new("sshfs")
+                .arg("-o")
+                .arg(format!("ssh_command={CSSH} -F {}", ssh_config()))
+                .arg(format!("{alias}:/"))
+                .arg(&mount),
+            &data,
+        );
+        assert!(out.status.success(), "sshfs as {alias}: {}", describe(&out));
+        let unmount = Unmount(mount.clone());
+        assert_eq!(
+            std::fs::read_to_string(mount.join("etc/cssh-image-marker")).unwrap(),
+            FULL_MARKER
+        );
+        let pushed = mount.join(format!("data/{alias}-push"));
+        // Ownership cannot follow (the remote user is not root): modes, times and links do.
+        let out = run(Command::new("cp")
+            .args(["-R", "--preserve=mode,timestamps"])
+            .arg(source)
+            .arg(&pushed));
+        assert!(out.status.success(), "{}", describe(&out));
+        assert_same_tree(
+            &format!("sshfs push as {alias}"),
+            source,
+            &data.remote.join(format!("{alias}-push")),
+        );
+        let pulled = data.local(&format!("{alias}-pull"));
+        let out = run(Command::new("cp")
+            .args(["-R", "--preserve=mode,timestamps"])
+            .arg(&pushed)
+            .arg(&pulled));
+        assert!(out.status.success(), "{}", describe(&out));
+        assert_same_tree(&format!("sshfs pull as {alias}"), source, &pulled);
+        drop(unmount);
+        std::fs::remove_dir_all(pulled).unwrap();
+    }
+}
+
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount3").arg("-u").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn git_clones_pushes_and_fetches_through_the_containers_git() {
+    let data = DataDir::new(FULL_SIF);
+    let git = |dir: &Path, args: &[&str], via: &[(&str, String)]| -> Output {
+        let mut command = Command::new("git");
+        command
+            .current_dir(dir)
+            .args(["-c", "user.name=cssh", "-c", "user.email=cssh@example.org"])
+            .args(args)
+            .env("CSSH_CONFIG", data.config())
+            .env_remove("GIT_SSH")
+            .env_remove("GIT_SSH_COMMAND");
+        for (key, value) in via {
+            command.env(key, value);
+        }
+        let out = command.stdin(Stdio::null()).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", describe(&out));
+        out
+    };
+    // Both ways git runs its ssh: a command line through sh, and a bare program, which gets
+    // the test host's ssh_config through the ssh that cssh runs.
+    let command = vec![("GIT_SSH_COMMAND", format!("{CSSH} -F {}", ssh_config()))];
+    let wrapper = data.local("ssh-with-config");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nexec ssh -F '{}' \"$@\"\n", ssh_config()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let program = vec![
+        ("GIT_SSH", CSSH.to_string()),
+        ("CSSH_SSH", wrapper.display().to_string()),
+    ];
+
+    for alias in USERS {
+        // The bare repository is made by the image's git, at a path only the container has.
+        let repo = format!("/data/{alias}.git");
+        let out =
+            run(cssh(&data.scratch)
+                .args([alias, "git", "init", "-q", "--bare", "-b", "main", &repo]));
+        assert!(out.status.success(), "{}", describe(&out));
+        let work = data.local(&format!("work-{alias}"));
+        std::fs::create_dir(&work).unwrap();
+        let url = format!("{alias}:{repo}");
+        git(&work, &["clone", "-q", &url, "one"], &command);
+        let one = work.join("one");
+        std::fs::write(one.join("file"), "first\n").unwrap();
+        git(&one, &["add", "file"], &[]);
+        git(&one, &["commit", "-q", "-m", "first"], &[]);
+        git(&one, &["push", "-q", "origin", "HEAD:main"], &command);
+        git(&work, &["clone", "-q", &url, "two"], &program);
+        let two = work.join("two");
+        assert_eq!(
+            std::fs::read_to_string(two.join("file")).unwrap(),
+            "first\n"
+        );
+        std::fs::write(two.join("file"), "second\n").unwrap();
+        git(&two, &["commit", "-q", "-a", "-m", "second"], &[]);
+        git(&two, &["push", "-q", "origin", "main"], &program);
+        git(&one, &["fetch", "-q", "origin"], &command);
+        let log = git(&one, &["log", "--format=%s", "origin/main"], &[]);
+        assert_eq!(text(&log.stdout), "second\nfirst\n", "{alias}");
+        assert!(
+            data.remote.join(format!("{alias}.git/HEAD")).exists(),
+            "the repository is behind the container's /data"
+        );
+    }
+}
+
+#[test]
+fn vs_code_remote_ssh_shape_runs_bash_in_the_container() {
+    let config = Scratch::tagging(FULL_SIF, "");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let script = format!(
+        "cat {}\necho \"bash=$BASH_VERSION\"\necho listeningOn==127.0.0.1:1234==\nexit 0\n",
+        host().image_marker
+    );
+    for alias in USERS {
+        let mut child = cssh(&config)
+            .args([
+                "-T",
+                "-D",
+                &port,
+                "-o",
+                "ConnectTimeout=15",
+                "-o",
+                "RemoteCommand=none",
+                alias,
+                "bash",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{alias}: {}", describe(&out));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.starts_with(FULL_MARKER) && stdout.contains("bash=5.2"),
+            "{alias}: {stdout}"
+        );
+        assert!(
+            stdout.ends_with("listeningOn==127.0.0.1:1234==\n"),
+            "{alias}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn missing_transfer_tools_are_one_line_each() {
+    let data = DataDir::new(BARE_SIF);
+    let config = data.config().display().to_string();
+    let local = data.local("x").display().to_string();
+    let cases: [(&str, Output); 4] = [
+        (
+            "no sftp-server in IMG (set sftp_server in CONFIG, or use scp -O)",
+            copy(
+                Route::ScpSftp,
+                "th-bash",
+                &data,
+                "th-bash:/etc/cssh-image-marker",
+                &local,
+            ),
+        ),
+        (
+            "no scp in IMG (scp -O runs the image's scp; without -O scp uses its sftp-server)",
+            copy(
+                Route::ScpLegacy,
+                "th-bash",
+                &data,
+                "th-bash:/etc/cssh-image-marker",
+                &local,
+            ),
+        ),
+        (
+            "no rsync in IMG",
+            copy(
+                Route::RsyncE,
+                "th-bash",
+                &data,
+                "th-bash:/etc/cssh-image-marker",
+                &local,
+            ),
+        ),
+        ("no git in IMG", {
+            let mut command = Command::new("git");
+            command
+                .args(["clone", "-q", "th-bash:/data/none.git"])
+                .arg(data.local("clone"))
+                .env("GIT_SSH_COMMAND", format!("{CSSH} -F {}", ssh_config()));
+            with_config(&mut command, &data)
+        }),
+    ];
+    for (message, out) in cases {
+        let expected = format!(
+            "cssh: th-bash: {}",
+            message.replace("IMG", BARE_SIF).replace("CONFIG", &config)
+        );
+        assert!(!out.status.success(), "{message}");
+        assert!(
+            text(&out.stderr).contains(&expected),
+            "{message}: {}",
+            describe(&out)
+        );
+    }
+}
+
+#[test]
+fn a_users_own_ssh_program_is_kept() {
+    let data = DataDir::new(FULL_SIF);
+    let wrapper = data.local("my ssh");
+    let log = data.local("used");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho used >> '{}'\nexec ssh \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let marker = data.local("marker");
+    let out = with_config(
+        Command::new(CSSCP)
+            .arg("-S")
+            .arg(&wrapper)
+            .args(["-F", &ssh_config(), "th-fish:/etc/cssh-image-marker"])
+            .arg(&marker),
+        &data,
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), FULL_MARKER);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "used\n",
+        "scp -S prog is cssh's ssh"
+    );
+    let dry = with_config(
+        Command::new(CRSYNC).args(["--dry-run", "-e", "ssh -p 2222", "a", "h:b"]),
+        &data,
+    );
+    let line = text(&dry.stdout);
+    assert!(
+        line.contains(&format!("-e '{CSSH} -p 2222' a h:b")),
+        "{line}"
+    );
+}
+
+#[test]
+fn exit_statuses_are_the_clients() {
+    let data = DataDir::new(FULL_SIF);
+    let local = data.local("x").display().to_string();
+    let missing = copy(
+        Route::ScpSftp,
+        "th-bash",
+        &data,
+        "th-bash:/data/no-such-file",
+        &local,
+    );
+    let plain =
+        run(Command::new("scp").args(["-q", "-F", &ssh_config(), "th-bash:/no-such-file", &local]));
+    assert_eq!(missing.status.code(), plain.status.code());
+    assert_eq!(missing.status.code(), Some(1));
+    let rsync = copy(
+        Route::Crsync,
+        "th-bash",
+        &data,
+        "th-bash:/data/no-such-file",
+        &local,
+    );
+    assert_eq!(
+        rsync.status.code(),
+        Some(23),
+        "rsync's partial-transfer status: {}",
+        describe(&rsync)
+    );
+}
