@@ -43,21 +43,19 @@ See cssh(1) and cssh-config(5).
 ";
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct OwnOptions {
-    pub(crate) config: Option<PathBuf>,
-    pub(crate) image: Option<String>,
-    pub(crate) no_container: bool,
-    pub(crate) dry_run: bool,
-    pub(crate) explain: bool,
-    pub(crate) rsync_path: bool,
-    pub(crate) help: bool,
-    pub(crate) version: bool,
+struct OwnOptions {
+    config: Option<PathBuf>,
+    image: Option<String>,
+    no_container: bool,
+    dry_run: bool,
+    explain: bool,
+    rsync_path: bool,
+    help: bool,
+    version: bool,
 }
 
 /// Takes cssh's long options off the front of argv (without argv[0]).
-pub(crate) fn split_own_options(
-    mut args: Vec<OsString>,
-) -> anyhow::Result<(OwnOptions, Vec<OsString>)> {
+fn split_own_options(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec<OsString>)> {
     let mut own = OwnOptions::default();
     let mut taken = 0;
     while let Some(word) = args.get(taken) {

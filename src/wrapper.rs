@@ -1,13 +1,14 @@
 //! cscp, csftp and crsync: the real scp, sftp or rsync with cssh as their ssh.
 //!
-//! Each takes cssh's `--config FILE` and `--dry-run` before the client's own arguments, builds
-//! the client's new command line with its adapter (`scp_sftp`, `rsync`), and execs the client,
-//! whose exit status is then the caller's.
+//! Each takes `--cssh-config FILE` and `--cssh-dry-run` before the client's own arguments (named
+//! so that no option of scp, sftp or rsync, which has `--config` and `--dry-run` of its own,
+//! is ever taken), builds the client's new command line with its adapter (`scp_sftp`, `rsync`),
+//! and execs the client, whose exit status is then the caller's.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::anyhow;
 
 use crate::cli::{self, EXIT_CSSH_ERROR};
 use crate::exec;
@@ -55,15 +56,53 @@ pub fn main(tool: Tool, argv: impl Iterator<Item = OsString>) -> ExitCode {
     }
 }
 
+#[derive(Debug, Default, PartialEq, Eq)]
+struct WrapperOptions {
+    config: Option<OsString>,
+    dry_run: bool,
+    help: bool,
+    version: bool,
+}
+
+/// Takes the wrapper's own options off the front; the first other word is the client's.
+fn split_wrapper_options(
+    mut args: Vec<OsString>,
+) -> anyhow::Result<(WrapperOptions, Vec<OsString>)> {
+    let mut own = WrapperOptions::default();
+    let mut taken = 0;
+    while let Some(word) = args.get(taken) {
+        match word.to_str() {
+            Some("--cssh-config") => {
+                let value = args
+                    .get(taken + 1)
+                    .ok_or_else(|| anyhow!("--cssh-config needs a value"))?;
+                own.config = Some(value.clone());
+                taken += 1;
+            }
+            Some(w) if w.starts_with("--cssh-config=") => {
+                own.config = Some(w["--cssh-config=".len()..].into())
+            }
+            Some("--cssh-dry-run") => own.dry_run = true,
+            Some("--help") => own.help = true,
+            Some("--version") => own.version = true,
+            _ => break,
+        }
+        taken += 1;
+    }
+    args.drain(..taken);
+    Ok((own, args))
+}
+
 fn run(tool: Tool, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     let (name, client) = (tool.name(), tool.client());
-    let (own, args) = cli::split_own_options(args)?;
+    let (own, args) = split_wrapper_options(args)?;
     if own.help {
         print!(
             "{name}: {client} with cssh as its ssh, so tagged hosts transfer inside their container\n\n\
-             usage: {name} [--config FILE] [--dry-run] [{client} arguments]\n\n  \
-             --config FILE  cssh's configuration (default: $CSSH_CONFIG, else ~/.config/cssh/config.toml)\n  \
-             --dry-run      print the {client} command line, then exit\n\n\
+             usage: {name} [--cssh-config FILE] [--cssh-dry-run] [{client} arguments]\n\n  \
+             --cssh-config FILE  cssh's configuration (default: $CSSH_CONFIG, else ~/.config/cssh/config.toml)\n  \
+             --cssh-dry-run      print the {client} command line, then exit\n  \
+             --help, --version   {name}'s own; `{client} --help` has {client}'s\n\n\
              Everything else is {client}'s. See {name}(1), cssh(1) and cssh-config(5).\n"
         );
         return Ok(ExitCode::SUCCESS);
@@ -71,9 +110,6 @@ fn run(tool: Tool, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     if own.version {
         println!("{name} {}", env!("CARGO_PKG_VERSION"));
         return Ok(ExitCode::SUCCESS);
-    }
-    if own.image.is_some() || own.no_container || own.explain || own.rsync_path {
-        bail!("only --config and --dry-run go before {client}'s arguments (the others are cssh's)");
     }
     let cssh = exec::cssh()?;
     let program = exec::real_program(client, None)?;
@@ -83,7 +119,7 @@ fn run(tool: Tool, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         Tool::Rsync => rsync::plan(args, &cssh, std::env::var_os("RSYNC_RSH")),
     };
     if let Some(config) = own.config {
-        plan.env.push(("CSSH_CONFIG", config.into_os_string()));
+        plan.env.push(("CSSH_CONFIG", config));
     }
     if own.dry_run {
         let mut line = Vec::new();
@@ -97,4 +133,37 @@ fn run(tool: Tool, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     Err(exec::exec(&program, &plan.args, &plan.env))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn only_the_wrappers_own_options_are_taken() {
+        let (own, rest) = split_wrapper_options(os(&[
+            "--cssh-config",
+            "c.toml",
+            "--cssh-dry-run",
+            "--dry-run",
+            "-a",
+        ]))
+        .unwrap();
+        assert_eq!(own.config, Some(OsString::from("c.toml")));
+        assert!(own.dry_run);
+        assert_eq!(
+            rest,
+            os(&["--dry-run", "-a"]),
+            "rsync's own --dry-run stays rsync's"
+        );
+        let (own, rest) =
+            split_wrapper_options(os(&["--cssh-config=x", "--old-args", "--help"])).unwrap();
+        assert_eq!((own.config, own.help), (Some(OsString::from("x")), false));
+        assert_eq!(rest, os(&["--old-args", "--help"]));
+        assert!(split_wrapper_options(os(&["--cssh-config"])).is_err());
+    }
 }

@@ -235,3 +235,34 @@ fn an_invalid_utf8_argument_survives() {
     let out = run(cssh(&config).arg("th-zsh").arg(OsString::from_vec(command)));
     assert_eq!(out.stdout, word.as_bytes(), "{}", describe(&out));
 }
+
+#[test]
+fn proxy_jump_and_image_override_keep_working() {
+    let config = Scratch::tagging(FULL_SIF, "");
+    // Through an untagged jump host to a tagged one: the jump is plain ssh (-W), the target runs
+    // in its container.
+    let out = run(cssh(&config).args(["-J", "th-plain", "th-bash", "cat", &host().image_marker]));
+    assert_eq!(text(&out.stdout), FULL_MARKER, "{}", describe(&out));
+    // cssh's own options come first: --image tags an untagged host for one call, and
+    // --no-container untags a tagged one.
+    let own = |own: &[&str], rest: &[&str]| {
+        let mut command = std::process::Command::new(CSSH);
+        command
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(own)
+            .arg("-F")
+            .arg(&host().ssh_config)
+            .args(rest);
+        run(&mut command)
+    };
+    let out = own(
+        &["--image", FULL_SANDBOX],
+        &["th-plain", "cat", &host().image_marker],
+    );
+    assert_eq!(text(&out.stdout), FULL_MARKER, "{}", describe(&out));
+    let out = own(
+        &["--no-container"],
+        &["th-bash", "cat", &host().remote_marker],
+    );
+    assert_eq!(text(&out.stdout), REMOTE_MARKER, "{}", describe(&out));
+}

@@ -26,6 +26,7 @@ pub struct TestHost {
     pub aliases: Vec<String>,
     pub image_marker: String,
     pub remote_marker: String,
+    pub port: String,
 }
 
 /// The running test host. The first call runs `testhost up`, which builds the host if needed;
@@ -76,6 +77,7 @@ fn bring_up() -> Result<TestHost, String> {
             .collect(),
         image_marker: var("CSSH_TESTHOST_IMAGE_MARKER")?,
         remote_marker: var("CSSH_TESTHOST_REMOTE_MARKER")?,
+        port: var("CSSH_TESTHOST_PORT")?,
     })
 }
 
@@ -121,10 +123,11 @@ impl Scratch {
         Scratch { dir }
     }
 
-    /// A configuration that tags every test host alias except th-plain with `image`.
+    /// A configuration that tags every test host alias except th-plain, and the host's bare
+    /// address, with `image`.
     pub fn tagging(image: &str, extra: &str) -> Scratch {
         Scratch::new(&format!(
-            "[[host]]\npattern = \"th-* !th-plain\"\nimage = {image:?}\n{extra}\n"
+            "[[host]]\npattern = \"th-* 127.0.0.1 !th-plain\"\nimage = {image:?}\n{extra}\n"
         ))
     }
 

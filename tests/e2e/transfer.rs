@@ -783,7 +783,7 @@ fn a_users_own_ssh_program_is_kept() {
         "scp -S prog is cssh's ssh"
     );
     let dry = with_config(
-        Command::new(CRSYNC).args(["--dry-run", "-e", "ssh -p 2222", "a", "h:b"]),
+        Command::new(CRSYNC).args(["--cssh-dry-run", "-e", "ssh -p 2222", "a", "h:b"]),
         &data,
     );
     let line = text(&dry.stdout);
@@ -821,4 +821,126 @@ fn exit_statuses_are_the_clients() {
         "rsync's partial-transfer status: {}",
         describe(&rsync)
     );
+}
+
+#[test]
+fn cscp_keeps_scps_own_options_and_copies_remote_to_remote() {
+    let data = DataDir::new(FULL_SIF);
+    let client = host().ssh_config.parent().unwrap().to_path_buf();
+    let (first, second) = (data.local("first file"), data.local("second"));
+    std::fs::write(&first, "one\n").unwrap();
+    std::fs::write(&second, "two\n").unwrap();
+    // Explicit options instead of an alias: -p -C -P -i -l (a bandwidth limit) -o, several
+    // sources, user@host.
+    let out = with_config(
+        Command::new(CSSCP)
+            .args(["-p", "-C", "-q", "-P", &host().port, "-i"])
+            .arg(client.join("id_ed25519"))
+            .args([
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "HostKeyAlias=cssh-testhost",
+                "-o",
+            ])
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                client.join("known_hosts").display()
+            ))
+            .args(["-l", "100000"])
+            .arg(&first)
+            .arg(&second)
+            .arg("tcshuser@127.0.0.1:/data/"),
+        &data,
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        std::fs::read_to_string(data.remote.join("first file")).unwrap(),
+        "one\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.remote.join("second")).unwrap(),
+        "two\n"
+    );
+    // Remote to remote goes through this machine (-3, scp's default), both ends in containers.
+    for extra in [&[][..], &["-3"]] {
+        let out = with_config(
+            Command::new(CSSCP).args(extra).args([
+                "-q",
+                "-F",
+                &ssh_config(),
+                "th-bash:/etc/cssh-image-marker",
+                "th-tcsh:/data/copied",
+            ]),
+            &data,
+        );
+        assert!(out.status.success(), "{extra:?}: {}", describe(&out));
+        assert_eq!(
+            std::fs::read_to_string(data.remote.join("copied")).unwrap(),
+            FULL_MARKER
+        );
+        std::fs::remove_file(data.remote.join("copied")).unwrap();
+    }
+}
+
+/// rsync's argument protection (backslashes, 3.2.4+), `-s` and `--old-args` behave through
+/// cssh exactly as they do without it.
+#[test]
+fn rsync_argument_modes_match_plain_rsync() {
+    let data = DataDir::new(FULL_SIF);
+    let name = "a b$c;d'e (f)";
+    std::fs::write(data.remote.join(name), "payload\n").unwrap();
+    let host_path = format!(
+        "/tmp/{}",
+        data.remote.file_name().unwrap().to_string_lossy()
+    );
+    for mode in [&[][..], &["-s"], &["--old-args"]] {
+        let via_cssh = data.local("via-cssh");
+        let plain = data.local("plain");
+        let a = with_config(
+            Command::new(CRSYNC)
+                .args(mode)
+                .args([
+                    "-e",
+                    &format!("ssh -F {}", ssh_config()),
+                    &format!("th-bash:/data/{name}"),
+                ])
+                .arg(&via_cssh),
+            &data,
+        );
+        let b = with_config(
+            Command::new("rsync")
+                .args(mode)
+                .args([
+                    "-e",
+                    &format!("ssh -F {}", ssh_config()),
+                    &format!("th-bash:{host_path}/{name}"),
+                ])
+                .arg(&plain),
+            &data,
+        );
+        assert_eq!(
+            a.status.code(),
+            b.status.code(),
+            "{mode:?}: {}\n{}",
+            describe(&a),
+            describe(&b)
+        );
+        assert_eq!(
+            std::fs::read(&via_cssh).ok(),
+            std::fs::read(&plain).ok(),
+            "{mode:?}"
+        );
+        if mode != ["--old-args"] {
+            assert_eq!(
+                std::fs::read_to_string(&via_cssh).unwrap(),
+                "payload\n",
+                "{mode:?}"
+            );
+        }
+        let _ = std::fs::remove_file(via_cssh);
+        let _ = std::fs::remove_file(plain);
+    }
 }
