@@ -35,6 +35,7 @@ cssh's options come first; everything else is ssh's and reaches it unchanged.
   --explain       show the matching entries, the settings and the remote script
   --rsync-path    print a value for rsync --rsync-path that runs rsync in the
                   destination's image (cssh --rsync-path [ssh options] destination)
+  --list-hosts    print the configured host names that have no wildcard
   --help          this text
   --version       cssh's version
 
@@ -50,6 +51,7 @@ struct OwnOptions {
     dry_run: bool,
     explain: bool,
     rsync_path: bool,
+    list_hosts: bool,
     help: bool,
     version: bool,
 }
@@ -90,6 +92,7 @@ fn split_own_options(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec
             "--dry-run" => own.dry_run = true,
             "--explain" => own.explain = true,
             "--rsync-path" => own.rsync_path = true,
+            "--list-hosts" => own.list_hosts = true,
             "--help" => own.help = true,
             "--version" => own.version = true,
             _ => bail!("unknown option {name} (cssh's options come before ssh's; see cssh --help)"),
@@ -116,11 +119,28 @@ pub fn main(argv: impl Iterator<Item = OsString>) -> ExitCode {
 fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     let (own, ssh_args) = split_own_options(args)?;
     if own.help {
-        print!("{HELP}");
+        write_out(HELP.as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     if own.version {
-        println!("cssh {}", env!("CARGO_PKG_VERSION"));
+        write_line(format!("cssh {}", env!("CARGO_PKG_VERSION")).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if own.list_hosts {
+        let (config, _) = load_config(own.config.as_deref())?;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut hosts = String::new();
+        for entry in &config.entries {
+            for host in entry
+                .pattern
+                .literals()
+                .filter(|h| seen.insert(h.to_string()))
+            {
+                hosts += host;
+                hosts += "\n";
+            }
+        }
+        write_out(hosts.as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     if own.rsync_path {
@@ -279,9 +299,13 @@ pub(crate) fn command_line(ssh: &Path, args: &[OsString]) -> anyhow::Result<Vec<
 }
 
 pub(crate) fn write_line(bytes: &[u8]) -> anyhow::Result<()> {
+    write_out(&[bytes, b"\n"].concat())
+}
+
+/// Writes to stdout, reporting a closed or full stdout as an error rather than panicking.
+pub(crate) fn write_out(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
-        .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush())
         .context("writing to stdout")
 }

@@ -58,6 +58,14 @@ impl PatternList {
         Ok(PatternList { patterns })
     }
 
+    /// The positive patterns without wildcards: names a user can type, for completion.
+    pub fn literals(&self) -> impl Iterator<Item = &str> {
+        self.patterns
+            .iter()
+            .filter(|p| !p.negated && !p.glob.iter().any(|b| b"*?".contains(b)))
+            .filter_map(|p| std::str::from_utf8(&p.glob).ok())
+    }
+
     pub fn matches(&self, host: &[u8]) -> bool {
         let host = host.to_ascii_lowercase();
         let mut positive = false;
@@ -132,6 +140,15 @@ mod tests {
         assert!(m("a,b, c", "c"));
         assert!(m("HPC-*", "hpc-X"));
         assert!(m("hpc-*", "HPC-x"));
+    }
+
+    #[test]
+    fn literals_for_completion() {
+        let list = PatternList::parse("hpc-login, gpu? !old Node7 *.org").unwrap();
+        assert_eq!(
+            list.literals().collect::<Vec<_>>(),
+            vec!["hpc-login", "node7"]
+        );
     }
 
     #[test]

@@ -97,18 +97,18 @@ fn run(tool: Tool, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     let (name, client) = (tool.name(), tool.client());
     let (own, args) = split_wrapper_options(args)?;
     if own.help {
-        print!(
+        cli::write_out(format!(
             "{name}: {client} with cssh as its ssh, so tagged hosts transfer inside their container\n\n\
              usage: {name} [--cssh-config FILE] [--cssh-dry-run] [{client} arguments]\n\n  \
              --cssh-config FILE  cssh's configuration (default: $CSSH_CONFIG, else ~/.config/cssh/config.toml)\n  \
              --cssh-dry-run      print the {client} command line, then exit\n  \
              --help, --version   {name}'s own; `{client} --help` has {client}'s\n\n\
              Everything else is {client}'s. See {name}(1), cssh(1) and cssh-config(5).\n"
-        );
+        ).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     if own.version {
-        println!("{name} {}", env!("CARGO_PKG_VERSION"));
+        cli::write_line(format!("{name} {}", env!("CARGO_PKG_VERSION")).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     let cssh = exec::cssh()?;

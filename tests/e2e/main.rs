@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod docs;
 mod harness;
 mod patterns;
 mod sessions;

@@ -1,0 +1,14 @@
+# fish completion for cssh: ssh's own completion, cssh's options, and the host names of cssh's
+# configuration (`cssh --list-hosts`). Install this file as cssh.fish in a fish completions directory.
+
+complete -c cssh --wraps ssh
+complete -c cssh -l config -r -F -d "cssh configuration file"
+complete -c cssh -l image -r -d "Run in this image for this call"
+complete -c cssh -l no-container -d "Run ssh exactly as given"
+complete -c cssh -l dry-run -d "Print the ssh command line, then exit"
+complete -c cssh -l explain -d "Show matching entries, settings and the remote script"
+complete -c cssh -l rsync-path -d "Print a value for rsync --rsync-path"
+complete -c cssh -l list-hosts -d "Print the configured host names"
+complete -c cssh -l help -d "Show help"
+complete -c cssh -l version -d "Show the version"
+complete -c cssh -f -a '(cssh --list-hosts 2>/dev/null)' -d "cssh host"

@@ -1,0 +1,284 @@
+//! What a newcomer reads and runs: man pages, shell completions, --help, the README's commands
+//! and the demo.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+const BINARIES: [(&str, &str); 4] = [
+    ("cssh", env!("CARGO_BIN_EXE_cssh")),
+    ("cscp", env!("CARGO_BIN_EXE_cscp")),
+    ("csftp", env!("CARGO_BIN_EXE_csftp")),
+    ("crsync", env!("CARGO_BIN_EXE_crsync")),
+];
+
+/// A PATH with the freshly built binaries first.
+fn path_with_binaries() -> String {
+    format!(
+        "{}:{}",
+        Path::new(CSSH).parent().unwrap().display(),
+        std::env::var("PATH").unwrap()
+    )
+}
+
+#[test]
+fn man_pages_pass_mandoc_lint_and_render() {
+    let pages = ["cssh.1", "cscp.1", "csftp.1", "crsync.1", "cssh-config.5"];
+    for page in pages {
+        let path = repo(&format!("man/{page}"));
+        let lint = run(Command::new("mandoc").arg("-Tlint").arg(&path));
+        assert!(
+            lint.status.success() && lint.stdout.is_empty(),
+            "{page}: {}",
+            describe(&lint)
+        );
+        let render = run(Command::new("man")
+            .arg("-l")
+            .arg(&path)
+            .env("MANWIDTH", "80")
+            .env("MAN_KEEP_FORMATTING", "0"));
+        assert!(render.status.success(), "{page}: {}", describe(&render));
+        assert_eq!(text(&render.stderr), "", "{page} renders without warnings");
+        // Bold and underline come as overstrikes (`N\x08N`): read the page as a terminal shows it.
+        let mut shown = Vec::new();
+        for &b in &render.stdout {
+            if b == 8 {
+                shown.pop();
+            } else {
+                shown.push(b);
+            }
+        }
+        assert!(
+            text(&shown).contains("\nNAME\n"),
+            "{page}: {}",
+            text(&shown)
+        );
+    }
+    let mut listed: Vec<String> = std::fs::read_dir(repo("man"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    listed.sort();
+    let mut expected: Vec<String> = pages.iter().map(|p| p.to_string()).collect();
+    expected.sort();
+    assert_eq!(listed, expected, "every page is linted");
+}
+
+#[test]
+fn completions_pass_their_shells_syntax_checks() {
+    let check = |shell: &str, flag: &str, file: &str| {
+        let out = run(Command::new(shell)
+            .arg(flag)
+            .arg(repo(&format!("completions/{file}"))));
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{shell} {file}: {}",
+            describe(&out)
+        );
+    };
+    check("bash", "-n", "cssh.bash");
+    check("zsh", "-n", "_cssh");
+    for (name, _) in BINARIES {
+        check("fish", "--no-execute", &format!("{name}.fish"));
+    }
+}
+
+#[test]
+fn bash_completes_a_configured_host_and_keeps_sshs_own_completion() {
+    let config = Scratch::new("[[host]]\npattern = \"cssh-demo-node7 gpu?\"\nimage = \"/i.sif\"\n");
+    let socket = format!("cssh-e2e-completion-{}", std::process::id());
+    let tmux = |args: &[&str]| run(Command::new("tmux").arg("-L").arg(&socket).args(args));
+    let start = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        "env",
+        "-i",
+        &format!("PATH={}", path_with_binaries()),
+        &format!("CSSH_CONFIG={}", config.path("config.toml").display()),
+        "HOME=/nonexistent",
+        "TERM=xterm",
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
+    assert!(start.status.success(), "{}", describe(&start));
+    let screen = || text(&tmux(&["capture-pane", "-p", "-J"]).stdout);
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !screen().contains(what) {
+            assert!(
+                Instant::now() < deadline,
+                "waited for {what:?}:\n{}",
+                screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let setup = format!(
+        "source /usr/share/bash-completion/bash_completion; source {}; echo READY",
+        repo("completions/cssh.bash").display()
+    );
+    tmux(&["send-keys", "-l", &setup]);
+    tmux(&["send-keys", "Enter"]);
+    wait_for("\nREADY");
+    // A host from cssh's configuration, completed by a real bash on Tab.
+    tmux(&["send-keys", "-l", "cssh cssh-demo-n"]);
+    tmux(&["send-keys", "Tab"]);
+    wait_for("cssh cssh-demo-node7 ");
+    tmux(&["send-keys", "C-u"]);
+    // ssh's own option completion still answers through cssh.
+    tmux(&["send-keys", "-l", "cssh -o ConnectTi"]);
+    tmux(&["send-keys", "Tab"]);
+    wait_for("cssh -o ConnectTimeout=");
+    tmux(&["send-keys", "C-u"]);
+    tmux(&["send-keys", "-l", "cscp cssh-demo-no"]);
+    tmux(&["send-keys", "Tab"]);
+    wait_for("cscp cssh-demo-node7:");
+    tmux(&["kill-server"]);
+}
+
+#[test]
+fn fish_completes_configured_hosts() {
+    let config = Scratch::new("[[host]]\npattern = \"cssh-demo-node7\"\nimage = \"/i.sif\"\n");
+    for (name, suffix) in [("cssh", ""), ("cscp", ":"), ("csftp", ""), ("crsync", ":")] {
+        let script = format!(
+            "source {}; complete -C '{name} cssh-demo-n'",
+            repo(&format!("completions/{name}.fish")).display()
+        );
+        let out = run(Command::new("fish")
+            .args(["--no-config", "-c", &script])
+            .env("PATH", path_with_binaries())
+            .env("CSSH_CONFIG", config.path("config.toml")));
+        assert!(
+            text(&out.stdout).starts_with(&format!("cssh-demo-node7{suffix}\t")),
+            "{name}: {}",
+            describe(&out)
+        );
+    }
+}
+
+#[test]
+fn every_binary_has_help_and_version() {
+    for (name, path) in BINARIES {
+        let help = run(Command::new(path).arg("--help"));
+        let help_text = text(&help.stdout);
+        assert!(help.status.success(), "{name}");
+        assert!(
+            help_text.contains(&format!("{name}(1)")),
+            "{name} points to its man page: {help_text}"
+        );
+        let own = if name == "cssh" {
+            "--dry-run"
+        } else {
+            "--cssh-dry-run"
+        };
+        assert!(help_text.contains(own), "{name} lists its own options");
+        let version = run(Command::new(path).arg("--version"));
+        assert_eq!(
+            text(&version.stdout),
+            format!("{name} {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
+#[test]
+fn the_readme_test_command_is_what_ci_runs() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    assert!(
+        readme.contains("\ntests/check\n"),
+        "README names the test command"
+    );
+    let ci = std::fs::read_to_string(repo(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == "exec tests/check"),
+        ".ci/run calls it"
+    );
+}
+
+#[test]
+fn the_demo_shows_the_host_and_the_container() {
+    host();
+    let out = run(Command::new(repo("tests/demo")).env("CSSH_DEMO_BIN", CSSH));
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(shown.contains("$ cssh th-plain grep PRETTY_NAME /etc/os-release\nPRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\n"), "{shown}");
+    assert!(shown.contains("$ cssh th-bash grep PRETTY_NAME /etc/os-release\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"), "{shown}");
+    let mut shell = Command::new(repo("tests/demo"));
+    shell
+        .arg("shell")
+        .env("CSSH_DEMO_BIN", CSSH)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = shell.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"cat /etc/cssh-image-marker\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), FULL_MARKER);
+}
+
+/// The first fenced block after `heading` in the README.
+fn readme_block(heading: &str, fence: &str) -> String {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let section = &readme[readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading}"))..];
+    let start = section.find(&format!("```{fence}\n")).unwrap() + fence.len() + 4;
+    section[start..start + section[start..].find("```").unwrap()].to_string()
+}
+
+#[test]
+fn the_readme_install_block_installs_pages_and_completions() {
+    let home = Scratch::new("");
+    // `cargo install` is the one line left out: it builds what these tests already run.
+    let block = readme_block("## Install", "sh").replace("cargo install --path .", ":");
+    let out = run(Command::new("bash")
+        .args(["-euc", &block])
+        .current_dir(repo(""))
+        .env("HOME", &home.dir));
+    assert!(out.status.success(), "{}", describe(&out));
+    for installed in [
+        ".local/share/man/man1/cssh.1",
+        ".local/share/man/man1/crsync.1",
+        ".local/share/man/man5/cssh-config.5",
+        ".local/share/bash-completion/completions/cscp",
+        ".zsh/completions/_cssh",
+        ".config/fish/completions/csftp.fish",
+    ] {
+        assert!(home.dir.join(installed).is_file(), "{installed}");
+    }
+}
+
+#[test]
+fn the_readme_configuration_example_is_valid() {
+    let example = Scratch::new(&readme_block("## Configuration", "toml"));
+    let out = run(Command::new(CSSH)
+        .arg("--config")
+        .arg(example.path("config.toml"))
+        .arg("--list-hosts"));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(text(&out.stdout), "hpc-gateway\n");
+    let explain = run(Command::new(CSSH)
+        .arg("--config")
+        .arg(example.path("config.toml"))
+        .args(["--explain", "hpc-7", "make"]));
+    assert!(
+        text(&explain.stdout).contains("--bind /scratch --bind /data:/mnt/data:ro"),
+        "{}",
+        describe(&explain)
+    );
+}
