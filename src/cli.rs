@@ -188,8 +188,7 @@ fn build_plan(
             "this command line opens no session",
         ));
     }
-    let (config, config_file) = load_config(own.config.as_deref())?;
-    let settings = settings::resolve(&config, invocation.host.as_bytes());
+    let (settings, config_file, config_found) = resolve_host(own, &invocation)?;
     let cx = Context {
         settings: &settings,
         image_override: own.image.as_deref(),
@@ -198,19 +197,29 @@ fn build_plan(
     let plan = plan::decide(&invocation, &cx).map_err(|refusal| anyhow!(refusal.0))?;
     *report = Report {
         config_file,
-        config_found: config.path.is_some(),
+        config_found,
         invocation: Some(invocation),
         settings,
     };
     Ok(plan)
 }
 
-/// `cssh --rsync-path [ssh options] destination`: the `--rsync-path` value for that host.
-fn rsync_path_value(own: &OwnOptions, args: Vec<OsString>) -> anyhow::Result<Vec<u8>> {
-    let invocation = ssh_args::parse(args, &mut || true)
-        .map_err(|why| anyhow!("--rsync-path needs a destination, as ssh takes it ({why:?})"))?;
+/// The destination's settings, the configuration file's name, and whether it exists.
+fn resolve_host(
+    own: &OwnOptions,
+    invocation: &Invocation,
+) -> anyhow::Result<(HostSettings, String, bool)> {
     let (config, config_file) = load_config(own.config.as_deref())?;
     let settings = settings::resolve(&config, invocation.host.as_bytes());
+    Ok((settings, config_file, config.path.is_some()))
+}
+
+/// `cssh --rsync-path [ssh options] destination`: the `--rsync-path` value for that host.
+fn rsync_path_value(own: &OwnOptions, args: Vec<OsString>) -> anyhow::Result<Vec<u8>> {
+    // Only the destination matters here, so `-P` is read as current OpenSSH reads it.
+    let invocation = ssh_args::parse(args, &mut || true)
+        .map_err(|why| anyhow!("--rsync-path needs a destination, as ssh takes it ({why:?})"))?;
+    let (settings, config_file, _) = resolve_host(own, &invocation)?;
     let cx = Context {
         settings: &settings,
         image_override: own.image.as_deref(),

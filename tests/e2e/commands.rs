@@ -3,7 +3,6 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::process::Stdio;
 
 use crate::harness::*;
 
@@ -209,20 +208,7 @@ fn binary_stdin_and_stdout_are_clean() {
 #[test]
 fn stdin_reaches_the_command_and_its_end_is_seen() {
     let config = Scratch::tagging(FULL_SIF, "");
-    let mut child = cssh(&config)
-        .args(["th-csh", "wc", "-c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&[0u8; 12345])
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_input(cssh(&config).args(["th-csh", "wc", "-c"]), &[0u8; 12345]);
     assert_eq!(text(&out.stdout).trim(), "12345");
 }
 

@@ -213,21 +213,12 @@ fn the_demo_shows_the_host_and_the_container() {
     assert!(out.status.success(), "{}", describe(&out));
     assert!(shown.contains("$ cssh th-plain grep PRETTY_NAME /etc/os-release\nPRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\n"), "{shown}");
     assert!(shown.contains("$ cssh th-bash grep PRETTY_NAME /etc/os-release\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"), "{shown}");
-    let mut shell = Command::new(repo("tests/demo"));
-    shell
-        .arg("shell")
-        .env("CSSH_DEMO_BIN", CSSH)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    let mut child = shell.spawn().unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"cat /etc/cssh-image-marker\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_input(
+        Command::new(repo("tests/demo"))
+            .arg("shell")
+            .env("CSSH_DEMO_BIN", CSSH),
+        b"cat /etc/cssh-image-marker\n",
+    );
     assert_eq!(text(&out.stdout), FULL_MARKER);
 }
 

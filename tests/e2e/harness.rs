@@ -151,6 +151,26 @@ pub fn run(command: &mut Command) -> Output {
     command.stdin(Stdio::null()).output().expect("runs")
 }
 
+/// Runs a command with `input` on its stdin, collecting stdout and stderr.
+pub fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // A writer thread: a command may answer before it has read all of its input.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("waits");
+    writer.join().unwrap();
+    out
+}
+
 pub fn describe(out: &Output) -> String {
     format!(
         "status {:?}\nstdout: {}\nstderr: {}",

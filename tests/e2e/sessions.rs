@@ -1,7 +1,6 @@
 //! Interactive logins through a real pty, shells without a terminal, and the sftp subsystem.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
@@ -146,20 +145,8 @@ fn a_configured_shell_is_used() {
 fn without_a_terminal_the_containers_shell_reads_stdin() {
     let config = Scratch::tagging(FULL_SIF, "");
     for alias in ["th-bash", "th-tcsh"] {
-        let mut child = cssh(&config)
-            .arg(alias)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("cat {}\nexit 5\n", host().image_marker).as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let input = format!("cat {}\nexit 5\n", host().image_marker);
+        let out = run_with_input(cssh(&config).arg(alias), input.as_bytes());
         assert_eq!(
             text(&out.stdout),
             FULL_MARKER,
@@ -172,24 +159,15 @@ fn without_a_terminal_the_containers_shell_reads_stdin() {
 }
 
 fn sftp(config: &Scratch, alias: &str, batch: &str) -> std::process::Output {
-    let mut child = Command::new("sftp")
-        .env("CSSH_CONFIG", config.path("config.toml"))
-        .args(["-S", CSSH, "-F"])
-        .arg(&host().ssh_config)
-        .args(["-b", "-", alias])
-        .current_dir(&config.dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(batch.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_with_input(
+        Command::new("sftp")
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(["-S", CSSH, "-F"])
+            .arg(&host().ssh_config)
+            .args(["-b", "-", alias])
+            .current_dir(&config.dir),
+        batch.as_bytes(),
+    )
 }
 
 #[test]

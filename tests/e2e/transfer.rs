@@ -259,22 +259,12 @@ fn copy_with(
                 "get" => format!("get -R \"{remote}\" \"{local}\"\n"),
                 _ => format!("put -R \"{local}\" \"{remote}\"\n"),
             };
-            let mut child = Command::new(sftp)
-                .args(["-q", "-F", &ssh_config(), "-b", "-", alias])
-                .env("CSSH_CONFIG", data.config())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(batch.as_bytes())
-                .unwrap();
-            child.wait_with_output().unwrap()
+            run_with_input(
+                Command::new(sftp)
+                    .args(["-q", "-F", &ssh_config(), "-b", "-", alias])
+                    .env("CSSH_CONFIG", data.config()),
+                batch.as_bytes(),
+            )
         }
         Route::RsyncE => with_config(
             Command::new("rsync").args(["-a", "-e", &cssh_e, from, to]),
@@ -654,8 +644,8 @@ fn vs_code_remote_ssh_shape_runs_bash_in_the_container() {
         host().image_marker
     );
     for alias in USERS {
-        let mut child = cssh(&config)
-            .args([
+        let out = run_with_input(
+            cssh(&config).args([
                 "-T",
                 "-D",
                 &port,
@@ -665,20 +655,9 @@ fn vs_code_remote_ssh_shape_runs_bash_in_the_container() {
                 "RemoteCommand=none",
                 alias,
                 "bash",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+            ]),
+            script.as_bytes(),
+        );
         assert!(out.status.success(), "{alias}: {}", describe(&out));
         let stdout = text(&out.stdout);
         assert!(
