@@ -194,7 +194,13 @@ fn build_plan(
         image_override: own.image.as_deref(),
         config_file: &config_file,
     };
-    let plan = plan::decide(&invocation, &cx).map_err(|refusal| anyhow!(refusal.0))?;
+    let mut plan = plan::decide(&invocation, &cx).map_err(|refusal| anyhow!(refusal.0))?;
+    if let (Decision::Container { .. }, Some(persist)) = (&plan.decision, &settings.persist)
+        && !invocation.sets_multiplexing()
+        && !plan::multiplexing_configured(&exec::resolved_config(ssh, &invocation.args)?)
+    {
+        plan.args = plan::with_connection_reuse(plan.args, &exec::control_dir()?, persist);
+    }
     *report = Report {
         config_file,
         config_found,
@@ -277,7 +283,8 @@ impl Report {
                 "options" => format!("{:?}", s.options),
                 "shell" => format!("{:?}", s.shell),
                 "sftp_server" => format!("{:?}", s.sftp_server),
-                _ => format!("{:?}", s.instance),
+                "instance" => format!("{:?}", s.instance),
+                _ => format!("{:?}", s.persist),
             };
             out += &format!("setting: {key} = {value} (line {line})\n");
         }

@@ -28,6 +28,7 @@ pub const HOST_KEYS: &[&str] = &[
     "shell",
     "sftp_server",
     "instance",
+    "persist",
 ];
 
 /// An error in a configuration file, with its position (1-based line and column).
@@ -76,6 +77,7 @@ struct EntryModel {
     shell: Option<Spanned<String>>,
     sftp_server: Option<Spanned<String>>,
     instance: Option<Spanned<String>>,
+    persist: Option<Spanned<String>>,
 }
 
 /// Where the container runs: a path or URI on the remote, or none at all.
@@ -108,6 +110,7 @@ pub struct Entry {
     pub shell: Option<String>,
     pub sftp_server: Option<String>,
     pub instance: Option<String>,
+    pub persist: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -265,6 +268,18 @@ fn validate(
             format!("instance {name:?}: use only letters, digits, '.', '_' and '-'"),
         ));
     }
+    let persist_span = model.persist.as_ref().map(|p| p.span().start);
+    let persist = checked(model.persist, "persist")?;
+    if let (Some(value), Some(start)) = (&persist, persist_span)
+        && !is_persist_time(value)
+    {
+        return Err(at(
+            start,
+            format!(
+                "persist {value:?}: use \"yes\" or a time such as \"10m\", \"1h30m\" or \"600\""
+            ),
+        ));
+    }
     Ok(Entry {
         line: position(text, pattern_start).0,
         pattern_text: model.pattern.into_inner(),
@@ -290,7 +305,27 @@ fn validate(
         shell: checked(model.shell, "shell")?,
         sftp_server: checked(model.sftp_server, "sftp_server")?,
         instance,
+        persist,
     })
+}
+
+/// ControlPersist's values that keep a master: `yes`, or an ssh time (`600`, `10m`, `1h30m`).
+fn is_persist_time(value: &str) -> bool {
+    if value == "yes" {
+        return true;
+    }
+    // Digits, each run optionally closed by one unit letter.
+    let mut digits = 0;
+    for c in value.chars() {
+        if c.is_ascii_digit() {
+            digits += 1;
+        } else if digits > 0 && "smhdwSMHDW".contains(c) {
+            digits = 0;
+        } else {
+            return false;
+        }
+    }
+    value.starts_with(|c: char| c.is_ascii_digit())
 }
 
 fn is_env_name(name: &str) -> bool {
@@ -447,6 +482,20 @@ runtime = "singularity"
                 .contains("binds holds an empty value")
         );
         assert!(err("[[host]]\npattern = 3\n").starts_with("c.toml:2:11: invalid type"));
+    }
+
+    #[test]
+    fn persist_takes_ssh_times() {
+        for good in ["yes", "600", "10m", "1h30m", "2D"] {
+            assert!(is_persist_time(good), "{good}");
+        }
+        for bad in ["no", "", "m", "10x", "1hh", "-5", "10 m"] {
+            assert!(!is_persist_time(bad), "{bad}");
+        }
+        assert!(
+            err("[[host]]\npattern = \"a\"\npersist = \"soon\"\n")
+                .starts_with("c.toml:3:11: persist \"soon\"")
+        );
     }
 
     #[test]

@@ -62,6 +62,34 @@ pub fn version_banner(ssh: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// What `ssh -G` resolves for a command line (no connection is made).
+pub fn resolved_config(ssh: &Path, args: &[OsString]) -> anyhow::Result<String> {
+    let out = Command::new(ssh)
+        .arg("-G")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {} -G", ssh.display()))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A private directory for connection-sharing sockets: under `$XDG_RUNTIME_DIR`, else the
+/// cache directory, mode 0700.
+pub fn control_dir() -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = match dirs::runtime_dir() {
+        Some(runtime) => runtime.join("cssh"),
+        None => dirs::cache_dir()
+            .context("no home directory for connection sockets")?
+            .join("cssh")
+            .join("control"),
+    };
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)))
+        .with_context(|| format!("cannot make {} for connection sockets", dir.display()))?;
+    Ok(dir)
+}
+
 /// Replaces this process with `program args...` and the extra environment; returns only on
 /// failure.
 pub fn exec(program: &Path, args: &[OsString], env: &[(&str, OsString)]) -> anyhow::Error {

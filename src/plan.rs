@@ -8,6 +8,7 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
 
 use crate::config::Image;
 use crate::quote;
@@ -111,6 +112,37 @@ pub fn decide(inv: &Invocation, cx: &Context) -> Result<Plan, Refusal> {
     Ok(Plan {
         args,
         decision: Decision::Container { script },
+    })
+}
+
+/// `args` with ssh's connection sharing turned on: the first connection to a host becomes a
+/// master that stays `persist` after its last session, and later ones ride on it, skipping the
+/// handshake. Options go first, where they win over ssh_config (the caller has checked that
+/// neither the command line nor ssh_config decides multiplexing already).
+pub fn with_connection_reuse(
+    args: Vec<OsString>,
+    control_dir: &Path,
+    persist: &str,
+) -> Vec<OsString> {
+    let mut path = OsString::from("ControlPath=");
+    path.push(control_dir.join("%C"));
+    let mut reused = vec![
+        OsString::from("-o"),
+        OsString::from("ControlMaster=auto"),
+        OsString::from("-o"),
+        path,
+        OsString::from("-o"),
+        OsString::from(format!("ControlPersist={persist}")),
+    ];
+    reused.extend(args);
+    reused
+}
+
+/// Whether `ssh -G` output shows ssh_config setting up multiplexing for the host.
+pub fn multiplexing_configured(resolved: &str) -> bool {
+    resolved.lines().any(|line| {
+        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+        (key == "controlmaster" && value != "false") || (key == "controlpath" && value != "none")
     })
 }
 
@@ -340,6 +372,33 @@ mod tests {
                 .0
                 .contains("too long")
         );
+    }
+
+    #[test]
+    fn connection_reuse_goes_first() {
+        let args = with_connection_reuse(os(&["h", "id"]), Path::new("/run/user/7/cssh"), "10m");
+        assert_eq!(
+            args,
+            os(&[
+                "-o",
+                "ControlMaster=auto",
+                "-o",
+                "ControlPath=/run/user/7/cssh/%C",
+                "-o",
+                "ControlPersist=10m",
+                "h",
+                "id"
+            ])
+        );
+        assert!(!multiplexing_configured(
+            "user bob\ncontrolmaster false\ncontrolpath none\n"
+        ));
+        assert!(multiplexing_configured(
+            "controlmaster auto\ncontrolpath none\n"
+        ));
+        assert!(multiplexing_configured(
+            "controlmaster false\ncontrolpath ~/.ssh/cm-%C\n"
+        ));
     }
 
     #[test]

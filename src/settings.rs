@@ -14,6 +14,8 @@ pub struct HostSettings {
     pub shell: Option<String>,
     pub sftp_server: Option<String>,
     pub instance: Option<String>,
+    /// ControlPersist for connection reuse; unset, cssh leaves multiplexing alone.
+    pub persist: Option<String>,
     /// The matching entries, as (line, pattern), in file order.
     pub matched: Vec<(usize, String)>,
     /// Which entry's line each setting came from, in key order.
@@ -55,6 +57,7 @@ fn apply(s: &mut HostSettings, e: &Entry) {
         origins,
     );
     first(&mut s.instance, &e.instance, "instance", line, origins);
+    first(&mut s.persist, &e.persist, "persist", line, origins);
     first_list(&mut s.binds, &e.binds, "binds", line, origins);
     first_list(&mut s.env, &e.env, "env", line, origins);
     first_list(&mut s.options, &e.options, "options", line, origins);

@@ -194,6 +194,16 @@ impl Invocation {
         }
     }
 
+    /// The command line already decides multiplexing: `-M`, `-S ctl_path`, or `-o` with
+    /// ControlMaster, ControlPath or ControlPersist.
+    pub fn sets_multiplexing(&self) -> bool {
+        self.has(b'M')
+            || self.has(b'S')
+            || ["ControlMaster", "ControlPath", "ControlPersist"]
+                .iter()
+                .any(|k| self.config_values(k).next().is_some())
+    }
+
     /// `-f` without a command: ssh refuses ("Cannot fork into background without a command").
     pub fn forks_without_command(&self) -> bool {
         self.has(b'f') && self.command_start == self.args.len()
@@ -465,6 +475,16 @@ mod tests {
             os(&["-p", "-s", "h", "sftp"])
         );
         assert_eq!(strip(&["h", "-s", "sftp"]), os(&["h", "sftp"]));
+    }
+
+    #[test]
+    fn multiplexing_on_the_command_line() {
+        let sets = |w: &[&str]| parse_new(w).unwrap().sets_multiplexing();
+        assert!(!sets(&["-v", "h", "id"]));
+        assert!(sets(&["-M", "h"]));
+        assert!(sets(&["-S", "/tmp/s", "h"]));
+        assert!(sets(&["-o", "controlpath none", "h"]));
+        assert!(sets(&["h", "-oControlPersist=no", "id"]));
     }
 
     #[test]

@@ -124,3 +124,86 @@ fn an_instance_is_started_once_and_reused() {
     assert_eq!(running.len(), 1, "{}", text(&list.stdout));
     assert!(stop.status.success(), "{}", describe(&stop));
 }
+
+#[test]
+fn persist_reuses_one_connection() {
+    let config = Scratch::tagging(FULL_SIF, "persist = \"1m\"");
+    let runtime_dir = config.path("run");
+    std::fs::create_dir(&runtime_dir).unwrap();
+    // SSH_CONNECTION names the client's port: one TCP connection, one port.
+    let connection = || {
+        let out = run(cssh(&config)
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .args(["th-bash", "echo $SSH_CONNECTION"]));
+        assert!(out.status.success(), "{}", describe(&out));
+        text(&out.stdout)
+    };
+    let first = connection();
+    let second = connection();
+    let sockets: Vec<_> = std::fs::read_dir(runtime_dir.join("cssh"))
+        .unwrap()
+        .collect();
+    let stop = ssh(
+        "th-bash",
+        &[
+            "-O",
+            "exit",
+            "-o",
+            &format!("ControlPath={}/cssh/%C", runtime_dir.display()),
+        ],
+    );
+    assert_eq!(
+        first, second,
+        "the second command rides on the first one's connection"
+    );
+    assert_eq!(sockets.len(), 1);
+    assert!(
+        text(&stop.stderr).contains("Exit request sent"),
+        "{}",
+        describe(&stop)
+    );
+    // Without persist, each command has a connection of its own.
+    let plain = Scratch::tagging(FULL_SIF, "");
+    let ports: Vec<String> = (0..2)
+        .map(|_| text(&run(cssh(&plain).args(["th-bash", "echo $SSH_CONNECTION"])).stdout))
+        .collect();
+    assert_ne!(ports[0], ports[1]);
+}
+
+#[test]
+fn persist_leaves_multiplexing_the_user_decided_alone() {
+    let config = Scratch::tagging(FULL_SIF, "persist = \"1m\"");
+    let dry_run = |ssh_config: &std::path::Path, args: &[&str]| {
+        let out = run(std::process::Command::new(CSSH)
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(["--dry-run", "-F"])
+            .arg(ssh_config)
+            .args(args));
+        assert!(out.status.success(), "{}", describe(&out));
+        text(&out.stdout)
+    };
+    assert!(dry_run(&host().ssh_config, &["th-bash", "true"]).contains("-o 'ControlPersist=1m'"));
+    for args in [
+        &["-o", "ControlMaster=no", "th-bash", "true"][..],
+        &["-S", "/tmp/mine", "th-bash", "true"],
+        &["-M", "th-bash"],
+    ] {
+        assert!(
+            !dry_run(&host().ssh_config, args).contains("ControlPersist"),
+            "{args:?}"
+        );
+    }
+    let ssh_config = config.path("ssh_config");
+    std::fs::write(
+        &ssh_config,
+        format!(
+            "Host th-bash\n  ControlMaster auto\n  ControlPath /tmp/%C\nInclude {}\n",
+            host().ssh_config.display()
+        ),
+    )
+    .unwrap();
+    assert!(
+        !dry_run(&ssh_config, &["th-bash", "true"]).contains("ControlPersist"),
+        "ssh_config decides"
+    );
+}
