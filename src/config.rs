@@ -159,7 +159,7 @@ pub fn load(path: &Path, named: bool) -> Result<Option<Config>, ConfigError> {
         let text = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
         ConfigError {
             path: path.to_path_buf(),
-            position: Some(position(&text, offset)),
+            position: Some(Lines::new(&text).position(offset)),
             message: "not valid UTF-8".into(),
         }
     })?;
@@ -177,9 +177,10 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// Parses a configuration text; `path` is only used in messages.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let lines = Lines::new(text);
     let at = |offset: usize, message: String| ConfigError {
         path: path.to_path_buf(),
-        position: Some(position(text, offset)),
+        position: Some(lines.position(offset)),
         message,
     };
     let model: FileModel = toml::from_str(text).map_err(|e| {
@@ -189,7 +190,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let entries = model
         .host
         .into_iter()
-        .map(|entry| validate(entry, &at, text))
+        .map(|entry| validate(entry, &at, &lines))
         .collect::<Result<_, _>>()?;
     Ok(Config {
         path: Some(path.to_path_buf()),
@@ -200,7 +201,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 fn validate(
     model: EntryModel,
     at: &dyn Fn(usize, String) -> ConfigError,
-    text: &str,
+    lines: &Lines,
 ) -> Result<Entry, ConfigError> {
     let pattern_start = model.pattern.span().start;
     let pattern = PatternList::parse(model.pattern.get_ref()).map_err(|e| {
@@ -281,7 +282,7 @@ fn validate(
         ));
     }
     Ok(Entry {
-        line: position(text, pattern_start).0,
+        line: lines.position(pattern_start).0,
         pattern_text: model.pattern.into_inner(),
         pattern,
         image: checked(model.image, "image")?.map(|i| {
@@ -334,12 +335,28 @@ fn is_env_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-fn position(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
+/// Where the lines of a text start, to turn byte offsets into positions without rescanning
+/// the text for each one (a file may hold thousands of entries).
+struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Lines<'a> {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { text, starts }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let start = self.starts[line - 1];
+        (line, self.text[start..offset].chars().count() + 1)
+    }
 }
 
 /// Rewrites serde's "unknown field" message into one that names the key and suggests the

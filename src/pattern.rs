@@ -67,10 +67,15 @@ impl PatternList {
     }
 
     pub fn matches(&self, host: &[u8]) -> bool {
-        let host = host.to_ascii_lowercase();
+        self.matches_lowercase(&host.to_ascii_lowercase())
+    }
+
+    /// [`PatternList::matches`] for a host already in lower case, to match one host against
+    /// many lists without lowering it each time.
+    pub fn matches_lowercase(&self, host: &[u8]) -> bool {
         let mut positive = false;
         for pattern in &self.patterns {
-            if glob_match(&pattern.glob, &host) {
+            if glob_match(&pattern.glob, host) {
                 if pattern.negated {
                     return false;
                 }

@@ -30,7 +30,12 @@ impl HostSettings {
 
 pub fn resolve(config: &Config, host: &[u8]) -> HostSettings {
     let mut settings = HostSettings::default();
-    for entry in config.entries.iter().filter(|e| e.pattern.matches(host)) {
+    let host = host.to_ascii_lowercase();
+    for entry in config
+        .entries
+        .iter()
+        .filter(|e| e.pattern.matches_lowercase(&host))
+    {
         settings
             .matched
             .push((entry.line, entry.pattern_text.clone()));

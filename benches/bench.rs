@@ -1,0 +1,479 @@
+//! The benchmark: cssh against plain OpenSSH, measured side by side (interleaved) in one run on
+//! the project's test host, and written to docs/benchmarks.md. Run with `cargo bench`.
+//!
+//! Timings are figures for people, never assertions: the machines are shared and noisy, so
+//! every figure is a ratio or a difference against its plain counterpart from the same run.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CSSH: &str = env!("CARGO_BIN_EXE_cssh");
+const CSCP: &str = env!("CARGO_BIN_EXE_cscp");
+const IMAGE: &str = "/opt/th/full.sif";
+
+struct Host {
+    ssh_config: String,
+    root: PathBuf,
+}
+
+fn main() {
+    let host = bring_up();
+    let work = std::env::temp_dir().join(format!("cssh-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let mut report = Report::default();
+    wrapper_cost(&work, &mut report);
+    end_to_end(&host, &work, &mut report);
+    throughput(&host, &work, &mut report);
+    repeated(&host, &work, &mut report);
+    let page = report.page(&host);
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(&out, &page).unwrap();
+    print!("{page}");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+fn bring_up() -> Host {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testhost/testhost");
+    let up = Command::new(&script)
+        .arg("up")
+        .status()
+        .expect("runs testhost");
+    assert!(up.success(), "the test host is not available");
+    let env = Command::new(&script).arg("env").output().unwrap();
+    let vars: HashMap<String, String> = String::from_utf8_lossy(&env.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    Host {
+        ssh_config: vars["CSSH_TESTHOST_SSH_CONFIG"].clone(),
+        root: vars["CSSH_TESTHOST_ROOT"].clone().into(),
+    }
+}
+
+/// Runs a command to completion, quietly; panics if it fails.
+fn time(command: &mut Command) -> Duration {
+    let start = Instant::now();
+    let status = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("runs");
+    let elapsed = start.elapsed();
+    assert!(status.success(), "{command:?} failed");
+    elapsed
+}
+
+#[derive(Clone, Copy)]
+struct Stats {
+    median: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    Stats {
+        median: samples[samples.len() / 2],
+        min: samples[0],
+        max: samples[samples.len() - 1],
+    }
+}
+
+/// Runs `a` and `b` alternately, `n` times each.
+fn interleaved(
+    n: usize,
+    a: &mut dyn FnMut() -> Duration,
+    b: &mut dyn FnMut() -> Duration,
+) -> (Stats, Stats) {
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        xs.push(a());
+        ys.push(b());
+    }
+    (stats(xs), stats(ys))
+}
+
+struct Row {
+    figure: String,
+    plain: Stats,
+    cssh: Stats,
+    /// How to compare: Difference (cssh minus plain) or a ratio of medians.
+    comparison: String,
+    target: String,
+}
+
+#[derive(Default)]
+struct Report {
+    rows: Vec<(String, Row)>,
+}
+
+impl Report {
+    fn add(&mut self, section: &str, row: Row) {
+        println!("{} / {}: {}", section, row.figure, row.comparison);
+        self.rows.push((section.to_string(), row));
+    }
+
+    fn page(&self, host: &Host) -> String {
+        let mut page = String::from(
+            "# Benchmarks\n\nWritten by `cargo bench` (benches/bench.rs) on the project's test host; every figure is\nmeasured against its plain OpenSSH counterpart in the same run, interleaved. Times are\nmedian (min-max).\n\n",
+        );
+        let _ = writeln!(page, "## Machine\n");
+        for line in machine(host) {
+            let _ = writeln!(page, "- {line}");
+        }
+        let mut section = "";
+        for (name, row) in &self.rows {
+            if name != section {
+                section = name;
+                let _ = writeln!(
+                    page,
+                    "\n## {name}\n\n| figure | plain | cssh | comparison | target |\n|---|---|---|---|---|"
+                );
+            }
+            let _ = writeln!(
+                page,
+                "| {} | {} | {} | {} | {} |",
+                row.figure,
+                show(row.plain),
+                show(row.cssh),
+                row.comparison,
+                row.target
+            );
+        }
+        page
+    }
+}
+
+fn show(s: Stats) -> String {
+    format!("{} ({}-{})", ms(s.median), ms(s.min), ms(s.max))
+}
+
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 10_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+fn ratio(cssh: Stats, plain: Stats) -> f64 {
+    cssh.median.as_secs_f64() / plain.median.as_secs_f64()
+}
+
+fn machine(host: &Host) -> Vec<String> {
+    let sh = |cmd: &str| {
+        let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+            + String::from_utf8_lossy(&out.stderr).trim()
+    };
+    let remote = |cmd: &str| sh(&format!("ssh -F {} th-bash '{cmd}' 2>&1", host.ssh_config));
+    vec![
+        format!(
+            "CPU: {}, {} cores",
+            sh("sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1"),
+            sh("nproc")
+        ),
+        format!("kernel: {}", sh("uname -r")),
+        format!(
+            "client: {}, {}",
+            sh("ssh -V"),
+            sh("rsync --version | head -1")
+        ),
+        format!(
+            "remote: {}",
+            remote("dpkg-query -W -f \"openssh-server \\${Version}\" openssh-server")
+        ),
+        format!("runtime: {}", remote("apptainer --version")),
+        format!("cssh {}", env!("CARGO_PKG_VERSION")),
+    ]
+}
+
+fn config(work: &Path, name: &str, text: &str) -> PathBuf {
+    let path = work.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// cssh's own cost: cssh with a real ssh that exits at once, against that program alone.
+fn wrapper_cost(work: &Path, report: &mut Report) {
+    let small = config(
+        work,
+        "small.toml",
+        &format!("[[host]]\npattern = \"tagged\"\nimage = \"{IMAGE}\"\n"),
+    );
+    let mut big = String::new();
+    for i in 0..9_999 {
+        let _ = writeln!(
+            big,
+            "[[host]]\npattern = \"node-{i} node-{i}.cluster\"\nimage = \"/images/{i}.sif\"\n"
+        );
+    }
+    let _ = writeln!(big, "[[host]]\npattern = \"tagged\"\nimage = \"{IMAGE}\"");
+    let big = config(work, "big.toml", &big);
+    let direct = || time(Command::new("/bin/true").args(["tagged", "true"]));
+    let through = |config: &Path, host: &str| {
+        time(
+            Command::new(CSSH)
+                .arg("--config")
+                .arg(config)
+                .args([host, "true"])
+                .env("CSSH_SSH", "/bin/true"),
+        )
+    };
+    for (figure, config, host, target) in [
+        ("untagged host", &small, "other", "< 1 ms added"),
+        ("tagged host", &small, "tagged", "< 1 ms added"),
+        (
+            "tagged host, 10,000 entries, the last one matches",
+            &big,
+            "tagged",
+            "< 5 ms added",
+        ),
+    ] {
+        let (plain, cssh) = interleaved(300, &mut || direct(), &mut || through(config, host));
+        let added = cssh.median.saturating_sub(plain.median);
+        report.add(
+            "Wrapper cost (300 runs, ssh replaced by /bin/true)",
+            Row {
+                figure: figure.into(),
+                plain,
+                cssh,
+                comparison: format!("+{} per call", ms(added)),
+                target: target.into(),
+            },
+        );
+    }
+}
+
+fn end_to_end(host: &Host, work: &Path, report: &mut Report) {
+    let tagged = config(
+        work,
+        "e2e.toml",
+        &format!("[[host]]\npattern = \"th-bash\"\nimage = \"{IMAGE}\"\n"),
+    );
+    let (plain, cssh) = interleaved(
+        20,
+        &mut || {
+            time(Command::new("ssh").args([
+                "-F",
+                &host.ssh_config,
+                "th-bash",
+                "apptainer",
+                "exec",
+                IMAGE,
+                "true",
+            ]))
+        },
+        &mut || {
+            time(Command::new(CSSH).arg("--config").arg(&tagged).args([
+                "-F",
+                &host.ssh_config,
+                "th-bash",
+                "true",
+            ]))
+        },
+    );
+    report.add(
+        "End to end (20 runs each)",
+        Row {
+            figure: "`cssh host true` against `ssh host apptainer exec IMG true`".into(),
+            plain,
+            cssh,
+            comparison: format!("{:.3}x", ratio(cssh, plain)),
+            target: "<= 1.02x".into(),
+        },
+    );
+}
+
+fn throughput(host: &Host, work: &Path, report: &mut Report) {
+    let tagged = config(
+        work,
+        "xfer.toml",
+        &format!("[[host]]\npattern = \"th-bash\"\nimage = \"{IMAGE}\"\n"),
+    );
+    let file = work.join("1GiB.bin");
+    let status = Command::new("head")
+        .args(["-c", "1G", "/dev/urandom"])
+        .stdout(std::fs::File::create(&file).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // What a user would write by hand for scp: a -S program that asks for the image's
+    // sftp-server instead of the sftp subsystem.
+    let shim = config(
+        work,
+        "scp-shim",
+        &format!(
+            "#!/bin/sh\nfor a; do shift; case $a in -s) ;; sftp) set -- \"$@\" \"apptainer exec {IMAGE} /usr/lib/openssh/sftp-server\" ;; *) set -- \"$@\" \"$a\" ;; esac; done\nexec ssh \"$@\"\n"
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let remote_file = host.root.join("tmp/cssh-bench-1GiB.bin");
+    let local_copy = work.join("copy.bin");
+    let fresh = |path: &Path| {
+        let _ = std::fs::remove_file(path);
+    };
+    let ssh_e = format!("ssh -F {}", host.ssh_config);
+    let cssh_e = format!("{CSSH} -F {}", host.ssh_config);
+    let rsync_path = format!("apptainer exec {IMAGE} rsync");
+    let up = |program: &str, extra: &[&str]| {
+        fresh(&remote_file);
+        let mut command = Command::new(program);
+        command
+            .args(extra)
+            .arg(&file)
+            .arg("th-bash:/tmp/cssh-bench-1GiB.bin")
+            .env("CSSH_CONFIG", &tagged);
+        time(&mut command)
+    };
+    let down = |program: &str, extra: &[&str]| {
+        fresh(&local_copy);
+        let mut command = Command::new(program);
+        command
+            .args(extra)
+            .arg("th-bash:/tmp/cssh-bench-1GiB.bin")
+            .arg(&local_copy)
+            .env("CSSH_CONFIG", &tagged);
+        time(&mut command)
+    };
+    let shim_text = shim.display().to_string();
+    let scp_plain = ["-q", "-F", &host.ssh_config, "-S", &shim_text];
+    let scp_cssh = ["-q", "-F", &host.ssh_config];
+    let rsync_plain = ["-a", "-e", &ssh_e, "--rsync-path", &rsync_path];
+    let rsync_cssh = ["-a", "-e", &cssh_e];
+    let section = "Throughput (1 GiB, 3 runs each)";
+    let routes = [
+        (
+            "cscp",
+            "`scp -S` hand-written",
+            "scp",
+            &scp_plain[..],
+            CSCP,
+            &scp_cssh[..],
+        ),
+        (
+            "`rsync -e cssh`",
+            "`--rsync-path` hand-written",
+            "rsync",
+            &rsync_plain[..],
+            "rsync",
+            &rsync_cssh[..],
+        ),
+    ];
+    for (name, against, plain_program, plain_args, cssh_program, cssh_args) in routes {
+        for upload in [true, false] {
+            let transfer = |program: &str, args: &[&str]| {
+                if upload {
+                    up(program, args)
+                } else {
+                    down(program, args)
+                }
+            };
+            let (plain, cssh) =
+                interleaved(3, &mut || transfer(plain_program, plain_args), &mut || {
+                    transfer(cssh_program, cssh_args)
+                });
+            let mib_s = |s: Stats| 1024.0 / s.median.as_secs_f64();
+            let direction = if upload { "upload" } else { "download" };
+            report.add(
+                section,
+                Row {
+                    figure: format!("{name} {direction} against {against}"),
+                    plain,
+                    cssh,
+                    comparison: format!(
+                        "{:.0} against {:.0} MiB/s: {:.3}x",
+                        mib_s(cssh),
+                        mib_s(plain),
+                        1.0 / ratio(cssh, plain)
+                    ),
+                    target: ">= 0.98x".into(),
+                },
+            );
+        }
+    }
+    fresh(&remote_file);
+}
+
+/// 20 sequential commands, each variant from a cold start (no master, no instance).
+fn repeated(host: &Host, work: &Path, report: &mut Report) {
+    let runtime = work.join("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let variant = |name: &str, extra: &str| {
+        config(
+            work,
+            name,
+            &format!("[[host]]\npattern = \"th-bash\"\nimage = \"{IMAGE}\"\n{extra}\n"),
+        )
+    };
+    let naive = variant("naive.toml", "");
+    let cold_start = || {
+        let _ = Command::new("ssh")
+            .args(["-F", &host.ssh_config, "-O", "exit", "-o"])
+            .arg(format!("ControlPath={}/cssh/%C", runtime.display()))
+            .arg("th-bash")
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("ssh")
+            .args([
+                "-F",
+                &host.ssh_config,
+                "th-bash",
+                "apptainer",
+                "instance",
+                "stop",
+                "bench",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    };
+    let twenty = |config: &Path| {
+        cold_start();
+        let start = Instant::now();
+        for _ in 0..20 {
+            time(
+                Command::new(CSSH)
+                    .arg("--config")
+                    .arg(config)
+                    .env("XDG_RUNTIME_DIR", &runtime)
+                    .args(["-F", &host.ssh_config, "th-bash", "true"]),
+            );
+        }
+        start.elapsed()
+    };
+    for (figure, extra) in [
+        ("with connection reuse (persist)", "persist = \"1m\""),
+        ("with an instance", "instance = \"bench\""),
+        ("with both", "persist = \"1m\"\ninstance = \"bench\""),
+    ] {
+        let config = variant(&format!("{}.toml", figure.len()), extra);
+        let (plain, cssh) = interleaved(3, &mut || twenty(&naive), &mut || twenty(&config));
+        report.add(
+            "Repeated commands (20 sequential `cssh host true`, 3 runs each, from a cold start)",
+            Row {
+                figure: format!("naive against {figure}"),
+                plain,
+                cssh,
+                comparison: format!("{:.2}x faster", 1.0 / ratio(cssh, plain)),
+                target: if extra.contains('\n') {
+                    ">= 3x faster".into()
+                } else {
+                    "".into()
+                },
+            },
+        );
+    }
+    cold_start();
+}
