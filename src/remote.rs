@@ -129,10 +129,20 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
     };
     if let Some(instance) = &settings.instance {
         // Start the instance unless it runs; if two sessions race, the loser's start fails and
-        // finds the winner's instance running.
-        s.raw("cssh_running() { \"$cssh_rt\" instance list 2>/dev/null | awk -v");
+        // finds the winner's instance running. The runtime's state file, whose first field is
+        // the instance's pid, answers without starting the runtime (about 20 ms per command);
+        // without a live one, `instance list` decides (and clears stale state).
+        let state = format!("{instance}/{instance}.json");
+        s.raw("cssh_running() {\n  cssh_host=; read -r cssh_host </proc/sys/kernel/hostname 2>/dev/null\n");
+        s.raw("  for cssh_state in \"$HOME/.apptainer/instances/app\" \"$HOME/.singularity/instances/sing\"; do\n");
+        s.raw("    cssh_state=\"$cssh_state/$cssh_host/${USER:-$LOGNAME}/\"");
+        s.quoted(state.as_bytes())?;
+        s.raw("\n    [ -f \"$cssh_state\" ] || continue\n");
+        s.raw("    cssh_pid=; read -r cssh_pid <\"$cssh_state\"; cssh_pid=${cssh_pid#'{\"pid\":'}; cssh_pid=${cssh_pid%%,*}\n");
+        s.raw("    case $cssh_pid in ''|*[!0-9]*) ;; *) kill -0 \"$cssh_pid\" 2>/dev/null && return 0 ;; esac\n  done\n");
+        s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
         s.word(format!("n={instance}").as_bytes())?;
-        s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'; }\n");
+        s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
         s.raw("cssh_running || \"$cssh_rt\" -s instance start");
         image_arguments(&mut s)?;
         s.word(instance.as_bytes())?;
@@ -290,7 +300,12 @@ impl Script {
     /// A space, then one quoted word.
     fn word(&mut self, word: &[u8]) -> anyhow::Result<()> {
         self.text.push(b' ');
-        self.text.extend_from_slice(&sh(word)?);
+        self.quoted(word)
+    }
+
+    /// A quoted string, joined to what precedes it.
+    fn quoted(&mut self, text: &[u8]) -> anyhow::Result<()> {
+        self.text.extend_from_slice(&sh(text)?);
         Ok(())
     }
 
@@ -387,6 +402,8 @@ exec "$@"
                 .env("LOG", self.dir.join("log"))
                 .env("INSTANCES", self.dir.join("instances"))
                 .env("SHELL", "/nonexistent/shell")
+                .env("HOME", self.dir.join("home"))
+                .env("USER", "tester")
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -682,6 +699,43 @@ exec "$@"
             text(&out.stdout).ends_with("bash\n") || text(&out.stdout).ends_with("sh\n"),
             "{out:?}"
         );
+    }
+
+    #[test]
+    fn a_live_instance_state_file_spares_the_runtime() {
+        let remote = Remote::new("state", "apptainer");
+        let settings = HostSettings {
+            instance: Some("dev".into()),
+            ..HostSettings::default()
+        };
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let dir = remote.dir.join(format!(
+            "home/.apptainer/instances/app/{}/tester/dev",
+            hostname.trim()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A live pid (this test's own) skips `instance list`; a dead one falls back to it.
+        for (pid, listed) in [(std::process::id(), false), (999_999_999, true)] {
+            std::fs::write(
+                dir.join("dev.json"),
+                format!("{{\"pid\":{pid},\"ppid\":1,\"name\":\"dev\"}}"),
+            )
+            .unwrap();
+            let _ = std::fs::remove_file(remote.dir.join("log"));
+            let out = remote.run(
+                &settings,
+                &remote.image(),
+                Payload::Command(b"echo in"),
+                b"",
+            );
+            assert_eq!(text(&out.stdout), "in\n", "{out:?}");
+            let calls = remote.calls();
+            assert_eq!(
+                calls.iter().any(|c| c[..2] == ["instance", "list"]),
+                listed,
+                "pid {pid}: {calls:?}"
+            );
+        }
     }
 
     #[test]
