@@ -7,13 +7,21 @@
 //! command string to with `-c`, and that shell may be bash, dash, zsh, tcsh, csh or fish. No
 //! quoting survives all of them: tcsh and csh expand `!` inside single quotes and reject
 //! newlines in them, fish treats `\\` and `\'` as escapes inside single quotes. So the script
-//! travels base64-encoded as an argument of a fixed bootstrap whose text holds only characters
+//! travels base64-encoded as arguments of a fixed bootstrap whose text holds only characters
 //! that every one of those shells reads literally inside single quotes (no `!`, `\` or newline).
+//! The encoding is cut into words of at most [`CHUNK`] characters, since csh refuses longer
+//! words ("Word too long."), and ends with a lone `.`: what follows it (rsync's arguments after
+//! a `--rsync-path`) is the script's own `$@`.
 
 use std::borrow::Cow;
 
-/// The login shell runs this with the encoded script as `$1`; `/bin/sh` decodes and runs it.
-const BOOTSTRAP: &[u8] = b"/bin/sh -c 'eval \"$(printf %s \"$1\" | base64 -d)\"' sh ";
+/// The login shell runs this with the encoded script in words up to `.`; `/bin/sh` joins,
+/// decodes and runs it with the words after `.` as its arguments.
+const BOOTSTRAP: &[u8] =
+    b"/bin/sh -c 'c=; for a; do shift; case $a in .) break ;; esac; c=$c$a; done; eval \"$(printf %s \"$c\" | base64 -d)\"' sh";
+
+/// The longest base64 word: bsd-csh gives up between 5 and 11 KiB.
+const CHUNK: usize = 1024;
 
 /// sshd runs `shell -c COMMAND`: the kernel refuses a single argument longer than
 /// MAX_ARG_STRLEN (32 pages, 128 KiB, including its terminating NUL).
@@ -29,7 +37,11 @@ pub fn sh(word: &[u8]) -> anyhow::Result<Cow<'_, [u8]>> {
 /// The command string to send for a remote script: readable by every login shell alike.
 pub fn for_login_shell(script: &[u8]) -> Vec<u8> {
     let mut command = BOOTSTRAP.to_vec();
-    command.extend(base64(script));
+    for chunk in base64(script).chunks(CHUNK) {
+        command.push(b' ');
+        command.extend_from_slice(chunk);
+    }
+    command.extend_from_slice(b" .");
     command
 }
 
@@ -77,17 +89,23 @@ mod tests {
     #[test]
     fn bootstrap_is_literal_in_every_login_shell() {
         // Inside its single quotes: nothing tcsh, csh or fish would interpret.
-        let quoted = &BOOTSTRAP[12..BOOTSTRAP.len() - 5];
+        let quoted = &BOOTSTRAP[12..BOOTSTRAP.len() - 4];
         assert!(
             !quoted.iter().any(|b| b"!\\\n'".contains(b)),
             "{}",
             String::from_utf8_lossy(quoted)
         );
-        let command = for_login_shell(b"echo 'it''s' \\ !x\n");
-        let payload = &command[BOOTSTRAP.len()..];
+        let command = for_login_shell(&[b'x'; 5000]);
+        let words: Vec<&[u8]> = command[BOOTSTRAP.len()..].split(|&b| b == b' ').collect();
+        assert_eq!(words[0], b"");
+        assert_eq!(words[words.len() - 1], b".");
+        let payload = &words[1..words.len() - 1];
+        assert_eq!(payload.len(), 7, "6668 base64 characters in words of 1024");
+        assert!(payload.iter().all(|w| w.len() <= CHUNK));
         assert!(
             payload
                 .iter()
+                .flat_map(|w| w.iter())
                 .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
         );
     }

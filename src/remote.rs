@@ -78,10 +78,6 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
     let mut s = Script::default();
     let settings = target.settings;
     let say = |what: &str| format!("cssh: {}: {what}", target.host);
-    if let Payload::Arguments(_) = payload {
-        // $1 is the encoded script itself (see `quote`); the rest are the program's arguments.
-        s.raw("shift\n");
-    }
 
     if let Some(prelude) = &settings.prelude {
         // stdin stays the user's: the prelude must not read it. Its output is not theirs either.
@@ -213,7 +209,7 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
             snippet.extend_from_slice(&sh(program.as_bytes())?);
             snippet.extend_from_slice(b" \"$@\"");
             s.word(&snippet)?;
-            // The script's own arguments, after the encoded script itself.
+            // The script's own arguments: what follows it on the remote command line.
             s.raw(" sh \"$@\"");
         }
         Payload::Shell => {
@@ -375,7 +371,7 @@ exec "$@"
             self.run_with(settings, image, payload, stdin, &path, &[])
         }
 
-        /// Runs the script as the bootstrap does: `sh -c SCRIPT sh ENCODED ARGS...`.
+        /// Runs the script as the bootstrap does: `$@` is what followed it on the command line.
         fn run_with(
             &self,
             settings: &HostSettings,
@@ -396,7 +392,6 @@ exec "$@"
                 .arg("-c")
                 .arg(OsStr::from_bytes(&text))
                 .arg("sh")
-                .arg("ENCODED-SCRIPT")
                 .args(args)
                 .env("PATH", path)
                 .env("LOG", self.dir.join("log"))

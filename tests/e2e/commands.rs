@@ -252,3 +252,20 @@ fn proxy_jump_and_image_override_keep_working() {
     );
     assert_eq!(text(&out.stdout), REMOTE_MARKER, "{}", describe(&out));
 }
+
+#[test]
+fn a_long_command_reaches_every_login_shell() {
+    // csh refuses words over a few KiB ("Word too long."): the encoded script travels in
+    // short words. 60 KB of argument is half of what the remote kernel takes in one command.
+    let config = Scratch::tagging(FULL_SIF, "");
+    let word = "x".repeat(60_000);
+    for alias in &host().aliases {
+        let out = run(cssh(&config).args([alias, "printf", "%s", &word]));
+        assert!(
+            out.stdout == word.as_bytes(),
+            "{alias}: {} bytes back; {}",
+            out.stdout.len(),
+            text(&out.stderr)
+        );
+    }
+}

@@ -6,6 +6,7 @@ mod commands;
 mod docs;
 mod harness;
 mod patterns;
+mod property;
 mod sessions;
 mod settings;
 mod testhost;
