@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod docs;
 mod harness;
+mod hostile;
 mod patterns;
 mod property;
 mod sessions;
