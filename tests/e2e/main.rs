@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod docs;
+mod faults;
 mod harness;
 mod hostile;
 mod patterns;
