@@ -12,7 +12,7 @@ use crate::harness::*;
 
 /// An sshd of this test's own in the test host's namespaces, on a free port of 127.0.0.1.
 struct SpareSshd {
-    pid: u32,
+    sshd: Child,
     port: String,
 }
 
@@ -59,7 +59,7 @@ impl SpareSshd {
 
     /// Kills the sshd and every process it forked (the sessions), as a crashing server would.
     fn kill_all(&self) {
-        let mut doomed = vec![self.pid];
+        let mut doomed = vec![self.sshd.id()];
         let mut index = 0;
         while index < doomed.len() {
             let parent = doomed[index];
@@ -82,6 +82,7 @@ impl SpareSshd {
         for pid in doomed {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
                 .status();
         }
     }
@@ -90,6 +91,7 @@ impl SpareSshd {
 impl Drop for SpareSshd {
     fn drop(&mut self) {
         self.kill_all();
+        let _ = self.sshd.wait();
     }
 }
 
