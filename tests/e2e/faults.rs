@@ -51,10 +51,7 @@ impl SpareSshd {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        SpareSshd {
-            pid: child.id(),
-            port,
-        }
+        SpareSshd { sshd: child, port }
     }
 
     /// Kills the sshd and every process it forked (the sessions), as a crashing server would.
