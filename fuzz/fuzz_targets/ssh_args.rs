@@ -1,0 +1,36 @@
+//! The ssh grammar on any argv (words split at NUL bytes): no panic, for either arity of `-P`,
+//! and an untagged host's exec argv is exactly the input.
+#![no_main]
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+
+use cssh::plan::{self, Context};
+use cssh::settings::HostSettings;
+use cssh::ssh_args;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let args: Vec<OsString> = data
+        .split(|&b| b == 0)
+        .map(|w| OsString::from_vec(w.to_vec()))
+        .collect();
+    let settings = HostSettings::default();
+    let cx = Context {
+        settings: &settings,
+        image_override: None,
+        config_file: "config.toml",
+    };
+    for p_takes_argument in [false, true] {
+        if let Ok(invocation) = ssh_args::parse(args.clone(), &mut || p_takes_argument) {
+            let _ = (
+                invocation.session(),
+                invocation.tty_request(),
+                invocation.sets_multiplexing(),
+            );
+            let _ = invocation.args_without_subsystem_flag();
+            let plan = plan::decide(&invocation, &cx).expect("an untagged host is never refused");
+            assert_eq!(plan.args, args, "an untagged host's argv is the input");
+        }
+    }
+});
