@@ -20,12 +20,7 @@ impl SpareSshd {
     fn start() -> SpareSshd {
         let host_sshd =
             std::fs::read_to_string(host().root.join("var/lib/testhost/sshd.pid")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-            .to_string();
+        let port = free_port();
         let child = Command::new("nsenter")
             .args([
                 "-t",

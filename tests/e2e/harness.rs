@@ -151,6 +151,16 @@ pub fn run(command: &mut Command) -> Output {
     command.stdin(Stdio::null()).output().expect("runs")
 }
 
+/// A port of 127.0.0.1 that nothing listens on now.
+pub fn free_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds a port");
+    listener
+        .local_addr()
+        .expect("has an address")
+        .port()
+        .to_string()
+}
+
 /// Runs a command with `input` on its stdin, collecting stdout and stderr.
 pub fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
     let mut child = command

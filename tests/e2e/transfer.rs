@@ -633,12 +633,7 @@ fn git_clones_pushes_and_fetches_through_the_containers_git() {
 #[test]
 fn vs_code_remote_ssh_shape_runs_bash_in_the_container() {
     let config = Scratch::tagging(FULL_SIF, "");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = free_port();
     let script = format!(
         "cat {}\necho \"bash=$BASH_VERSION\"\necho listeningOn==127.0.0.1:1234==\nexit 0\n",
         host().image_marker
