@@ -183,6 +183,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         position: Some(lines.position(offset)),
         message,
     };
+    // A file of nothing but white space is most likely a truncated one (a full disk, a crashed
+    // editor, a stray `>`): tagging nothing silently would send every command to the bare host.
+    if text.trim().is_empty() {
+        return Err(ConfigError {
+            path: path.to_path_buf(),
+            position: None,
+            message: "empty file; give it [[host]] entries, or a comment if it is meant to tag \
+                      nothing"
+                .into(),
+        });
+    }
     let model: FileModel = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         at(offset, describe_toml_error(e.message()))
@@ -516,8 +527,11 @@ runtime = "singularity"
     }
 
     #[test]
-    fn empty_file_tags_nothing() {
-        assert_eq!(parse_str("").unwrap().entries, vec![]);
+    fn an_empty_text_is_refused_but_a_comment_tags_nothing() {
+        for empty in ["", " \n\t\n"] {
+            assert!(err(empty).starts_with("c.toml: empty file;"), "{empty:?}");
+        }
+        assert_eq!(parse_str("# nothing yet\n").unwrap().entries, vec![]);
     }
 
     #[test]

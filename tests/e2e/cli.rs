@@ -195,19 +195,52 @@ fn configuration_errors_are_one_line_with_position() {
 
 #[test]
 fn unusable_configuration_files_are_one_line() {
-    let scratch = Scratch::new("");
+    let scratch = Scratch::new("# tags nothing\n");
+    std::fs::write(scratch.path("empty.toml"), "\n").unwrap();
     std::fs::write(scratch.path("latin1.toml"), b"# caf\xe9\n").unwrap();
     std::fs::create_dir(scratch.path("dir.toml")).unwrap();
-    for (file, expected) in [
-        ("missing.toml", "cannot read: No such file or directory"),
-        ("dir.toml", "is a directory, not a configuration file"),
-        ("latin1.toml", "1:6: not valid UTF-8"),
+    // Root reads any file, so the unreadable one is read by a copy of cssh running as nobody.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(scratch.path("unreadable.toml"), "").unwrap();
+    std::fs::set_permissions(
+        scratch.path("unreadable.toml"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    std::fs::copy(CSSH, scratch.path("cssh")).unwrap();
+    let as_nobody = || {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(scratch.path("cssh"))
+            .env("CSSH_SSH", fake_ssh(&scratch));
+        command
+    };
+    for (file, expected, mut command) in [
+        (
+            "missing.toml",
+            "cannot read: No such file or directory",
+            cssh_with_fake(&scratch),
+        ),
+        (
+            "dir.toml",
+            "is a directory, not a configuration file",
+            cssh_with_fake(&scratch),
+        ),
+        ("empty.toml", "empty file;", cssh_with_fake(&scratch)),
+        (
+            "latin1.toml",
+            "1:6: not valid UTF-8",
+            cssh_with_fake(&scratch),
+        ),
+        (
+            "unreadable.toml",
+            "cannot read: Permission denied",
+            as_nobody(),
+        ),
     ] {
         let path = scratch.path(file);
-        let out = run(cssh_with_fake(&scratch)
-            .arg("--config")
-            .arg(&path)
-            .args(["h", "id"]));
+        let out = run(command.arg("--config").arg(&path).args(["h", "id"]));
         assert_eq!(out.status.code(), Some(255));
         let stderr = text(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -216,7 +249,7 @@ fn unusable_configuration_files_are_one_line() {
             "{stderr}"
         );
     }
-    // An empty file tags nothing.
+    // A file of comments tags nothing, on purpose.
     let out = run(cssh_with_fake(&scratch).args(["h", "id"]));
     assert!(out.status.success(), "{}", describe(&out));
 }
