@@ -1,5 +1,6 @@
 //! Hostile values and load: configuration values that hold shell syntax are passed as data,
-//! never run; many sessions and transfers at once all succeed; a link named ssh never loops.
+//! never run; OpenSSH's own refusals of hostile destinations still happen; many sessions and
+//! transfers at once all succeed; a link named ssh never loops.
 //!
 //! `prelude` is shell code by design, and `options` are the runtime's own arguments, passed
 //! verbatim: Apptainer itself evaluates an `--env` value in the container's shell, which is why
@@ -43,6 +44,42 @@ fn configuration_values_with_shell_syntax_never_run() {
         assert_eq!(out.status.code(), Some(127), "{}", describe(&out));
     }
     assert!(!local.exists(), "an injected command ran on the remote");
+}
+
+#[test]
+fn openssh_still_refuses_hostile_destinations_of_untagged_hosts() {
+    // cssh refuses such names itself for tagged hosts (cli.rs); untagged ones reach ssh as they
+    // are, and ssh's own refusal must come out exactly as without cssh.
+    let config = Scratch::tagging(FULL_SIF, "");
+    let canary = config.path("canary");
+    let touch = format!("touch {}", canary.display());
+    for destination in [
+        format!("-oProxyCommand={touch}"),
+        format!("h;{touch}"),
+        format!("$({touch})"),
+        format!("h'`{touch}`'"),
+        format!("h\n{touch}"),
+        format!("u;{touch}@localhost"),
+    ] {
+        let args = ["--", destination.as_str(), "true"];
+        let plain = run(Command::new("ssh")
+            .arg("-F")
+            .arg(&host().ssh_config)
+            .args(args));
+        let out = run(cssh(&config).args(args));
+        assert_eq!(out.status.code(), Some(255), "{}", describe(&out));
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (plain.status.code(), text(&plain.stderr)),
+            "{destination:?}"
+        );
+        assert!(
+            text(&out.stderr).contains("contains invalid characters"),
+            "{}",
+            describe(&out)
+        );
+    }
+    assert!(!canary.exists(), "an injected command ran locally");
 }
 
 #[test]
