@@ -93,6 +93,7 @@ fn random_argument_vectors_round_trip_for_every_login_shell() {
     let config = Scratch::tagging(FULL_SIF, "");
     let start = Instant::now();
     let mut failures = Vec::new();
+    let mut mismatches = 0;
     std::thread::scope(|scope| {
         let handles: Vec<_> = host()
             .aliases
@@ -105,6 +106,7 @@ fn random_argument_vectors_round_trip_for_every_login_shell() {
                         Rng(seed.wrapping_add((n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1);
                     let all: Vec<_> = (0..cases).map(|_| case(&mut rng)).collect();
                     let mut failed = Vec::new();
+                    let mut mismatches = 0;
                     // About 16 KiB of quoted arguments a batch: encoded, far below the remote's 128 KiB.
                     let mut at = 0;
                     while at < all.len() {
@@ -122,6 +124,7 @@ fn random_argument_vectors_round_trip_for_every_login_shell() {
                                 .map(|i| i.to_string())
                                 .collect();
                             // A batch that fails while each of its cases passes alone still fails.
+                            mismatches += culprits.len().max(1);
                             failed.push(if culprits.is_empty() {
                                 format!("batch {at}..{end}")
                             } else {
@@ -130,12 +133,13 @@ fn random_argument_vectors_round_trip_for_every_login_shell() {
                         }
                         at = end;
                     }
-                    (alias.clone(), failed)
+                    (alias.clone(), failed, mismatches)
                 })
             })
             .collect();
         for handle in handles {
-            let (alias, failed) = handle.join().unwrap();
+            let (alias, failed, count) = handle.join().unwrap();
+            mismatches += count;
             if !failed.is_empty() {
                 failures.push(format!("{alias}: cases {failed:?}"));
             }
@@ -145,7 +149,7 @@ fn random_argument_vectors_round_trip_for_every_login_shell() {
         "property: {} cases in {:.1} s, {} mismatches",
         cases * host().aliases.len(),
         start.elapsed().as_secs_f64(),
-        failures.len()
+        mismatches
     );
     assert!(failures.is_empty(), "seed {seed}: {failures:?}");
 }
