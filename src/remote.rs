@@ -371,6 +371,12 @@ exec "$@"
             self.run_with(settings, image, payload, stdin, &path, &[])
         }
 
+        /// Runs `echo in` in the test image, which must print `in`.
+        fn echo_in(&self, settings: &HostSettings) {
+            let out = self.run(settings, &self.image(), Payload::Command(b"echo in"), b"");
+            assert_eq!(text(&out.stdout), "in\n", "{out:?}");
+        }
+
         /// Runs the script as the bootstrap does: `$@` is what followed it on the command line.
         fn run_with(
             &self,
@@ -717,13 +723,7 @@ exec "$@"
             )
             .unwrap();
             let _ = std::fs::remove_file(remote.dir.join("log"));
-            let out = remote.run(
-                &settings,
-                &remote.image(),
-                Payload::Command(b"echo in"),
-                b"",
-            );
-            assert_eq!(text(&out.stdout), "in\n", "{out:?}");
+            remote.echo_in(&settings);
             let calls = remote.calls();
             assert_eq!(
                 calls.iter().any(|c| c[..2] == ["instance", "list"]),
@@ -742,13 +742,7 @@ exec "$@"
             ..HostSettings::default()
         };
         for _ in 0..2 {
-            let out = remote.run(
-                &settings,
-                &remote.image(),
-                Payload::Command(b"echo in"),
-                b"",
-            );
-            assert_eq!(text(&out.stdout), "in\n", "{out:?}");
+            remote.echo_in(&settings);
         }
         let image = remote.image();
         assert_eq!(

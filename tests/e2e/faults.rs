@@ -119,6 +119,8 @@ fn a_server_killed_mid_stream_gives_sshs_error_and_status() {
     // 2 GiB of zeros, rate-limited by the reader so the kill lands mid-stream.
     let mut child = cssh(&config)
         .args([
+            "-o",
+            "LogLevel=INFO",
             "-p",
             &spare.port,
             "th-bash",
@@ -136,6 +138,16 @@ fn a_server_killed_mid_stream_gives_sshs_error_and_status() {
     spare.kill_all();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(255), "{}", describe(&out));
+    // ssh's own words for a dead peer (normally "Connection to 127.0.0.1 closed by remote
+    // host.", which the test host's LogLevel ERROR would sometimes hide), none of cssh's.
+    let stderr = text(&out.stderr);
+    assert!(
+        ["closed by remote host", "reset by", "Broken pipe"]
+            .iter()
+            .any(|said| stderr.contains(said))
+            && !stderr.contains("cssh:"),
+        "{stderr}"
+    );
     assert!(
         std::fs::metadata(&received).unwrap().len() < 2 << 30,
         "the stream cannot look complete"

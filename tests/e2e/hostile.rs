@@ -6,7 +6,7 @@
 //! verbatim: Apptainer itself evaluates an `--env` value in the container's shell, which is why
 //! cssh's `env` key sets variables with `env(1)` instead.
 
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 use crate::harness::*;
 
@@ -82,28 +82,39 @@ fn openssh_still_refuses_hostile_destinations_of_untagged_hosts() {
     assert!(!canary.exists(), "an injected command ran locally");
 }
 
-#[test]
-fn sixty_four_concurrent_sessions_all_succeed() {
-    let config = Scratch::tagging(FULL_SIF, "");
-    let children: Vec<_> = (0..64)
+/// Starts `count` commands at once, the i-th against login shell i modulo 7, and waits for all.
+fn all_at_once(count: usize, command: impl Fn(usize, &str) -> Command) -> Vec<Output> {
+    let aliases = &host().aliases;
+    let children: Vec<_> = (0..count)
         .map(|i| {
-            let alias = &host().aliases[i % host().aliases.len()];
-            cssh(&config)
-                .args([alias.as_str(), "printf", &format!("session-{i}")])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
+            command(i, &aliases[i % aliases.len()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for (i, child) in children.into_iter().enumerate() {
-        let out = child.wait_with_output().unwrap();
+    children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect()
+}
+
+#[test]
+fn sixty_four_concurrent_sessions_all_succeed() {
+    let config = Scratch::tagging(FULL_SIF, "");
+    let outputs = all_at_once(64, |i, alias| {
+        let mut command = cssh(&config);
+        command.args([alias, "printf", &format!("session-{i}")]);
+        command
+    });
+    for (i, out) in outputs.iter().enumerate() {
         assert_eq!(
             text(&out.stdout),
             format!("session-{i}"),
             "{}",
-            describe(&out)
+            describe(out)
         );
     }
 }
@@ -116,38 +127,27 @@ fn thirty_two_concurrent_transfers_all_arrive_intact() {
         .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     std::fs::write(&source, &data).unwrap();
-    let children: Vec<_> = (0..32)
-        .map(|i| {
-            let alias = &host().aliases[i % host().aliases.len()];
-            let target = format!("{alias}:/tmp/cssh-load-{}-{i}", std::process::id());
-            let mut command = if i % 2 == 0 {
-                let mut c = Command::new(env!("CARGO_BIN_EXE_cscp"));
-                c.args(["-q", "-F"])
-                    .arg(&host().ssh_config)
-                    .arg(&source)
-                    .arg(&target);
-                c
-            } else {
-                let mut c = Command::new("rsync");
-                c.args(["-e", &format!("{CSSH} -F {}", host().ssh_config.display())])
-                    .arg(&source)
-                    .arg(&target);
-                c
-            };
-            command
-                .env("CSSH_CONFIG", config.path("config.toml"))
-                .stdin(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for (i, child) in children.into_iter().enumerate() {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "transfer {i}: {}", describe(&out));
-        let arrived = host()
-            .root
-            .join(format!("tmp/cssh-load-{}-{i}", std::process::id()));
+    let remote = |i: usize| format!("/tmp/cssh-load-{}-{i}", std::process::id());
+    // Half through cscp, half through rsync -e cssh.
+    let outputs = all_at_once(32, |i, alias| {
+        let mut command = if i % 2 == 0 {
+            let mut cscp = Command::new(env!("CARGO_BIN_EXE_cscp"));
+            cscp.args(["-q", "-F"]).arg(&host().ssh_config);
+            cscp
+        } else {
+            let mut rsync = Command::new("rsync");
+            rsync.args(["-e", &format!("{CSSH} -F {}", host().ssh_config.display())]);
+            rsync
+        };
+        command
+            .arg(&source)
+            .arg(format!("{alias}:{}", remote(i)))
+            .env("CSSH_CONFIG", config.path("config.toml"));
+        command
+    });
+    for (i, out) in outputs.iter().enumerate() {
+        assert!(out.status.success(), "transfer {i}: {}", describe(out));
+        let arrived = host().root.join(remote(i).trim_start_matches('/'));
         assert!(
             std::fs::read(&arrived).unwrap() == data,
             "transfer {i} arrived changed"
