@@ -116,7 +116,7 @@ fn a_server_killed_mid_stream_gives_sshs_error_and_status() {
     let config = Scratch::tagging(FULL_SIF, "");
     let spare = SpareSshd::start();
     let received = config.path("received");
-    // 2 GiB of zeros, rate-limited by the reader so the kill lands mid-stream.
+    // 2 GiB of zeros, seconds of streaming: the kill lands after the first MiB, mid-stream.
     let mut child = cssh(&config)
         .args([
             "-o",
