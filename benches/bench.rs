@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -317,7 +318,6 @@ fn throughput(host: &Host, work: &Path, report: &mut Report) {
             "#!/bin/sh\nfor a; do shift; case $a in -s) ;; sftp) set -- \"$@\" \"apptainer exec {IMAGE} /usr/lib/openssh/sftp-server\" ;; *) set -- \"$@\" \"$a\" ;; esac; done\nexec ssh \"$@\"\n"
         ),
     );
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
     let remote_file = host.root.join("tmp/cssh-bench-1GiB.bin");
     let local_copy = work.join("copy.bin");
@@ -470,7 +470,7 @@ fn repeated(host: &Host, work: &Path, report: &mut Report) {
                 target: if extra.contains('\n') {
                     ">= 3x faster".into()
                 } else {
-                    "".into()
+                    String::new()
                 },
             },
         );

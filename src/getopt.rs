@@ -105,16 +105,13 @@ pub fn remove(args: &[OsString], options: &[Opt], letter: u8) -> Vec<OsString> {
         let Some(word) = words[opt.word].as_mut() else {
             continue;
         };
-        match &opt.value {
-            None => {
-                word.remove(opt.at);
-            }
-            Some(_) => {
-                let separate = opt.at + 1 == word.len();
-                word.truncate(opt.at);
-                if separate {
-                    words[opt.word + 1] = None;
-                }
+        if opt.value.is_none() {
+            word.remove(opt.at);
+        } else {
+            let separate = opt.at + 1 == word.len();
+            word.truncate(opt.at);
+            if separate {
+                words[opt.word + 1] = None;
             }
         }
         if words[opt.word].as_deref() == Some(b"-") {

@@ -1,22 +1,28 @@
 //! cssh: ssh into a container on the remote host, as if it were the host.
 //!
-//! cssh parses the OpenSSH command line exactly as ssh.c does (`ssh_args`), looks the host up in
-//! its TOML configuration (`config`, `pattern`, `settings`), rewrites only the remote command or
-//! the sftp subsystem request into a script that runs it inside `apptainer|singularity exec`
-//! (`plan`, `remote`, `quote`), then execs the real ssh (`exec`). OpenSSH keeps doing the
-//! networking, authentication, configuration and forwarding. cscp, csftp and crsync run the
-//! real scp, sftp and rsync with cssh as their ssh (`wrapper`, `scp_sftp`, `rsync`).
+//! cssh parses the OpenSSH command line exactly as ssh.c does (`ssh_args`, `getopt`), looks the
+//! host up in its TOML configuration (`config`, `pattern`, `settings`), rewrites only the remote
+//! command or the sftp subsystem request into a script that runs it inside
+//! `apptainer|singularity exec` (`plan`, `remote`, `quote`), then execs the real ssh (`exec`).
+//! OpenSSH keeps doing the networking, authentication, configuration and forwarding. cscp, csftp
+//! and crsync run the real scp, sftp and rsync with cssh as their ssh (`wrapper`, `clients`).
+//!
+//! Dependencies point one way: the front doors (`cli` for cssh, `wrapper` for the others) use
+//! everything below them; `plan` uses `ssh_args`, `settings`, `remote` and `quote`; the leaves
+//! (`getopt`, `pattern`, `quote`, `output`, `clients`) use nothing of the crate but each other.
 
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod exec;
+pub mod explain;
 pub mod getopt;
+pub mod options;
+pub mod output;
 pub mod pattern;
 pub mod plan;
 pub mod quote;
 pub mod remote;
-pub mod rsync;
-pub mod scp_sftp;
 pub mod settings;
 pub mod ssh_args;
 pub mod wrapper;

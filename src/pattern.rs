@@ -3,7 +3,11 @@
 //! A list holds patterns separated by spaces or commas. `*` matches any run of characters and
 //! `?` exactly one; there are no character classes. A pattern that starts with `!` negates: a
 //! host that matches any negated pattern is out, whatever else matches, and a list of only
-//! negated patterns matches nothing. Matching ignores ASCII case, as ssh does for host names.
+//! negated patterns matches nothing.
+//!
+//! One deliberate difference: matching ignores ASCII case. OpenSSH compares a `Host` pattern
+//! with the name as typed, case for case (`ssh -G HPC-1` misses `Host hpc-*`); host names are
+//! case-insensitive, and a user who types HPC-1 means the host that `hpc-*` tags.
 
 use std::fmt;
 

@@ -7,9 +7,8 @@
 //! carries only what the command inside the container writes (scp, rsync and sftp rely on it).
 //! Failures to find a piece on the remote exit with [`MISSING_ON_REMOTE`] after one `cssh:` line.
 
-use crate::config::Runtime;
 use crate::quote::sh;
-use crate::settings::HostSettings;
+use crate::settings::{Runtime, Settings};
 
 /// Exit status when the runtime, the image, a shell or sftp-server is missing on the remote:
 /// 127, the shell's "command not found".
@@ -54,7 +53,7 @@ const TOOLS: &[(&str, &str)] = &[
 /// The transfer tool a command starts with, if any (`rsync --server ...`, `scp -t ...`).
 fn tool_of(command: &[u8]) -> Option<(&'static str, &'static str)> {
     let first = command
-        .split(|b| b.is_ascii_whitespace())
+        .split(u8::is_ascii_whitespace)
         .find(|w| !w.is_empty())?;
     let name = first.rsplit(|&b| b == b'/').next()?;
     TOOLS
@@ -68,22 +67,42 @@ pub struct Target<'a> {
     /// The host as the user typed it, for messages.
     pub host: &'a str,
     pub image: &'a str,
-    pub settings: &'a HostSettings,
+    pub settings: &'a Settings,
     /// Where a user would fix a missing runtime, for messages.
     pub config_file: &'a str,
 }
 
-/// Builds the script text.
-pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
-    let mut s = Script::default();
-    let settings = target.settings;
-    let say = |what: &str| format!("cssh: {}: {what}", target.host);
+impl Target<'_> {
+    /// A message for the user about this host.
+    fn say(&self, what: &str) -> String {
+        format!("cssh: {}: {what}", self.host)
+    }
+}
 
-    if let Some(prelude) = &settings.prelude {
-        // stdin stays the user's: the prelude must not read it. Its output is not theirs either.
+/// Builds the script text: each step writes its part, in the order the remote runs them.
+pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
+    let mut s = Script::default();
+    prelude(&mut s, target);
+    runtime_lookup(&mut s, target);
+    image_check(&mut s, target);
+    launcher(&mut s, target);
+    environment(&mut s, target);
+    payload_command(&mut s, target, payload);
+    s.raw("\n");
+    s.text
+}
+
+/// The configured prelude, with stdin closed (the user's stdin is the command's) and its
+/// output sent to stderr (stdout is the command's too).
+fn prelude(s: &mut Script, target: &Target) {
+    if let Some(prelude) = &target.settings.prelude {
         s.line(format!("{{ {prelude}\n}} </dev/null >&2").as_bytes());
     }
-    let (candidates, missing) = match settings.runtime() {
+}
+
+/// `$cssh_rt`: the first runtime candidate on PATH, or one line and exit 127.
+fn runtime_lookup(s: &mut Script, target: &Target) {
+    let (candidates, missing) = match target.settings.runtime.clone().unwrap_or(Runtime::Auto) {
         Runtime::Auto => (
             vec!["apptainer".to_string(), "singularity".to_string()],
             "neither apptainer nor singularity on PATH".to_string(),
@@ -92,99 +111,116 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
     };
     s.raw("cssh_rt=\nfor cssh_c in");
     for candidate in &candidates {
-        s.word(candidate.as_bytes())?;
+        s.word(candidate.as_bytes());
     }
     s.raw("; do\n  if command -v \"$cssh_c\" >/dev/null 2>&1; then cssh_rt=$cssh_c; break; fi\ndone\n");
     s.raw("[ -n \"$cssh_rt\" ] ||");
-    s.fail(&say(&format!(
+    s.fail(&target.say(&format!(
         "{missing} (set prelude or runtime in {})",
         target.config_file
-    )))?;
+    )));
+}
 
-    // An image given as a path must exist; URIs (docker://, oras://, library://...) are the
-    // runtime's to resolve.
-    if !target.image.contains("://") {
-        s.raw("[ -e");
-        s.word(target.image.as_bytes())?;
-        s.raw(" ] ||");
-        s.fail(&say(&format!(
-            "image {} not found on the remote",
-            target.image
-        )))?;
+/// An image given as a path must exist; URIs (docker://, oras://, library://...) are the
+/// runtime's to resolve.
+fn image_check(s: &mut Script, target: &Target) {
+    if target.image.contains("://") {
+        return;
     }
+    s.raw("[ -e");
+    s.word(target.image.as_bytes());
+    s.raw(" ] ||");
+    s.fail(&target.say(&format!("image {} not found on the remote", target.image)));
+}
 
-    let image_arguments = |s: &mut Script| -> anyhow::Result<()> {
-        for option in &settings.options {
-            s.word(option.as_bytes())?;
-        }
-        for bind in &settings.binds {
-            s.raw(" --bind");
-            s.word(bind.as_bytes())?;
-        }
-        s.word(target.image.as_bytes())
+/// The runtime's arguments that start a container of the image: options, binds, the image.
+fn image_arguments(s: &mut Script, target: &Target) {
+    let settings = target.settings;
+    for option in settings.options.iter().flatten() {
+        s.word(option.as_bytes());
+    }
+    for bind in settings.binds.iter().flatten() {
+        s.raw(" --bind");
+        s.word(bind.as_bytes());
+    }
+    s.word(target.image.as_bytes());
+}
+
+/// `exec "$cssh_rt" exec ...`: a new container of the image, or the configured instance,
+/// started first if it does not run.
+fn launcher(s: &mut Script, target: &Target) {
+    let Some(instance) = &target.settings.instance else {
+        s.raw("exec \"$cssh_rt\" exec");
+        image_arguments(s, target);
+        return;
     };
-    if let Some(instance) = &settings.instance {
-        // Start the instance unless it runs; if two sessions race, the loser's start fails and
-        // finds the winner's instance running. The runtime's state file, whose first field is
-        // the instance's pid, answers without starting the runtime (about 20 ms per command);
-        // without a live one, `instance list` decides (and clears stale state).
-        let state = format!("{instance}/{instance}.json");
-        s.raw("cssh_running() {\n  cssh_host=; read -r cssh_host </proc/sys/kernel/hostname 2>/dev/null\n");
-        s.raw("  for cssh_state in \"$HOME/.apptainer/instances/app\" \"$HOME/.singularity/instances/sing\"; do\n");
-        s.raw("    cssh_state=\"$cssh_state/$cssh_host/${USER:-$LOGNAME}/\"");
-        s.quoted(state.as_bytes())?;
-        s.raw("\n    [ -f \"$cssh_state\" ] || continue\n");
-        s.raw("    cssh_pid=; read -r cssh_pid <\"$cssh_state\"; cssh_pid=${cssh_pid#'{\"pid\":'}; cssh_pid=${cssh_pid%%,*}\n");
-        s.raw("    case $cssh_pid in ''|*[!0-9]*) ;; *) kill -0 \"$cssh_pid\" 2>/dev/null && return 0 ;; esac\n  done\n");
-        s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
-        s.word(format!("n={instance}").as_bytes())?;
-        s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
-        s.raw("cssh_running || \"$cssh_rt\" -s instance start");
-        image_arguments(&mut s)?;
-        s.word(instance.as_bytes())?;
-        s.raw(" </dev/null >&2 || cssh_running ||");
-        s.fail(&say(&format!(
-            "could not start instance {instance} of {}",
-            target.image
-        )))?;
-        s.raw("exec \"$cssh_rt\" exec");
-        s.word(format!("instance://{instance}").as_bytes())?;
-    } else {
-        s.raw("exec \"$cssh_rt\" exec");
-        image_arguments(&mut s)?;
+    // Start the instance unless it runs; if two sessions race, the loser's start fails and
+    // finds the winner's instance running. The runtime's state file, whose first field is
+    // the instance's pid, answers without starting the runtime (about 20 ms per command);
+    // without a live one, `instance list` decides (and clears stale state).
+    let state = format!("{instance}/{instance}.json");
+    s.raw("cssh_running() {\n  cssh_host=; read -r cssh_host </proc/sys/kernel/hostname 2>/dev/null\n");
+    s.raw("  for cssh_state in \"$HOME/.apptainer/instances/app\" \"$HOME/.singularity/instances/sing\"; do\n");
+    s.raw("    cssh_state=\"$cssh_state/$cssh_host/${USER:-$LOGNAME}/\"");
+    s.quoted(state.as_bytes());
+    s.raw("\n    [ -f \"$cssh_state\" ] || continue\n");
+    s.raw("    cssh_pid=; read -r cssh_pid <\"$cssh_state\"; cssh_pid=${cssh_pid#'{\"pid\":'}; cssh_pid=${cssh_pid%%,*}\n");
+    s.raw("    case $cssh_pid in ''|*[!0-9]*) ;; *) kill -0 \"$cssh_pid\" 2>/dev/null && return 0 ;; esac\n  done\n");
+    s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
+    s.word(format!("n={instance}").as_bytes());
+    s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
+    s.raw("cssh_running || \"$cssh_rt\" -s instance start");
+    image_arguments(s, target);
+    s.word(instance.as_bytes());
+    s.raw(" </dev/null >&2 || cssh_running ||");
+    s.fail(&target.say(&format!(
+        "could not start instance {instance} of {}",
+        target.image
+    )));
+    s.raw("exec \"$cssh_rt\" exec");
+    s.word(format!("instance://{instance}").as_bytes());
+}
+
+/// The configured variables, set by `env` inside the image rather than the runtime's --env,
+/// whose values cannot hold a comma, or APPTAINERENV_/SINGULARITYENV_, which depend on which
+/// runtime answers.
+fn environment(s: &mut Script, target: &Target) {
+    let Some(variables) = target.settings.env.as_ref().filter(|v| !v.is_empty()) else {
+        return;
+    };
+    s.raw(" env");
+    for (key, value) in variables {
+        s.word(format!("{key}={value}").as_bytes());
     }
-    if !settings.env.is_empty() {
-        // `env` inside the image rather than the runtime's --env, whose values cannot hold a
-        // comma, or APPTAINERENV_/SINGULARITYENV_, which depend on which runtime answers.
-        s.raw(" env");
-        for (key, value) in &settings.env {
-            s.word(format!("{key}={value}").as_bytes())?;
-        }
-    }
+}
+
+/// `/bin/sh -c '...'` inside the image: the user's command, a login shell, sftp-server, or a
+/// program with the script's own arguments, each checked for first where the image may lack it.
+fn payload_command(s: &mut Script, target: &Target, payload: Payload) {
     s.raw(" /bin/sh -c");
-    let check = |tool: &str, message: &str| -> anyhow::Result<Vec<u8>> {
+    let check = |tool: &str, message: &str| -> Vec<u8> {
         let mut check = Script::default();
         check.raw("command -v");
-        check.word(tool.as_bytes())?;
+        check.word(tool.as_bytes());
         check.raw(" >/dev/null 2>&1 ||");
-        check.fail(&say(&message.replace("{image}", target.image)))?;
-        Ok(check.text)
+        check.fail(&target.say(&message.replace("{image}", target.image)));
+        check.text
     };
     match payload {
         Payload::Command(command) => {
             let mut snippet = match tool_of(command) {
-                Some((tool, message)) => check(tool, message)?,
+                Some((tool, message)) => check(tool, message),
                 None => Vec::new(),
             };
             if std::str::from_utf8(command).is_ok() {
                 if snippet.is_empty() {
-                    s.word(command)?;
+                    s.word(command);
                 } else {
                     // The check runs first; the command still gets a `/bin/sh -c` of its own.
                     snippet.extend_from_slice(b"exec /bin/sh -c \"$1\"");
-                    s.word(&snippet)?;
+                    s.word(&snippet);
                     s.raw(" sh");
-                    s.word(command)?;
+                    s.word(command);
                 }
             } else {
                 // Apptainer hands the container's argv to its starter as JSON, which turns
@@ -193,9 +229,9 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
                 snippet.extend_from_slice(
                     b"cssh_c=$(printf \"$1\"; echo x); exec /bin/sh -c \"${cssh_c%x}\"",
                 );
-                s.word(&snippet)?;
+                s.word(&snippet);
                 s.raw(" sh");
-                s.word(&printf_format(command))?;
+                s.word(&printf_format(command));
             }
         }
         Payload::Arguments(program) => {
@@ -203,17 +239,16 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
                 Some((_, message)) => message.to_string(),
                 None => format!("no {program} in {{image}}"),
             };
-            let mut snippet = check(program, &message)?;
-            snippet.extend_from_slice(b"exec");
-            snippet.push(b' ');
-            snippet.extend_from_slice(&sh(program.as_bytes())?);
+            let mut snippet = check(program, &message);
+            snippet.extend_from_slice(b"exec ");
+            snippet.extend_from_slice(&sh(program.as_bytes()));
             snippet.extend_from_slice(b" \"$@\"");
-            s.word(&snippet)?;
+            s.word(&snippet);
             // The script's own arguments: what follows it on the remote command line.
             s.raw(" sh \"$@\"");
         }
         Payload::Shell => {
-            let candidates: Vec<&str> = match &settings.shell {
+            let candidates: Vec<&str> = match &target.settings.shell {
                 Some(shell) => vec![shell],
                 None => vec!["$SHELL", "/bin/bash", "/bin/sh"],
             };
@@ -222,10 +257,10 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
                 target.image,
                 candidates.join(", ")
             );
-            s.word(&first_executable(&candidates, " -l", &say(&what))?)?;
+            s.word(&first_executable(&candidates, " -l", &target.say(&what)));
         }
         Payload::Sftp => {
-            let candidates: Vec<&str> = match &settings.sftp_server {
+            let candidates: Vec<&str> = match &target.settings.sftp_server {
                 Some(path) => vec![path],
                 None => SFTP_SERVER_PATHS.to_vec(),
             };
@@ -233,11 +268,9 @@ pub fn script(target: &Target, payload: Payload) -> anyhow::Result<Vec<u8>> {
                 "no sftp-server in {} (set sftp_server in {}, or use scp -O)",
                 target.image, target.config_file
             );
-            s.word(&first_executable(&candidates, "", &say(&what))?)?;
+            s.word(&first_executable(&candidates, "", &target.say(&what)));
         }
     }
-    s.raw("\n");
-    Ok(s.text)
 }
 
 /// A printf format that prints `bytes`: ASCII as itself (`%` and `\` doubled), every other
@@ -257,27 +290,24 @@ fn printf_format(bytes: &[u8]) -> Vec<u8> {
 
 /// A snippet for the image's `/bin/sh`: exec the first executable candidate, else fail. A
 /// candidate `$SHELL` stays unquoted-in-double-quotes so it expands inside the container.
-fn first_executable(
-    candidates: &[&str],
-    arguments: &str,
-    failure: &str,
-) -> anyhow::Result<Vec<u8>> {
+fn first_executable(candidates: &[&str], arguments: &str, failure: &str) -> Vec<u8> {
     let mut s = Script::default();
     s.raw("for cssh_p in");
     for candidate in candidates {
         if *candidate == "$SHELL" {
             s.raw(" \"$SHELL\"");
         } else {
-            s.word(candidate.as_bytes())?;
+            s.word(candidate.as_bytes());
         }
     }
     s.raw(&format!(
         "; do if [ -x \"$cssh_p\" ]; then exec \"$cssh_p\"{arguments}; fi; done;"
     ));
-    s.fail(failure)?;
-    Ok(s.text.trim_ascii_end().to_vec())
+    s.fail(failure);
+    s.text.trim_ascii_end().to_vec()
 }
 
+/// Script text under construction.
 #[derive(Default)]
 struct Script {
     text: Vec<u8>,
@@ -294,23 +324,21 @@ impl Script {
     }
 
     /// A space, then one quoted word.
-    fn word(&mut self, word: &[u8]) -> anyhow::Result<()> {
+    fn word(&mut self, word: &[u8]) {
         self.text.push(b' ');
-        self.quoted(word)
+        self.quoted(word);
     }
 
     /// A quoted string, joined to what precedes it.
-    fn quoted(&mut self, text: &[u8]) -> anyhow::Result<()> {
-        self.text.extend_from_slice(&sh(text)?);
-        Ok(())
+    fn quoted(&mut self, text: &[u8]) {
+        self.text.extend_from_slice(&sh(text));
     }
 
     /// ` { printf ... >&2; exit 127; }` and a newline: the tail of a `test || ...` line.
-    fn fail(&mut self, message: &str) -> anyhow::Result<()> {
+    fn fail(&mut self, message: &str) {
         self.raw(" { printf '%s\\n'");
-        self.word(message.as_bytes())?;
+        self.word(message.as_bytes());
         self.raw(&format!(" >&2; exit {MISSING_ON_REMOTE}; }}\n"));
-        Ok(())
     }
 }
 
@@ -321,6 +349,7 @@ mod tests {
     //! do rather than how the text is quoted.
     use super::*;
     use std::ffi::OsStr;
+    use std::io::Write;
     use std::os::unix::ffi::OsStrExt;
     use std::path::{Path, PathBuf};
     use std::process::{Command, Output};
@@ -360,19 +389,13 @@ exec "$@"
             self.dir.join("img.sif").display().to_string()
         }
 
-        fn run(
-            &self,
-            settings: &HostSettings,
-            image: &str,
-            payload: Payload,
-            stdin: &[u8],
-        ) -> Output {
+        fn run(&self, settings: &Settings, image: &str, payload: Payload, stdin: &[u8]) -> Output {
             let path = format!("{}:/usr/bin:/bin", self.dir.join("bin").display());
             self.run_with(settings, image, payload, stdin, &path, &[])
         }
 
         /// Runs `echo in` in the test image, which must print `in`.
-        fn echo_in(&self, settings: &HostSettings) {
+        fn echo_in(&self, settings: &Settings) {
             let out = self.run(settings, &self.image(), Payload::Command(b"echo in"), b"");
             assert_eq!(text(&out.stdout), "in\n", "{out:?}");
         }
@@ -380,7 +403,7 @@ exec "$@"
         /// Runs the script as the bootstrap does: `$@` is what followed it on the command line.
         fn run_with(
             &self,
-            settings: &HostSettings,
+            settings: &Settings,
             image: &str,
             payload: Payload,
             stdin: &[u8],
@@ -393,7 +416,7 @@ exec "$@"
                 settings,
                 config_file: "/c.toml",
             };
-            let text = script(&target, payload).unwrap();
+            let text = script(&target, payload);
             let mut child = Command::new("/bin/sh")
                 .arg("-c")
                 .arg(OsStr::from_bytes(&text))
@@ -410,7 +433,6 @@ exec "$@"
                 .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap();
-            use std::io::Write;
             child.stdin.take().unwrap().write_all(stdin).unwrap();
             child.wait_with_output().unwrap()
         }
@@ -449,7 +471,7 @@ exec "$@"
     fn command_runs_in_the_image_with_stdin_and_status() {
         let remote = Remote::new("command", "singularity");
         let out = remote.run(
-            &HostSettings::default(),
+            &Settings::default(),
             &remote.image(),
             Payload::Command(b"printf '[%s]' \"$(cat)\"; exit 42"),
             b"in put",
@@ -488,7 +510,7 @@ exec "$@"
             (b"git-upload-pack '/r.git'", "no git in IMG"),
         ] {
             let out = remote.run_with(
-                &HostSettings::default(),
+                &Settings::default(),
                 &image,
                 Payload::Command(command),
                 b"",
@@ -503,7 +525,7 @@ exec "$@"
         }
         // Present, the tool runs the command string unchanged.
         let out = remote.run(
-            &HostSettings::default(),
+            &Settings::default(),
             &image,
             Payload::Command(b"rsync --version >/dev/null && echo \"$0\""),
             b"",
@@ -520,7 +542,7 @@ exec "$@"
         let path = format!("{}:/usr/bin:/bin", remote.dir.join("bin").display());
         let args = ["--server", "-e.LsfxC", ".", "a b", "$x'"];
         let out = remote.run_with(
-            &HostSettings::default(),
+            &Settings::default(),
             &remote.image(),
             Payload::Arguments("rsync"),
             b"",
@@ -535,7 +557,7 @@ exec "$@"
         let only_the_runtime = remote.dir.join("bin").display().to_string();
         std::fs::remove_file(&fake).unwrap();
         let missing = remote.run_with(
-            &HostSettings::default(),
+            &Settings::default(),
             &remote.image(),
             Payload::Arguments("rsync"),
             b"",
@@ -554,7 +576,7 @@ exec "$@"
         let remote = Remote::new("utf8", "apptainer");
         let command = b"printf '%s|' '\xff\x80' 'a\\b%' '\n\t'\n\n";
         let out = remote.run(
-            &HostSettings::default(),
+            &Settings::default(),
             &remote.image(),
             Payload::Command(command),
             b"",
@@ -567,13 +589,13 @@ exec "$@"
     #[test]
     fn settings_become_runtime_arguments_exactly() {
         let remote = Remote::new("settings", "my runtime");
-        let settings = HostSettings {
+        let settings = Settings {
             runtime: Some(Runtime::Program("my runtime".into())),
             prelude: Some("echo prelude says hi; read x || true".into()),
-            binds: vec!["/scratch".into(), "/d d:/mnt/$x:ro".into()],
-            env: vec![("A".into(), "x, y'z $(id)".into())],
-            options: vec!["--nv".into(), "--cleanenv".into()],
-            ..HostSettings::default()
+            binds: Some(vec!["/scratch".into(), "/d d:/mnt/$x:ro".into()]),
+            env: Some(vec![("A".into(), "x, y'z $(id)".into())]),
+            options: Some(vec!["--nv".into(), "--cleanenv".into()]),
+            ..Settings::default()
         };
         let out = remote.run(
             &settings,
@@ -611,7 +633,7 @@ exec "$@"
     fn missing_pieces_fail_with_one_line() {
         let remote = Remote::new("missing", "unused");
         let out = remote.run(
-            &HostSettings::default(),
+            &Settings::default(),
             &remote.image(),
             Payload::Command(b"true"),
             b"",
@@ -621,9 +643,9 @@ exec "$@"
             text(&out.stderr),
             "cssh: hpc1: neither apptainer nor singularity on PATH (set prelude or runtime in /c.toml)\n"
         );
-        let explicit = HostSettings {
+        let explicit = Settings {
             runtime: Some(Runtime::Program("unused".into())),
-            ..HostSettings::default()
+            ..Settings::default()
         };
         let out = remote.run(
             &explicit,
@@ -638,7 +660,7 @@ exec "$@"
                 "cssh: hpc1: image /no/such image.sif not found on the remote\n".into()
             )
         );
-        let sftp = HostSettings {
+        let sftp = Settings {
             sftp_server: Some("/no/sftp-server".into()),
             ..explicit.clone()
         };
@@ -652,7 +674,7 @@ exec "$@"
             )
         );
         let out = remote.run(
-            &HostSettings {
+            &Settings {
                 shell: Some("/no/zsh".into()),
                 ..explicit
             },
@@ -676,10 +698,10 @@ exec "$@"
         std::fs::write(&fake, "#!/bin/sh\necho \"ran $0 $#\"\n").unwrap();
         make_executable(&fake);
         let fake = fake.display().to_string();
-        let settings = HostSettings {
+        let settings = Settings {
             sftp_server: Some(fake.clone()),
             shell: Some(fake.clone()),
-            ..HostSettings::default()
+            ..Settings::default()
         };
         let out = remote.run(&settings, &remote.image(), Payload::Sftp, b"");
         assert_eq!(text(&out.stdout), format!("ran {fake} 0\n"));
@@ -691,7 +713,7 @@ exec "$@"
         );
         // Without a configured shell, $SHELL (here missing) gives way to bash, then sh.
         let out = remote.run(
-            &HostSettings::default(),
+            &Settings::default(),
             &remote.image(),
             Payload::Shell,
             b"echo $0",
@@ -705,9 +727,9 @@ exec "$@"
     #[test]
     fn a_live_instance_state_file_spares_the_runtime() {
         let remote = Remote::new("state", "apptainer");
-        let settings = HostSettings {
+        let settings = Settings {
             instance: Some("dev".into()),
-            ..HostSettings::default()
+            ..Settings::default()
         };
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
         let dir = remote.dir.join(format!(
@@ -736,10 +758,10 @@ exec "$@"
     #[test]
     fn instance_is_started_once_then_joined() {
         let remote = Remote::new("instance", "apptainer");
-        let settings = HostSettings {
+        let settings = Settings {
             instance: Some("dev".into()),
-            binds: vec!["/b".into()],
-            ..HostSettings::default()
+            binds: Some(vec!["/b".into()]),
+            ..Settings::default()
         };
         for _ in 0..2 {
             remote.echo_in(&settings);

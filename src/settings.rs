@@ -1,164 +1,342 @@
-//! What one host gets from the configuration: for each setting, the first value among the
-//! matching entries in file order, as ssh_config resolves its options.
+//! Every per-host setting, declared once (`declare_settings!` below): its key, its value type
+//! and its check. From that one declaration come the keys a `[[host]]` entry may hold, how a
+//! value is read from TOML, the first-wins merge over the matching entries, and how `--explain`
+//! writes a value back in the file's own syntax.
+//!
+//! A list is one value: [`Settings::fill_from`] takes it whole from the first entry that sets it.
+//! Unlike ssh_config, which adds up `LocalForward` and `SendEnv` across Host blocks, a later
+//! entry's `binds` never add to an earlier one's.
 
-use crate::config::{Config, Entry, Image, Runtime};
+use toml::de::DeValue;
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct HostSettings {
-    pub image: Option<Image>,
-    pub runtime: Option<Runtime>,
-    pub prelude: Option<String>,
-    pub binds: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub options: Vec<String>,
-    pub shell: Option<String>,
-    pub sftp_server: Option<String>,
-    pub instance: Option<String>,
+/// Declares the settings. Each line is `key: Type` or `key: Type, check = function`; the type
+/// reads and writes itself ([`SettingValue`]), the check refuses values the type allows.
+macro_rules! declare_settings {
+    ($( $(#[doc = $doc:literal])* $key:ident: $ty:ty $(, check = $check:path)?; )*) => {
+        /// The settings an entry sets, or a host resolves to; `None` where nothing sets one.
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct Settings {
+            $( $(#[doc = $doc])* pub $key: Option<$ty>, )*
+            /// The line of the file each set value was written on.
+            pub lines: Lines,
+        }
+
+        /// A line number per setting (0 where unset).
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct Lines {
+            $( pub $key: usize, )*
+        }
+
+        /// The keys a `[[host]]` entry may hold besides `pattern`, in the documentation's order.
+        pub const KEYS: &[&str] = &[$(stringify!($key)),*];
+
+        impl Settings {
+            /// Sets `key` from its TOML value, written on `line`; `None` for an unknown key, else
+            /// the reason the value is refused.
+            pub fn set(&mut self, key: &str, value: &DeValue, line: usize) -> Option<Result<(), String>> {
+                match key {
+                    $( stringify!($key) => Some(
+                        <$ty as SettingValue>::from_toml(value)
+                            $( .and_then(|v| $check(&v).map(|()| v)) )?
+                            .map(|v| {
+                                self.$key = Some(v);
+                                self.lines.$key = line;
+                            }),
+                    ), )*
+                    _ => None,
+                }
+            }
+
+            /// Takes each setting that is still unset here from `entry`.
+            pub fn fill_from(&mut self, entry: &Settings) {
+                $(
+                    if self.$key.is_none() && entry.$key.is_some() {
+                        self.$key.clone_from(&entry.$key);
+                        self.lines.$key = entry.lines.$key;
+                    }
+                )*
+            }
+
+            /// Each set value as the configuration file writes it, with its line, in key order.
+            pub fn written(&self) -> Vec<(&'static str, String, usize)> {
+                let mut written = Vec::new();
+                $(
+                    if let Some(value) = &self.$key {
+                        written.push((stringify!($key), value.to_toml().to_string(), self.lines.$key));
+                    }
+                )*
+                written
+            }
+        }
+    };
+}
+
+declare_settings! {
+    /// The image on the remote, or `"none"` to switch the container off.
+    image: Image;
+    /// `auto`, or the program that runs containers.
+    runtime: Runtime;
+    /// Remote sh code run before the runtime is looked up. May be empty, which switches off the
+    /// prelude of a later, broader entry.
+    prelude: String;
+    /// Each becomes `--bind VALUE`.
+    binds: Vec<String>;
+    /// Variables set inside the container.
+    env: Vec<(String, String)>;
+    /// Runtime arguments placed before the image.
+    options: Vec<String>;
+    /// The interactive shell inside the image.
+    shell: String, check = non_empty;
+    /// The image's sftp-server.
+    sftp_server: String, check = non_empty;
+    /// A persistent instance to join, started if it is not running.
+    instance: String, check = instance_name;
     /// ControlPersist for connection reuse; unset, cssh leaves multiplexing alone.
-    pub persist: Option<String>,
-    /// The matching entries, as (line, pattern), in file order.
-    pub matched: Vec<(usize, String)>,
-    /// Which entry's line each setting came from, in key order.
-    pub origins: Vec<(&'static str, usize)>,
+    persist: String, check = persist_time;
 }
 
-impl HostSettings {
-    pub fn runtime(&self) -> Runtime {
-        self.runtime.clone().unwrap_or(Runtime::Auto)
+/// Where the container runs: a path or URI on the remote, or none at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Image {
+    None,
+    Path(String),
+}
+
+/// Which program runs containers on the remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// apptainer, then singularity: whichever is first on PATH.
+    Auto,
+    Program(String),
+}
+
+/// A setting's value type: how it reads from TOML (a refusal is a message for the user) and how
+/// it is written back.
+pub trait SettingValue: Sized + Clone {
+    fn from_toml(value: &DeValue) -> Result<Self, String>;
+    fn to_toml(&self) -> toml::Value;
+}
+
+/// A string that the remote can receive: anything but a NUL byte.
+impl SettingValue for String {
+    fn from_toml(value: &DeValue) -> Result<String, String> {
+        let DeValue::String(text) = value else {
+            return Err(format!("expected a string, found {}", value.type_str()));
+        };
+        if text.contains('\0') {
+            return Err("contains a NUL byte, which nothing can carry to the remote".into());
+        }
+        Ok(text.to_string())
+    }
+
+    fn to_toml(&self) -> toml::Value {
+        toml::Value::String(self.clone())
     }
 }
 
-pub fn resolve(config: &Config, host: &[u8]) -> HostSettings {
-    let mut settings = HostSettings::default();
-    let host = host.to_ascii_lowercase();
-    for entry in config
-        .entries
-        .iter()
-        .filter(|e| e.pattern.matches_lowercase(&host))
+/// A list of non-empty strings.
+impl SettingValue for Vec<String> {
+    fn from_toml(value: &DeValue) -> Result<Vec<String>, String> {
+        let DeValue::Array(items) = value else {
+            return Err(format!(
+                "expected a list of strings, found {}",
+                value.type_str()
+            ));
+        };
+        items
+            .iter()
+            .map(|item| {
+                let text = String::from_toml(item.get_ref())?;
+                non_empty(&text).map(|()| text)
+            })
+            .collect()
+    }
+
+    fn to_toml(&self) -> toml::Value {
+        toml::Value::Array(self.iter().map(String::to_toml).collect())
+    }
+}
+
+/// A table of environment variables, in name order.
+impl SettingValue for Vec<(String, String)> {
+    fn from_toml(value: &DeValue) -> Result<Vec<(String, String)>, String> {
+        let DeValue::Table(table) = value else {
+            return Err(format!(
+                "expected a table such as {{ NAME = \"value\" }}, found {}",
+                value.type_str()
+            ));
+        };
+        let mut variables = Vec::new();
+        for (name, value) in table {
+            let name = name.get_ref();
+            if !is_env_name(name) {
+                return Err(format!("{name:?} is not a valid variable name"));
+            }
+            let value =
+                String::from_toml(value.get_ref()).map_err(|why| format!("{name}: {why}"))?;
+            variables.push((name.to_string(), value));
+        }
+        variables.sort();
+        Ok(variables)
+    }
+
+    fn to_toml(&self) -> toml::Value {
+        toml::Value::Table(
+            self.iter()
+                .map(|(name, value)| (name.clone(), value.to_toml()))
+                .collect(),
+        )
+    }
+}
+
+impl SettingValue for Image {
+    fn from_toml(value: &DeValue) -> Result<Image, String> {
+        Ok(text_or_keyword(value, "none")?.map_or(Image::None, Image::Path))
+    }
+
+    fn to_toml(&self) -> toml::Value {
+        match self {
+            Image::None => toml::Value::from("none"),
+            Image::Path(path) => path.to_toml(),
+        }
+    }
+}
+
+impl SettingValue for Runtime {
+    fn from_toml(value: &DeValue) -> Result<Runtime, String> {
+        Ok(text_or_keyword(value, "auto")?.map_or(Runtime::Auto, Runtime::Program))
+    }
+
+    fn to_toml(&self) -> toml::Value {
+        match self {
+            Runtime::Auto => toml::Value::from("auto"),
+            Runtime::Program(program) => program.to_toml(),
+        }
+    }
+}
+
+/// A non-empty string, or `None` for the one that is `keyword`.
+fn text_or_keyword(value: &DeValue, keyword: &str) -> Result<Option<String>, String> {
+    let text = String::from_toml(value)?;
+    non_empty(&text)?;
+    Ok((text != keyword).then_some(text))
+}
+
+fn non_empty(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("is empty".into());
+    }
+    Ok(())
+}
+
+/// Instance names travel into `instance://NAME` and the runtime's state paths.
+fn instance_name(name: &str) -> Result<(), String> {
+    non_empty(name)?;
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
     {
-        settings
-            .matched
-            .push((entry.line, entry.pattern_text.clone()));
-        apply(&mut settings, entry);
+        return Err(format!(
+            "{name:?}: use only letters, digits, '.', '_' and '-'"
+        ));
     }
-    settings
-        .origins
-        .sort_by_key(|(key, _)| crate::config::HOST_KEYS.iter().position(|k| k == key));
-    settings
+    Ok(())
 }
 
-fn apply(s: &mut HostSettings, e: &Entry) {
-    let line = e.line;
-    let origins = &mut s.origins;
-    first(&mut s.image, &e.image, "image", line, origins);
-    first(&mut s.runtime, &e.runtime, "runtime", line, origins);
-    first(&mut s.prelude, &e.prelude, "prelude", line, origins);
-    first(&mut s.shell, &e.shell, "shell", line, origins);
-    first(
-        &mut s.sftp_server,
-        &e.sftp_server,
-        "sftp_server",
-        line,
-        origins,
-    );
-    first(&mut s.instance, &e.instance, "instance", line, origins);
-    first(&mut s.persist, &e.persist, "persist", line, origins);
-    first_list(&mut s.binds, &e.binds, "binds", line, origins);
-    first_list(&mut s.env, &e.env, "env", line, origins);
-    first_list(&mut s.options, &e.options, "options", line, origins);
+/// ControlPersist's values that keep a master: `yes`, or an ssh time (`600`, `10m`, `1h30m`).
+fn persist_time(value: &str) -> Result<(), String> {
+    // Digits, each run optionally closed by one unit letter.
+    let mut digits = 0;
+    let time = value.starts_with(|c: char| c.is_ascii_digit())
+        && value.chars().all(|c| {
+            if c.is_ascii_digit() {
+                digits += 1;
+                true
+            } else {
+                let unit = digits > 0 && "smhdwSMHDW".contains(c);
+                digits = 0;
+                unit
+            }
+        });
+    if value == "yes" || time {
+        return Ok(());
+    }
+    Err(format!(
+        "{value:?}: use \"yes\" or a time such as \"10m\", \"1h30m\" or \"600\""
+    ))
 }
 
-fn first<T: Clone>(
-    slot: &mut Option<T>,
-    value: &Option<T>,
-    key: &'static str,
-    line: usize,
-    origins: &mut Vec<(&'static str, usize)>,
-) {
-    if slot.is_none() && value.is_some() {
-        slot.clone_from(value);
-        origins.push((key, line));
-    }
-}
-
-/// Lists too take the first entry that sets them, whole: an entry's list is not merged with a
-/// later one, as ssh_config does not merge `LocalForward` across Host blocks either.
-fn first_list<T: Clone>(
-    slot: &mut Vec<T>,
-    value: &Option<Vec<T>>,
-    key: &'static str,
-    line: usize,
-    origins: &mut Vec<(&'static str, usize)>,
-) {
-    if let Some(list) = value
-        && !origins.iter().any(|(k, _)| *k == key)
-    {
-        slot.clone_from(list);
-        origins.push((key, line));
-    }
+fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     #[test]
-    fn first_value_wins_per_setting() {
-        let config = crate::config::parse(
-            r#"
-[[host]]
-pattern = "login"
-image = "none"
-
-[[host]]
-pattern = "hpc-* !hpc-gpu"
-image = "/a.sif"
-binds = ["/a"]
-
-[[host]]
-pattern = "hpc-*"
-image = "/b.sif"
-runtime = "singularity"
-binds = ["/b"]
-env = { X = "1" }
-
-[[host]]
-pattern = "*"
-image = "/default.sif"
-prelude = "module load apptainer"
-"#,
-            Path::new("c.toml"),
-        )
-        .unwrap();
-        let node = resolve(&config, b"hpc-1");
-        assert_eq!(node.image, Some(Image::Path("/a.sif".into())));
-        assert_eq!(node.runtime(), Runtime::Program("singularity".into()));
-        assert_eq!(node.binds, vec!["/a".to_string()]);
-        assert_eq!(node.env, vec![("X".to_string(), "1".to_string())]);
-        assert_eq!(node.prelude.as_deref(), Some("module load apptainer"));
+    fn values_are_checked_by_their_type_and_key() {
+        let set = |key: &str, toml: &str| {
+            let value = toml::de::DeValue::parse(toml).unwrap();
+            Settings::default().set(key, value.get_ref(), 1)
+        };
+        assert_eq!(set("imgae", "\"x\""), None);
+        assert_eq!(set("image", "\"x\""), Some(Ok(())));
         assert_eq!(
-            node.matched.iter().map(|m| m.0).collect::<Vec<_>>(),
-            vec![7, 12, 19]
+            set("image", "3"),
+            Some(Err("expected a string, found integer".into()))
         );
-        assert_eq!(
-            node.origins,
-            vec![
-                ("image", 7),
-                ("runtime", 12),
-                ("prelude", 19),
-                ("binds", 7),
-                ("env", 12)
-            ]
+        assert_eq!(set("image", "\"\""), Some(Err("is empty".into())));
+        assert_eq!(set("prelude", "\"\""), Some(Ok(())));
+        assert!(set("binds", "[\"\"]").unwrap().is_err());
+        assert!(
+            set("binds", "[\"a\\u0000\"]")
+                .unwrap()
+                .unwrap_err()
+                .contains("NUL")
         );
+        assert!(
+            set("env", "{ \"A B\" = \"1\" }")
+                .unwrap()
+                .unwrap_err()
+                .contains("\"A B\" is not")
+        );
+        assert!(
+            set("instance", "\"x;y\"")
+                .unwrap()
+                .unwrap_err()
+                .starts_with("\"x;y\": use only")
+        );
+        for good in ["yes", "600", "10m", "1h30m", "2D"] {
+            assert_eq!(set("persist", &format!("{good:?}")), Some(Ok(())), "{good}");
+        }
+        for bad in ["no", "", "m", "10x", "1hh", "-5", "10 m"] {
+            assert!(
+                set("persist", &format!("{bad:?}")).unwrap().is_err(),
+                "{bad}"
+            );
+        }
+    }
 
-        let gpu = resolve(&config, b"HPC-GPU");
-        assert_eq!(gpu.image, Some(Image::Path("/b.sif".into())));
-        assert_eq!(resolve(&config, b"login").image, Some(Image::None));
-        let other = resolve(&config, b"elsewhere");
-        assert_eq!(
-            (other.image.clone(), other.runtime()),
-            (Some(Image::Path("/default.sif".into())), Runtime::Auto)
-        );
+    #[test]
+    fn written_values_read_back_as_the_same_setting() {
+        let mut settings = Settings::default();
+        for (key, toml) in [
+            ("image", "\"it's \\\"q\\\"\""),
+            ("runtime", "\"auto\""),
+            ("binds", "[\"/a\", \"/b:/c\"]"),
+            ("env", "{ B = \"x\\ny\", A = \"\" }"),
+        ] {
+            let value = toml::de::DeValue::parse(toml).unwrap();
+            settings.set(key, value.get_ref(), 1).unwrap().unwrap();
+        }
+        let mut again = Settings::default();
+        for (key, written, line) in settings.written() {
+            let value = toml::de::DeValue::parse(&written).unwrap();
+            again.set(key, value.get_ref(), line).unwrap().unwrap();
+        }
+        assert_eq!(again, settings);
     }
 }

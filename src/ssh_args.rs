@@ -42,6 +42,22 @@ pub enum Unparsable {
     BadDestination,
 }
 
+/// In the words ssh itself uses (OpenBSD getopt's messages, then ssh's usage).
+impl std::fmt::Display for Unparsable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unparsable::IllegalOption(letter) => {
+                write!(f, "unknown option -- {}", char::from(*letter))
+            }
+            Unparsable::MissingArgument(letter) => {
+                write!(f, "option requires an argument -- {}", char::from(*letter))
+            }
+            Unparsable::NoDestination => write!(f, "no destination"),
+            Unparsable::BadDestination => write!(f, "a destination ssh does not accept"),
+        }
+    }
+}
+
 impl From<GetoptError> for Unparsable {
     fn from(error: GetoptError) -> Unparsable {
         match error {

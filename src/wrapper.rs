@@ -2,24 +2,17 @@
 //!
 //! Each takes `--cssh-config FILE` and `--cssh-dry-run` before the client's own arguments (named
 //! so that no option of scp, sftp or rsync, which has `--config` and `--dry-run` of its own,
-//! is ever taken), builds the client's new command line with its adapter (`scp_sftp`, `rsync`),
-//! and execs the client, whose exit status is then the caller's.
+//! is ever taken), builds the client's new command line with its adapter (`clients`), and execs
+//! the client, whose exit status is then the caller's.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
 
-use crate::cli::{self, EXIT_CSSH_ERROR};
+use crate::clients::{rsync, scp_sftp};
 use crate::exec;
-use crate::{rsync, scp_sftp};
-
-/// A client's command line, and the environment cssh gets through it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolPlan {
-    pub args: Vec<OsString>,
-    pub env: Vec<(&'static str, OsString)>,
-}
+use crate::output::{self, write_line, write_out};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -47,13 +40,7 @@ impl Tool {
 }
 
 pub fn main(tool: Tool, argv: impl Iterator<Item = OsString>) -> ExitCode {
-    match run(tool, argv.skip(1).collect()) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("{}: {error:#}", tool.name());
-            ExitCode::from(EXIT_CSSH_ERROR)
-        }
-    }
+    run(tool, argv.skip(1).collect()).unwrap_or_else(|error| output::fail(tool.name(), &error))
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -80,7 +67,7 @@ fn split_wrapper_options(
                 taken += 1;
             }
             Some(w) if w.starts_with("--cssh-config=") => {
-                own.config = Some(w["--cssh-config=".len()..].into())
+                own.config = Some(w["--cssh-config=".len()..].into());
             }
             Some("--cssh-dry-run") => own.dry_run = true,
             Some("--help") => own.help = true,
@@ -97,7 +84,7 @@ fn run(tool: Tool, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     let (name, client) = (tool.name(), tool.client());
     let (own, args) = split_wrapper_options(args)?;
     if own.help {
-        cli::write_out(format!(
+        write_out(format!(
             "{name}: {client} with cssh as its ssh, so tagged hosts transfer inside their container\n\n\
              usage: {name} [--cssh-config FILE] [--cssh-dry-run] [{client} arguments]\n\n  \
              --cssh-config FILE  cssh's configuration (default: $CSSH_CONFIG, else ~/.config/cssh/config.toml)\n  \
@@ -108,7 +95,7 @@ fn run(tool: Tool, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if own.version {
-        cli::write_line(format!("{name} {}", env!("CARGO_PKG_VERSION")).as_bytes())?;
+        write_line(format!("{name} {}", env!("CARGO_PKG_VERSION")).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     let cssh = exec::cssh()?;
@@ -125,11 +112,11 @@ fn run(tool: Tool, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         let mut line = Vec::new();
         for (key, value) in &plan.env {
             let assignment = [key.as_bytes(), b"=", value.as_encoded_bytes()].concat();
-            line.extend(crate::quote::sh(&assignment)?.iter());
+            line.extend_from_slice(&crate::quote::sh(&assignment));
             line.push(b' ');
         }
-        line.extend(cli::command_line(&program, &plan.args)?);
-        cli::write_line(&line)?;
+        line.extend(output::command_line(&program, &plan.args));
+        write_line(&line)?;
         return Ok(ExitCode::SUCCESS);
     }
     Err(exec::exec(&program, &plan.args, &plan.env))

@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use cssh::config;
-use cssh::settings;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -15,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     match config::parse(text, Path::new("config.toml")) {
         Ok(config) => {
             for host in [&b"host"[..], b"HPC-1", b"", b"a.b.example.org"] {
-                let _ = settings::resolve(&config, host);
+                let _ = config::resolve(&config, host);
             }
         }
         Err(error) => match error.position {

@@ -7,8 +7,8 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
-use cssh::plan::{self, Context, Decision};
-use cssh::{config, quote, settings, ssh_args};
+use cssh::plan::{self, Decision, Given, Request};
+use cssh::{config, quote};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -25,16 +25,16 @@ fuzz_target!(|data: &[u8]| {
         .split(|&b| b == 0)
         .map(|w| OsString::from_vec(w.to_vec()))
         .collect();
-    let Ok(invocation) = ssh_args::parse(args, &mut || true) else {
-        return;
+    let request = Request {
+        args,
+        ..Request::default()
     };
-    let settings = settings::resolve(&config, invocation.host.as_encoded_bytes());
-    let cx = Context {
-        settings: &settings,
-        image_override: None,
-        config_file: "config.toml",
+    let mut local = Given {
+        config,
+        p_takes_argument: true,
+        ..Given::default()
     };
-    if let Ok(plan) = plan::decide(&invocation, &cx)
+    if let Ok(plan) = plan::make(&request, &mut local)
         && let Decision::Container { .. } = plan.decision
     {
         let command = plan
@@ -43,5 +43,5 @@ fuzz_target!(|data: &[u8]| {
             .expect("a container plan ends with its command");
         assert!(command.len() <= quote::MAX_REMOTE_COMMAND);
     }
-    let _ = plan::rsync_path(invocation.host.as_encoded_bytes(), &cx);
+    let _ = plan::rsync_path(&request, &local.config);
 });

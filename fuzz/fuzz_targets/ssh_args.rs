@@ -5,8 +5,7 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
-use cssh::plan::{self, Context};
-use cssh::settings::HostSettings;
+use cssh::plan::{self, Given, Request};
 use cssh::ssh_args;
 use libfuzzer_sys::fuzz_target;
 
@@ -15,12 +14,6 @@ fuzz_target!(|data: &[u8]| {
         .split(|&b| b == 0)
         .map(|w| OsString::from_vec(w.to_vec()))
         .collect();
-    let settings = HostSettings::default();
-    let cx = Context {
-        settings: &settings,
-        image_override: None,
-        config_file: "config.toml",
-    };
     for p_takes_argument in [false, true] {
         if let Ok(invocation) = ssh_args::parse(args.clone(), &mut || p_takes_argument) {
             let _ = (
@@ -29,8 +22,16 @@ fuzz_target!(|data: &[u8]| {
                 invocation.sets_multiplexing(),
             );
             let _ = invocation.args_without_subsystem_flag();
-            let plan = plan::decide(&invocation, &cx).expect("an untagged host is never refused");
-            assert_eq!(plan.args, args, "an untagged host's argv is the input");
         }
+        let request = Request {
+            args: args.clone(),
+            ..Request::default()
+        };
+        let mut local = Given {
+            p_takes_argument,
+            ..Given::default()
+        };
+        let plan = plan::make(&request, &mut local).expect("an untagged host is never refused");
+        assert_eq!(plan.args, args, "an untagged host's argv is the input");
     }
 });

@@ -5,11 +5,12 @@ use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use crate::harness::*;
+use std::io::Read;
 
 #[test]
 fn commands_run_in_each_image_for_every_login_shell() {
     for image in [FULL_SIF, FULL_SANDBOX, SPACE_SIF] {
-        let config = Scratch::tagging(image, "");
+        let config = tagging(image, "");
         for alias in &host().aliases {
             let out = run(cssh(&config).args([alias, "cat", &host().image_marker]));
             assert_eq!(
@@ -29,7 +30,7 @@ fn commands_run_in_each_image_for_every_login_shell() {
 
 #[test]
 fn an_untagged_alias_of_the_same_server_lands_on_the_host() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let out = run(cssh(&config).args(["th-plain", "cat", &host().remote_marker]));
     assert_eq!(text(&out.stdout), REMOTE_MARKER, "{}", describe(&out));
     let out = run(cssh(&config).args(["th-plain", "cat", &host().image_marker]));
@@ -108,7 +109,7 @@ fn printf_command(words: &[Vec<u8>]) -> Vec<u8> {
     let mut command = b"printf '%s\\0'".to_vec();
     for word in words {
         command.push(b' ');
-        command.extend_from_slice(&cssh::quote::sh(word).unwrap());
+        command.extend_from_slice(&cssh::quote::sh(word));
     }
     command
 }
@@ -122,7 +123,7 @@ fn expected_output(words: &[Vec<u8>]) -> Vec<u8> {
 
 #[test]
 fn argument_corpus_round_trips_for_every_login_shell() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let words = corpus();
     let command = OsString::from_vec(printf_command(&words));
     for alias in &host().aliases {
@@ -144,7 +145,7 @@ fn argument_corpus_round_trips_for_every_login_shell() {
 #[test]
 fn words_are_joined_with_spaces_as_ssh_joins_them() {
     // `ssh host printf '%s|' "a  b" c` sends "printf %s| a  b c": the remote shell splits it again.
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let words = ["printf", "'%s|'", "a  b", "c", "\"d  e\""];
     let plain = run(cssh(&config).arg("th-plain").args(words));
     assert_eq!(text(&plain.stdout), "a|b|c|d  e|", "{}", describe(&plain));
@@ -158,7 +159,7 @@ fn words_are_joined_with_spaces_as_ssh_joins_them() {
     args.extend(
         corpus
             .iter()
-            .map(|w| OsString::from_vec(cssh::quote::sh(w).unwrap().into_owned())),
+            .map(|w| OsString::from_vec(cssh::quote::sh(w).into_owned())),
     );
     let out = run(cssh(&config).args(&args));
     assert_eq!(out.stdout, expected_output(&corpus), "{}", describe(&out));
@@ -166,7 +167,7 @@ fn words_are_joined_with_spaces_as_ssh_joins_them() {
 
 #[test]
 fn exit_statuses_are_the_commands() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     for alias in ["th-bash", "th-tcsh", "th-fish"] {
         for status in [0, 1, 42, 255] {
             let out = run(cssh(&config).args([alias, &format!("exit {status}")]));
@@ -182,11 +183,10 @@ fn exit_statuses_are_the_commands() {
 
 #[test]
 fn binary_stdin_and_stdout_are_clean() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let input = config.path("in.bin");
     let output = config.path("out.bin");
     let random = std::fs::File::open("/dev/urandom").unwrap();
-    use std::io::Read;
     let mut data = Vec::with_capacity(100 << 20);
     random.take(100 << 20).read_to_end(&mut data).unwrap();
     std::fs::write(&input, &data).unwrap();
@@ -207,24 +207,24 @@ fn binary_stdin_and_stdout_are_clean() {
 
 #[test]
 fn stdin_reaches_the_command_and_its_end_is_seen() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let out = run_with_input(cssh(&config).args(["th-csh", "wc", "-c"]), &[0u8; 12345]);
     assert_eq!(text(&out.stdout).trim(), "12345");
 }
 
 #[test]
 fn an_invalid_utf8_argument_survives() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let word = OsString::from_vec(vec![b'a', 0xc3, 0x28, 0xff, b'z']);
     let mut command = b"printf %s ".to_vec();
-    command.extend_from_slice(&cssh::quote::sh(word.as_bytes()).unwrap());
+    command.extend_from_slice(&cssh::quote::sh(word.as_bytes()));
     let out = run(cssh(&config).arg("th-zsh").arg(OsString::from_vec(command)));
     assert_eq!(out.stdout, word.as_bytes(), "{}", describe(&out));
 }
 
 #[test]
 fn proxy_jump_and_image_override_keep_working() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     // Through an untagged jump host to a tagged one: the jump is plain ssh (-W), the target runs
     // in its container.
     let out = run(cssh(&config).args(["-J", "th-plain", "th-bash", "cat", &host().image_marker]));
@@ -257,7 +257,7 @@ fn proxy_jump_and_image_override_keep_working() {
 fn a_long_command_reaches_every_login_shell() {
     // csh refuses words over a few KiB ("Word too long."): the encoded script travels in
     // short words. 60 KB of argument is half of what the remote kernel takes in one command.
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let word = "x".repeat(60_000);
     for alias in &host().aliases {
         let out = run(cssh(&config).args([alias, "printf", "%s", &word]));

@@ -61,11 +61,11 @@ impl SpareSshd {
                 };
                 let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
                 // The field after the parenthesised command name, then the parent's pid.
-                let ppid = stat
+                let parent_of_entry = stat
                     .rsplit(')')
                     .next()
                     .and_then(|rest| rest.split_whitespace().nth(1));
-                if ppid == Some(parent.to_string().as_str()) && !doomed.contains(&pid) {
+                if parent_of_entry == Some(parent.to_string().as_str()) && !doomed.contains(&pid) {
                     doomed.push(pid);
                 }
             }
@@ -113,7 +113,7 @@ fn big_file(dir: &Path, mib: u64) -> PathBuf {
 
 #[test]
 fn a_server_killed_mid_stream_gives_sshs_error_and_status() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let spare = SpareSshd::start();
     let received = config.path("received");
     // 2 GiB of zeros, seconds of streaming: the kill lands after the first MiB, mid-stream.
@@ -156,7 +156,7 @@ fn a_server_killed_mid_stream_gives_sshs_error_and_status() {
 
 #[test]
 fn a_transfer_cut_by_the_server_is_not_reported_complete() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let source = big_file(&config.dir, 512);
     for (name, legacy) in [("cscp", false), ("cscp -O", true)] {
         let spare = SpareSshd::start();
@@ -200,7 +200,7 @@ fn a_large_file_goes_through_cscp_and_rsync_unchanged() {
         .ok()
         .and_then(|m| m.parse().ok())
         .unwrap_or(1024);
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let source = big_file(&config.dir, mib);
     let digest = |path: &Path| {
         let out = run(Command::new("sha256sum").arg(path));

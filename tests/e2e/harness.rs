@@ -1,13 +1,13 @@
 //! What every end-to-end test shares: the test host (brought up once per run, or the run fails
-//! saying why), cssh and ssh invocations against it, and scratch files.
+//! saying why), cssh and ssh invocations against it; and what both test binaries share.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub const CSSH: &str = env!("CARGO_BIN_EXE_cssh");
+pub use crate::support::*;
+
 pub const FULL_SIF: &str = "/opt/th/full.sif";
 pub const FULL_SANDBOX: &str = "/opt/th/full-sandbox";
 pub const SPACE_SIF: &str = "/opt/th/dir with space/full.sif";
@@ -105,50 +105,12 @@ pub fn cssh(config: &Scratch) -> Command {
     command
 }
 
-/// A scratch directory, removed when dropped, holding a cssh configuration.
-pub struct Scratch {
-    pub dir: PathBuf,
-}
-
-impl Scratch {
-    pub fn new(config: &str) -> Scratch {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "cssh-e2e-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("config.toml"), config).unwrap();
-        Scratch { dir }
-    }
-
-    /// A configuration that tags every test host alias except th-plain, and the host's bare
-    /// address, with `image`.
-    pub fn tagging(image: &str, extra: &str) -> Scratch {
-        Scratch::new(&format!(
-            "[[host]]\npattern = \"th-* 127.0.0.1 !th-plain\"\nimage = {image:?}\n{extra}\n"
-        ))
-    }
-
-    pub fn path(&self, name: impl AsRef<Path>) -> PathBuf {
-        self.dir.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs a command, asserting nothing, for a readable failure message.
-pub fn run(command: &mut Command) -> Output {
-    command.stdin(Stdio::null()).output().expect("runs")
+/// A configuration that tags every test host alias except th-plain, and the host's bare
+/// address, with `image`.
+pub fn tagging(image: &str, extra: &str) -> Scratch {
+    Scratch::new(&format!(
+        "[[host]]\npattern = \"th-* 127.0.0.1 !th-plain\"\nimage = {image:?}\n{extra}\n"
+    ))
 }
 
 /// A port of 127.0.0.1 that nothing listens on now.
@@ -179,13 +141,4 @@ pub fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
     let out = child.wait_with_output().expect("waits");
     writer.join().unwrap();
     out
-}
-
-pub fn describe(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
 }

@@ -34,12 +34,12 @@ fn configuration_values_with_shell_syntax_never_run() {
             format!("binds = [{}]", toml(&format!("/tmp:{payload}"))),
             format!("env = {{ CSSH_X = {} }}", toml(payload)),
         ] {
-            let config = Scratch::tagging(FULL_SIF, &extra);
+            let config = tagging(FULL_SIF, &extra);
             let _ = run(cssh(&config).args(["th-bash", "true"]));
             let _ = run(cssh(&config).args(["-T", "th-tcsh"]));
         }
         // As the image itself: refused as missing, never run.
-        let config = Scratch::tagging(payload, "");
+        let config = tagging(payload, "");
         let out = run(cssh(&config).args(["th-fish", "true"]));
         assert_eq!(out.status.code(), Some(127), "{}", describe(&out));
     }
@@ -50,7 +50,7 @@ fn configuration_values_with_shell_syntax_never_run() {
 fn openssh_still_refuses_hostile_destinations_of_untagged_hosts() {
     // cssh refuses such names itself for tagged hosts (cli.rs); untagged ones reach ssh as they
     // are, and ssh's own refusal must come out exactly as without cssh.
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let canary = config.path("canary");
     let touch = format!("touch {}", canary.display());
     for destination in [
@@ -103,7 +103,7 @@ fn all_at_once(count: usize, command: impl Fn(usize, &str) -> Command) -> Vec<Ou
 
 #[test]
 fn sixty_four_concurrent_sessions_all_succeed() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let outputs = all_at_once(64, |i, alias| {
         let mut command = cssh(&config);
         command.args([alias, "printf", &format!("session-{i}")]);
@@ -121,7 +121,7 @@ fn sixty_four_concurrent_sessions_all_succeed() {
 
 #[test]
 fn thirty_two_concurrent_transfers_all_arrive_intact() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let source = config.path("payload");
     let data: Vec<u8> = (0..4 << 20)
         .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
@@ -158,7 +158,7 @@ fn thirty_two_concurrent_transfers_all_arrive_intact() {
 
 #[test]
 fn a_link_named_ssh_first_on_path_never_loops() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let links = config.path("bin");
     std::fs::create_dir(&links).unwrap();
     std::os::unix::fs::symlink(CSSH, links.join("ssh")).unwrap();

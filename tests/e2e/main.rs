@@ -1,13 +1,14 @@
 //! End-to-end tests: cssh and the test host's own checks, against a real OpenSSH sshd and a real
 //! Apptainer (tests/testhost). No test here is skipped: without the host, each one fails.
 
-mod cli;
+#[path = "../support/mod.rs"]
+mod support;
+
 mod commands;
-mod docs;
+mod demo;
 mod faults;
 mod harness;
 mod hostile;
-mod patterns;
 mod property;
 mod sessions;
 mod settings;

@@ -45,7 +45,7 @@ fn command_and_output(words: &[Vec<u8>]) -> (Vec<u8>, Vec<u8>) {
     let mut output = Vec::new();
     for word in words {
         command.push(b' ');
-        command.extend_from_slice(&cssh::quote::sh(word).unwrap());
+        command.extend_from_slice(&cssh::quote::sh(word));
         output.extend_from_slice(word);
         output.push(0);
     }
@@ -90,7 +90,7 @@ fn random_argument_vectors_round_trip_for_every_login_shell() {
                 | 1
         });
     println!("property: {cases} cases per shell, CSSH_PROPERTY_SEED={seed}");
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let start = Instant::now();
     let mut failures = Vec::new();
     let mut mismatches = 0;

@@ -95,8 +95,7 @@ fn rand_suffix() -> u128 {
 }
 
 fn interactive_command(config: &Scratch, alias: &str) -> String {
-    let q =
-        |s: &str| String::from_utf8(cssh::quote::sh(s.as_bytes()).unwrap().into_owned()).unwrap();
+    let q = |s: &str| String::from_utf8(cssh::quote::sh(s.as_bytes()).into_owned()).unwrap();
     format!(
         "env CSSH_CONFIG={} {} -F {} {alias}; echo CSSH-EXITED-$?; sleep 60",
         q(&config.path("config.toml").display().to_string()),
@@ -108,7 +107,7 @@ fn interactive_command(config: &Scratch, alias: &str) -> String {
 #[test]
 fn an_interactive_login_gets_a_pty_inside_the_image() {
     for alias in ["th-bash", "th-fish"] {
-        let config = Scratch::tagging(FULL_SIF, "");
+        let config = tagging(FULL_SIF, "");
         let tmux = Tmux::start(&interactive_command(&config, alias));
         tmux.wait_for_prompt();
         // `end-42` shows only once the commands ran, not while they are echoed.
@@ -131,7 +130,7 @@ fn an_interactive_login_gets_a_pty_inside_the_image() {
 
 #[test]
 fn a_configured_shell_is_used() {
-    let config = Scratch::tagging(FULL_SIF, "shell = \"/bin/sh\"");
+    let config = tagging(FULL_SIF, "shell = \"/bin/sh\"");
     let tmux = Tmux::start(&interactive_command(&config, "th-zsh"));
     tmux.wait_for_prompt();
     tmux.keys("echo \"shell=$0\"; cat /etc/cssh-image-marker; echo end-$((6*7))");
@@ -143,7 +142,7 @@ fn a_configured_shell_is_used() {
 
 #[test]
 fn without_a_terminal_the_containers_shell_reads_stdin() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     for alias in ["th-bash", "th-tcsh"] {
         let input = format!("cat {}\nexit 5\n", host().image_marker);
         let out = run_with_input(cssh(&config).arg(alias), input.as_bytes());
@@ -172,7 +171,7 @@ fn sftp(config: &Scratch, alias: &str, batch: &str) -> std::process::Output {
 
 #[test]
 fn the_sftp_subsystem_is_served_from_the_image() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     for alias in ["th-bash", "th-tcsh", "th-fish"] {
         let out = sftp(
             &config,
@@ -190,7 +189,7 @@ fn the_sftp_subsystem_is_served_from_the_image() {
 
 #[test]
 fn an_image_without_sftp_server_says_so() {
-    let config = Scratch::tagging(BARE_SIF, "");
+    let config = tagging(BARE_SIF, "");
     let out = sftp(&config, "th-bash", "ls\n");
     assert!(!out.status.success());
     let expected = format!(

@@ -5,7 +5,7 @@ use crate::harness::*;
 
 #[test]
 fn a_runtime_only_a_prelude_provides() {
-    let without = Scratch::tagging(FULL_SIF, "runtime = \"modtainer\"");
+    let without = tagging(FULL_SIF, "runtime = \"modtainer\"");
     let out = run(cssh(&without).args(["th-bash", "cat", &host().image_marker]));
     assert_eq!(out.status.code(), Some(127), "{}", describe(&out));
     assert_eq!(
@@ -17,7 +17,7 @@ fn a_runtime_only_a_prelude_provides() {
     );
     assert_eq!(text(&out.stdout), "");
 
-    let with = Scratch::tagging(
+    let with = tagging(
         FULL_SIF,
         &format!("runtime = \"modtainer\"\nprelude = {MODULE_PRELUDE:?}"),
     );
@@ -34,7 +34,7 @@ fn a_runtime_only_a_prelude_provides() {
 
 #[test]
 fn neither_runtime_on_path_is_one_line() {
-    let config = Scratch::tagging(FULL_SIF, "prelude = \"PATH=/nonexistent\"");
+    let config = tagging(FULL_SIF, "prelude = \"PATH=/nonexistent\"");
     let out = run(cssh(&config).args(["th-dash", "true"]));
     assert_eq!(out.status.code(), Some(127));
     assert_eq!(
@@ -48,7 +48,7 @@ fn neither_runtime_on_path_is_one_line() {
 
 #[test]
 fn prelude_output_goes_to_stderr() {
-    let config = Scratch::tagging(FULL_SIF, "prelude = \"echo loading modules\"");
+    let config = tagging(FULL_SIF, "prelude = \"echo loading modules\"");
     let out = run(cssh(&config).args(["th-bash", "echo", "out"]));
     assert_eq!(
         (text(&out.stdout), text(&out.stderr)),
@@ -58,14 +58,14 @@ fn prelude_output_goes_to_stderr() {
 
 #[test]
 fn singularity_as_the_runtime() {
-    let config = Scratch::tagging(FULL_SANDBOX, "runtime = \"singularity\"");
+    let config = tagging(FULL_SANDBOX, "runtime = \"singularity\"");
     let out = run(cssh(&config).args(["th-csh", "cat", &host().image_marker]));
     assert_eq!(text(&out.stdout), FULL_MARKER, "{}", describe(&out));
 }
 
 #[test]
 fn a_missing_image_is_one_line() {
-    let config = Scratch::tagging("/opt/th/no such.sif", "");
+    let config = tagging("/opt/th/no such.sif", "");
     let out = run(cssh(&config).args(["th-bash", "true"]));
     assert_eq!(out.status.code(), Some(127));
     assert_eq!(
@@ -81,7 +81,7 @@ fn binds_env_and_options_reach_the_container() {
     std::fs::create_dir_all(&source).unwrap();
     std::fs::write(source.join("file"), "bound\n").unwrap();
     let value = "a b 'c' \"d\" $(touch /tmp/cssh-env-canary) `x` \\ , e=f";
-    let config = Scratch::tagging(
+    let config = tagging(
         FULL_SIF,
         &format!(
             "binds = [\"/tmp/cssh-e2e-bind-{id}:/mnt/cssh-bind:ro\"]\nenv = {{ CSSH_E2E = {value:?} }}\noptions = [\"--cleanenv\"]"
@@ -109,7 +109,7 @@ fn binds_env_and_options_reach_the_container() {
 #[test]
 fn an_instance_is_started_once_and_reused() {
     let name = format!("e2e{}", std::process::id());
-    let config = Scratch::tagging(FULL_SIF, &format!("instance = {name:?}"));
+    let config = tagging(FULL_SIF, &format!("instance = {name:?}"));
     for _ in 0..2 {
         let out = run(cssh(&config).args(["th-bash", "cat", &host().image_marker]));
         assert_eq!(text(&out.stdout), FULL_MARKER, "{}", describe(&out));
@@ -127,7 +127,7 @@ fn an_instance_is_started_once_and_reused() {
 
 #[test]
 fn persist_reuses_one_connection() {
-    let config = Scratch::tagging(FULL_SIF, "persist = \"1m\"");
+    let config = tagging(FULL_SIF, "persist = \"1m\"");
     let runtime_dir = config.path("run");
     std::fs::create_dir(&runtime_dir).unwrap();
     // SSH_CONNECTION names the client's port: one TCP connection, one port.
@@ -163,7 +163,7 @@ fn persist_reuses_one_connection() {
         describe(&stop)
     );
     // Without persist, each command has a connection of its own.
-    let plain = Scratch::tagging(FULL_SIF, "");
+    let plain = tagging(FULL_SIF, "");
     let ports: Vec<String> = (0..2)
         .map(|_| text(&run(cssh(&plain).args(["th-bash", "echo $SSH_CONNECTION"])).stdout))
         .collect();
@@ -172,7 +172,7 @@ fn persist_reuses_one_connection() {
 
 #[test]
 fn persist_leaves_multiplexing_the_user_decided_alone() {
-    let config = Scratch::tagging(FULL_SIF, "persist = \"1m\"");
+    let config = tagging(FULL_SIF, "persist = \"1m\"");
     let dry_run = |ssh_config: &std::path::Path, args: &[&str]| {
         let out = run(std::process::Command::new(CSSH)
             .env("CSSH_CONFIG", config.path("config.toml"))

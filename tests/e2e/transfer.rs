@@ -13,6 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use crate::harness::*;
+use std::os::unix::fs::PermissionsExt;
 
 const USERS: [&str; 2] = ["th-bash", "th-tcsh"];
 const CSSCP: &str = env!("CARGO_BIN_EXE_cscp");
@@ -157,9 +158,8 @@ impl DataDir {
         let name = format!("cssh-xfer-{}-{}", std::process::id(), rand_suffix());
         let remote = host().root.join("tmp").join(&name);
         std::fs::create_dir_all(&remote).unwrap();
-        use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&remote, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        let scratch = Scratch::tagging(image, &format!("binds = [\"/tmp/{name}:/data\"]"));
+        let scratch = tagging(image, &format!("binds = [\"/tmp/{name}:/data\"]"));
         DataDir { scratch, remote }
     }
 
@@ -588,7 +588,6 @@ fn git_clones_pushes_and_fetches_through_the_containers_git() {
         format!("#!/bin/sh\nexec ssh -F '{}' \"$@\"\n", ssh_config()),
     )
     .unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     let program = vec![
         ("GIT_SSH", CSSH.to_string()),
@@ -632,7 +631,7 @@ fn git_clones_pushes_and_fetches_through_the_containers_git() {
 
 #[test]
 fn vs_code_remote_ssh_shape_runs_bash_in_the_container() {
-    let config = Scratch::tagging(FULL_SIF, "");
+    let config = tagging(FULL_SIF, "");
     let port = free_port();
     let script = format!(
         "cat {}\necho \"bash=$BASH_VERSION\"\necho listeningOn==127.0.0.1:1234==\nexit 0\n",
@@ -738,7 +737,6 @@ fn a_users_own_ssh_program_is_kept() {
         ),
     )
     .unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     let marker = data.local("marker");
     let out = with_config(

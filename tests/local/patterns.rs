@@ -7,7 +7,7 @@ use std::process::Command;
 
 use cssh::pattern::PatternList;
 
-use crate::harness::Scratch;
+use crate::support::Scratch;
 
 #[test]
 fn pattern_lists_match_as_in_openssh() {

@@ -5,7 +5,8 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::process::Command;
 
-use crate::harness::*;
+use crate::support::*;
+use std::os::unix::fs::PermissionsExt;
 
 /// Writes a fake ssh into the scratch directory: it records its argv, NUL-separated.
 fn fake_ssh(scratch: &Scratch) -> std::path::PathBuf {
@@ -18,9 +19,13 @@ fn fake_ssh(scratch: &Scratch) -> std::path::PathBuf {
         ),
     )
     .unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
+}
+
+/// Whether the tests run as root (whose reads no file mode stops).
+pub fn is_root() -> bool {
+    run(Command::new("id").arg("-u")).stdout == b"0\n"
 }
 
 fn recorded(scratch: &Scratch) -> Vec<OsString> {
@@ -144,9 +149,9 @@ fn explain_names_entries_settings_and_the_remote_script() {
         "destination: alice@hpc-7 (host hpc-7)\n".into(),
         "matched: line 6: pattern = \"hpc-*\"\n".into(),
         "matched: line 11: pattern = \"*\"\n".into(),
-        "setting: image = Some(Path(\"/el9.sif\")) (line 6)\n".into(),
-        "setting: runtime = Some(Program(\"apptainer\")) (line 11)\n".into(),
-        "setting: binds = [\"/scratch\"] (line 6)\n".into(),
+        "setting: image = \"/el9.sif\" (line 7)\n".into(),
+        "setting: runtime = \"apptainer\" (line 12)\n".into(),
+        "setting: binds = [\"/scratch\"] (line 8)\n".into(),
         "decision: container\n".into(),
         "  exec \"$cssh_rt\" exec --bind /scratch /el9.sif /bin/sh -c 'make -j8'\n".into(),
     ] {
@@ -199,8 +204,8 @@ fn unusable_configuration_files_are_one_line() {
     std::fs::write(scratch.path("empty.toml"), "\n").unwrap();
     std::fs::write(scratch.path("latin1.toml"), b"# caf\xe9\n").unwrap();
     std::fs::create_dir(scratch.path("dir.toml")).unwrap();
-    // Root reads any file, so the unreadable one is read by a copy of cssh running as nobody.
-    use std::os::unix::fs::PermissionsExt;
+    // Root reads any file, so as root the unreadable one is read by a copy of cssh running as
+    // nobody; any other user cannot read it as it is.
     std::fs::write(scratch.path("unreadable.toml"), "").unwrap();
     std::fs::set_permissions(
         scratch.path("unreadable.toml"),
@@ -209,6 +214,9 @@ fn unusable_configuration_files_are_one_line() {
     .unwrap();
     std::fs::copy(CSSH, scratch.path("cssh")).unwrap();
     let as_nobody = || {
+        if !is_root() {
+            return cssh_with_fake(&scratch);
+        }
         let mut command = Command::new("setpriv");
         command
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
@@ -311,4 +319,153 @@ fn a_link_named_ssh_to_cssh_never_recurses() {
         "{line}"
     );
     assert!(line.split(' ').next().unwrap().ends_with("/ssh"), "{line}");
+}
+
+#[test]
+fn configuration_files_others_could_write_are_refused() {
+    let scratch = Scratch::new("[[host]]\npattern = \"*\"\nimage = \"/i.sif\"\nprelude = \"id\"\n");
+    let config = scratch.path("config.toml");
+    let chmod = |mode| {
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let mut refusals = vec![
+        (
+            0o664,
+            0,
+            "writable by its group, who could make you run code on every tagged host; chmod go-w it",
+        ),
+        (
+            0o646,
+            0,
+            "writable by anyone, who could make you run code on every tagged host; chmod go-w it",
+        ),
+    ];
+    if is_root() {
+        // Owned by another user: root may hand the file to nobody.
+        refusals.push((0o644, 65534, "owned by uid 65534, not by you (uid 0) or root, so its code would run as you; chown it to yourself"));
+    }
+    for (mode, owner, why) in refusals {
+        chmod(mode);
+        if is_root() {
+            std::os::unix::fs::chown(&config, Some(owner), None).unwrap();
+        }
+        let out = run(cssh_with_fake(&scratch).args(["h", "id"]));
+        assert_eq!(out.status.code(), Some(255), "{mode:o}: {}", describe(&out));
+        assert_eq!(
+            text(&out.stderr),
+            format!("cssh: {}: {why}\n", config.display()),
+            "{mode:o}"
+        );
+        assert!(!scratch.path("argv").exists(), "ssh must not run");
+    }
+    if is_root() {
+        std::os::unix::fs::chown(&config, Some(0), None).unwrap();
+    }
+    chmod(0o600);
+    let out = run(cssh_with_fake(&scratch).args(["h", "id"]));
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+/// What only Rust's debug formatting would show a person: `Some(`, `Path(`, or a CamelCase
+/// word (letters only, as Rust names its variants) that is not one of ssh's own keywords.
+fn debug_text(shown: &str) -> Option<&str> {
+    const SSH_WORDS: &[&str] = &[
+        "RemoteCommand",
+        "SessionType",
+        "ControlMaster",
+        "ControlPath",
+        "ControlPersist",
+        "ProxyCommand",
+        "ProxyJump",
+    ];
+    let is_camel = |word: &&str| {
+        let mut chars = word.chars();
+        chars.next().is_some_and(|c| c.is_ascii_uppercase())
+            && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && word.chars().filter(char::is_ascii_uppercase).count() >= 2
+            && word.chars().all(|c| c.is_ascii_alphabetic())
+            && !SSH_WORDS.contains(word)
+    };
+    // The exec'd command line carries the base64-encoded script, whose words are noise here.
+    let prose = || shown.lines().filter(|line| !line.starts_with("exec: "));
+    ["Some(", "Path("]
+        .into_iter()
+        .find(|debug| prose().any(|line| line.contains(debug)))
+        .or_else(|| {
+            prose()
+                .flat_map(|line| line.split(|c: char| !c.is_ascii_alphanumeric()))
+                .find(is_camel)
+        })
+}
+
+#[test]
+fn what_a_person_reads_is_never_debug_text() {
+    assert_eq!(debug_text("(IllegalOption(106))"), Some("IllegalOption"));
+    assert_eq!(debug_text("image = Some(Path(\"/i.sif\"))"), Some("Some("));
+    assert_eq!(debug_text("-o RemoteCommand cannot be combined"), None);
+    let scratch = Scratch::new(
+        "[[host]]\npattern = \"tagged\"\nimage = \"/i.sif\"\nruntime = \"apptainer\"\nbinds = [\"/a\"]\nenv = { A = \"1\" }\npersist = \"yes\"\n\n[[host]]\npattern = \"off\"\nimage = \"none\"\n",
+    );
+    let long = "x".repeat(100 * 1024);
+    let cases: &[&[&str]] = &[
+        &["--explain", "-j", "tagged"],
+        &["--explain", "-p"],
+        &["--explain", "-G", "tagged"],
+        &["--explain", "tagged", "id"],
+        &["--explain", "off", "id"],
+        &["--explain", "--no-container", "tagged"],
+        &["--explain", "--image", "/x.sif", "other"],
+        &["--rsync-path", "-p"],
+        &["--rsync-path", "off"],
+        &["--rsync-path"],
+        &["--frob"],
+        &["--config"],
+        &["--help", "--version"],
+        &["--dry-run", "--explain", "h"],
+        &["--image", "/x", "--no-container", "h"],
+        &["--", "h;x", "id"],
+        &["-o", "RemoteCommand=x", "tagged"],
+        &["tagged", &long],
+    ];
+    for args in cases {
+        let out = run(cssh_with_fake(&scratch).args(*args));
+        let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(debug_text(&shown), None, "{args:?}:\n{shown}");
+    }
+    // Configuration errors, and an explain of a missing default configuration.
+    for config in [
+        "[[host]]\npattern = 3\n",
+        "[[host]]\nimage = \"x\"\n",
+        "[[host]]\npattern = \"a\"\nbinds = \"x\"\n",
+        "[[host]]\npattern = \"a\"\nenv = [1]\n",
+        "[[host]]\npattern = \"a\"\npersist = true\n",
+        "[host]\npattern = \"a\"\n",
+        "x = \n",
+    ] {
+        let bad = Scratch::new(config);
+        let out = run(cssh_with_fake(&bad).args(["a", "id"]));
+        assert_eq!(out.status.code(), Some(255), "{config}");
+        assert_eq!(
+            debug_text(&text(&out.stderr)),
+            None,
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let home = Scratch::new("");
+    let out = run(Command::new(CSSH)
+        .env_remove("CSSH_CONFIG")
+        .env("HOME", &home.dir)
+        .env_remove("XDG_CONFIG_HOME")
+        .args(["--explain", "h"]));
+    assert_eq!(
+        text(&out.stdout).lines().next(),
+        Some(
+            format!(
+                "config: {}/.config/cssh/config.toml (not found: no host is tagged)",
+                home.dir.display()
+            )
+            .as_str()
+        )
+    );
 }

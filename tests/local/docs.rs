@@ -1,15 +1,11 @@
-//! What a newcomer reads and runs: man pages, shell completions, --help, the README's commands
-//! and the demo.
+//! What a newcomer reads and runs: man pages, shell completions, --help and the README's
+//! commands.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::harness::*;
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
+use crate::support::*;
 
 const BINARIES: [(&str, &str); 4] = [
     ("cssh", env!("CARGO_BIN_EXE_cssh")),
@@ -65,7 +61,7 @@ fn man_pages_pass_mandoc_lint_and_render() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     listed.sort();
-    let mut expected: Vec<String> = pages.iter().map(|p| p.to_string()).collect();
+    let mut expected: Vec<String> = pages.iter().map(std::string::ToString::to_string).collect();
     expected.sort();
     assert_eq!(listed, expected, "every page is linted");
 }
@@ -205,23 +201,6 @@ fn the_readme_test_command_is_what_ci_runs() {
     );
 }
 
-#[test]
-fn the_demo_shows_the_host_and_the_container() {
-    host();
-    let out = run(Command::new(repo("tests/demo")).env("CSSH_DEMO_BIN", CSSH));
-    let shown = text(&out.stdout);
-    assert!(out.status.success(), "{}", describe(&out));
-    assert!(shown.contains("$ cssh th-plain grep PRETTY_NAME /etc/os-release\nPRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\n"), "{shown}");
-    assert!(shown.contains("$ cssh th-bash grep PRETTY_NAME /etc/os-release\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"), "{shown}");
-    let out = run_with_input(
-        Command::new(repo("tests/demo"))
-            .arg("shell")
-            .env("CSSH_DEMO_BIN", CSSH),
-        b"cat /etc/cssh-image-marker\n",
-    );
-    assert_eq!(text(&out.stdout), FULL_MARKER);
-}
-
 /// The first fenced block after `heading` in the README.
 fn readme_block(heading: &str, fence: &str) -> String {
     let readme = std::fs::read_to_string(repo("README.md")).unwrap();
@@ -272,4 +251,74 @@ fn the_readme_configuration_example_is_valid() {
         "{}",
         describe(&explain)
     );
+}
+
+/// cssh's own options as the table declares them: (name, takes a value).
+fn table() -> Vec<(String, bool)> {
+    let mut options: Vec<(String, bool)> = cssh::options::OWN_OPTIONS
+        .iter()
+        .map(|o| (o.name.to_string(), o.value.is_some()))
+        .collect();
+    options.sort();
+    options
+}
+
+#[test]
+fn the_man_page_lists_the_options_of_the_table() {
+    let page = std::fs::read_to_string(repo("man/cssh.1")).unwrap();
+    let section = &page[page.find(".SH OPTIONS").unwrap()..];
+    let section = &section[..section[1..].find("\n.SH ").unwrap()];
+    let mut listed: Vec<(String, bool)> = section
+        .split(".TP\n")
+        .skip(1)
+        .map(|item| {
+            let heading = item.lines().next().unwrap();
+            let (macro_name, rest) = heading.split_once(' ').unwrap();
+            let name = rest.split(' ').next().unwrap().replace('\\', "");
+            (name, macro_name == ".BI")
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(listed, table());
+}
+
+#[test]
+fn the_completions_offer_the_options_of_the_table() {
+    let names: Vec<String> = table().into_iter().map(|(name, _)| name).collect();
+    let words = |line: &str| {
+        let mut words: Vec<String> = line.split_whitespace().map(String::from).collect();
+        words.sort();
+        words
+    };
+    let bash = std::fs::read_to_string(repo("completions/cssh.bash")).unwrap();
+    let bash_own = bash
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("cssh) real=ssh own='"))
+        .unwrap();
+    assert_eq!(words(bash_own.split('\'').next().unwrap()), names, "bash");
+    let zsh = std::fs::read_to_string(repo("completions/_cssh")).unwrap();
+    let zsh_own = zsh
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("own=(--config"))
+        .map(|rest| format!("--config{}", rest.trim_end_matches(')')))
+        .unwrap();
+    assert_eq!(words(&zsh_own), names, "zsh");
+    let fish = std::fs::read_to_string(repo("completions/cssh.fish")).unwrap();
+    let mut fish_own: Vec<(String, bool)> = fish
+        .lines()
+        .filter_map(|l| l.strip_prefix("complete -c cssh -l "))
+        .map(|rest| {
+            let name = rest.split(' ').next().unwrap();
+            (format!("--{name}"), rest.contains(" -r "))
+        })
+        .collect();
+    fish_own.sort();
+    assert_eq!(fish_own, table(), "fish");
+    // bash skips the value of the options that take one when it looks for the destination.
+    for (name, _) in table().into_iter().filter(|(_, value)| *value) {
+        assert!(
+            bash.contains(&format!("$word == {name}")),
+            "bash skips {name}'s value"
+        );
+    }
 }

@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
-use crate::wrapper::ToolPlan;
+use super::ClientPlan;
 
 /// Short options that take a value (`options.c` long_options).
 const SHORT_WITH_VALUE: &[u8] = b"eBfMT@";
@@ -137,15 +137,16 @@ fn scan(args: &[OsString]) -> Scan {
                 if SHORT_WITH_VALUE.contains(&letter) {
                     let attached = at + 1 < bytes.len();
                     if letter == b'e' {
-                        found.rsh.push(match attached {
-                            true => RshValue {
+                        found.rsh.push(if attached {
+                            RshValue {
                                 word: index - 1,
                                 start: at + 1,
-                            },
-                            false => RshValue {
+                            }
+                        } else {
+                            RshValue {
                                 word: index,
                                 start: 0,
-                            },
+                            }
                         });
                     }
                     if !attached {
@@ -214,7 +215,7 @@ fn rewrite(value: &[u8], cssh: &Path, family: Option<&str>) -> (Vec<u8>, Option<
     (new, user_program)
 }
 
-pub fn plan(mut args: Vec<OsString>, cssh: &Path, rsync_rsh: Option<OsString>) -> ToolPlan {
+pub fn plan(mut args: Vec<OsString>, cssh: &Path, rsync_rsh: Option<OsString>) -> ClientPlan {
     let found = scan(&args);
     let mut user_program = None;
     for value in &found.rsh {
@@ -234,7 +235,7 @@ pub fn plan(mut args: Vec<OsString>, cssh: &Path, rsync_rsh: Option<OsString>) -
         user_program = program;
         args.splice(0..0, [OsString::from("-e"), OsString::from_vec(new)]);
     }
-    ToolPlan {
+    ClientPlan {
         args,
         env: user_program.map(|p| ("CSSH_SSH", p)).into_iter().collect(),
     }
@@ -248,7 +249,7 @@ mod tests {
         words.iter().map(OsString::from).collect()
     }
 
-    fn plan_of(words: &[&str], rsync_rsh: Option<&str>) -> ToolPlan {
+    fn plan_of(words: &[&str], rsync_rsh: Option<&str>) -> ClientPlan {
         plan(
             os(words),
             Path::new("/b/cssh"),

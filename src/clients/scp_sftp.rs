@@ -8,13 +8,13 @@
 use std::ffi::OsString;
 use std::path::Path;
 
+use super::ClientPlan;
 use crate::getopt;
-use crate::wrapper::ToolPlan;
 
 pub const SCP_OPTSTRING: &str = "12346ABCTdfOpqRrstvD:F:J:M:P:S:c:i:l:o:X:";
 pub const SFTP_OPTSTRING: &str = "1246AafhNpqrvCc:D:i:l:o:s:S:b:B:F:J:P:R:X:";
 
-pub fn plan(optstring: &'static str, args: Vec<OsString>, cssh: &Path) -> ToolPlan {
+pub fn plan(optstring: &'static str, args: Vec<OsString>, cssh: &Path) -> ClientPlan {
     let mut options = Vec::new();
     // A line the client would reject keeps its words: the client prints its own usage.
     let parsed = getopt::getopt(&args, 0, &mut getopt::arity(optstring), &mut options).is_ok();
@@ -30,7 +30,7 @@ pub fn plan(optstring: &'static str, args: Vec<OsString>, cssh: &Path) -> ToolPl
     };
     let mut new_args = vec![OsString::from("-S"), cssh.as_os_str().to_owned()];
     new_args.extend(rest);
-    ToolPlan {
+    ClientPlan {
         args: new_args,
         env: user_ssh
             .filter(|_| parsed)

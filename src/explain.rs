@@ -1,0 +1,55 @@
+//! `cssh --explain`: how a plan came about, written for a person, values in the configuration
+//! file's own syntax: the file, the destination, the matching entries, each setting with the line
+//! it was written on, the decision, the remote script and the command line cssh would exec.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::output;
+use crate::plan::{Decision, Plan};
+
+/// The report, ending with the exec'd command line.
+pub fn render(plan: &Plan, ssh: &Path) -> Vec<u8> {
+    let report = &plan.report;
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = match &report.config {
+        Some((file, true)) => writeln!(out, "config: {file}"),
+        Some((file, false)) => writeln!(out, "config: {file} (not found: no host is tagged)"),
+        None => writeln!(out, "config: not read"),
+    };
+    let _ = match &report.destination {
+        Some((destination, host)) => writeln!(out, "destination: {destination} (host {host})"),
+        None => writeln!(out, "destination: none that ssh would accept"),
+    };
+    for (line, pattern) in &report.resolution.matched {
+        let _ = writeln!(
+            out,
+            "matched: line {line}: pattern = {}",
+            toml_string(pattern)
+        );
+    }
+    for (key, value, line) in report.resolution.settings.written() {
+        let _ = writeln!(out, "setting: {key} = {value} (line {line})");
+    }
+    match &plan.decision {
+        Decision::Passthrough(why) => {
+            let _ = writeln!(out, "decision: plain ssh: {why}");
+        }
+        Decision::Container { script } => {
+            out += "decision: container\nremote script (run by the remote /bin/sh):\n";
+            for line in String::from_utf8_lossy(script).lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+    }
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(b"exec: ");
+    bytes.extend(output::command_line(ssh, &plan.args));
+    bytes
+}
+
+/// A string as TOML writes it.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}

@@ -1,0 +1,266 @@
+//! cssh's own options, declared once in [`OWN_OPTIONS`]: the table drives their parsing and
+//! `--help`, and tests hold the man page and the completions to it.
+//!
+//! cssh's options are long options placed before ssh's. OpenSSH has no long options (its getopt
+//! would reject `--config` as the illegal option `-`), so nothing collides, and everything from
+//! the first other word on belongs to ssh and reaches it unchanged.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail};
+
+/// One of cssh's options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnOption {
+    pub name: &'static str,
+    /// The value's name in `--help`, for an option that takes one.
+    pub value: Option<&'static str>,
+    /// `--help`'s text; a `\n` continues it on the next line.
+    pub help: &'static str,
+    effect: Effect,
+}
+
+/// What an option sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    Config,
+    Image,
+    NoContainer,
+    Mode(Mode),
+}
+
+/// What cssh does: run ssh, or one of the things it does instead. One mode per call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Run,
+    DryRun,
+    Explain,
+    RsyncPath,
+    ListHosts,
+    Help,
+    Version,
+}
+
+pub const OWN_OPTIONS: &[OwnOption] = &[
+    OwnOption {
+        name: "--config",
+        value: Some("FILE"),
+        help: "read FILE (default: $CSSH_CONFIG, else ~/.config/cssh/config.toml)",
+        effect: Effect::Config,
+    },
+    OwnOption {
+        name: "--image",
+        value: Some("IMAGE"),
+        help: "run in IMAGE on this host for this call, configured or not",
+        effect: Effect::Image,
+    },
+    OwnOption {
+        name: "--no-container",
+        value: None,
+        help: "run ssh exactly as given",
+        effect: Effect::NoContainer,
+    },
+    OwnOption {
+        name: "--dry-run",
+        value: None,
+        help: "print the ssh command line cssh would run, then exit",
+        effect: Effect::Mode(Mode::DryRun),
+    },
+    OwnOption {
+        name: "--explain",
+        value: None,
+        help: "show the matching entries, the settings and the remote script",
+        effect: Effect::Mode(Mode::Explain),
+    },
+    OwnOption {
+        name: "--rsync-path",
+        value: None,
+        help: "print a value for rsync --rsync-path that runs rsync in the\ndestination's image (cssh --rsync-path [ssh options] destination)",
+        effect: Effect::Mode(Mode::RsyncPath),
+    },
+    OwnOption {
+        name: "--list-hosts",
+        value: None,
+        help: "print the configured host names that have no wildcard",
+        effect: Effect::Mode(Mode::ListHosts),
+    },
+    OwnOption {
+        name: "--help",
+        value: None,
+        help: "this text",
+        effect: Effect::Mode(Mode::Help),
+    },
+    OwnOption {
+        name: "--version",
+        value: None,
+        help: "cssh's version",
+        effect: Effect::Mode(Mode::Version),
+    },
+];
+
+/// cssh's options as given.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct OwnOptions {
+    pub config: Option<PathBuf>,
+    pub image: Option<String>,
+    pub no_container: bool,
+    pub mode: Mode,
+}
+
+/// Takes cssh's long options off the front of argv (without argv[0]); the rest is ssh's.
+pub fn split(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec<OsString>)> {
+    let mut own = OwnOptions::default();
+    let mut mode_given: Option<&str> = None;
+    let mut taken = 0;
+    while let Some(word) = args.get(taken) {
+        let bytes = word.as_encoded_bytes();
+        if bytes.len() <= 2 || !bytes.starts_with(b"--") {
+            break;
+        }
+        let text = word
+            .to_str()
+            .ok_or_else(|| anyhow!("unknown option {}", word.to_string_lossy()))?;
+        let (name, attached) = match text.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (text, None),
+        };
+        let option = OWN_OPTIONS.iter().find(|o| o.name == name).ok_or_else(|| {
+            anyhow!("unknown option {name} (cssh's options come before ssh's; see cssh --help)")
+        })?;
+        taken += 1;
+        let value = match (option.value, attached) {
+            (None, Some(_)) => bail!("{name} takes no value"),
+            (None, None) => String::new(),
+            (Some(_), Some(value)) => value,
+            (Some(_), None) => {
+                let next = args
+                    .get(taken)
+                    .ok_or_else(|| anyhow!("{name} needs a value"))?;
+                taken += 1;
+                next.to_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| anyhow!("{name}: the value is not valid UTF-8"))?
+            }
+        };
+        match option.effect {
+            Effect::Config => own.config = Some(PathBuf::from(value)),
+            Effect::Image => own.image = Some(value).filter(|i| !i.is_empty()),
+            Effect::NoContainer => own.no_container = true,
+            Effect::Mode(mode) => {
+                if let Some(first) = mode_given.filter(|first| *first != name) {
+                    bail!("{first} and {name} cannot be combined: each says what cssh does");
+                }
+                mode_given = Some(option.name);
+                own.mode = mode;
+            }
+        }
+    }
+    if own.no_container && own.image.is_some() {
+        bail!("--image and --no-container cannot be combined");
+    }
+    args.drain(..taken);
+    Ok((own, args))
+}
+
+/// `cssh --help`.
+pub fn help() -> String {
+    let mut text = String::from(
+        "cssh: ssh into the container image configured for a host\n\n\
+         usage: cssh [cssh options] [ssh options] destination [command [argument ...]]\n\n\
+         cssh's options come first; everything else is ssh's and reaches it unchanged.\n",
+    );
+    for option in OWN_OPTIONS {
+        let usage = match option.value {
+            Some(value) => format!("{} {value}", option.name),
+            None => option.name.to_string(),
+        };
+        let mut lines = option.help.lines();
+        let _ = writeln!(text, "  {usage:<15} {}", lines.next().unwrap_or_default());
+        for more in lines {
+            let _ = writeln!(text, "  {:<15} {more}", "");
+        }
+    }
+    let modes: Vec<&str> = OWN_OPTIONS
+        .iter()
+        .filter(|o| matches!(o.effect, Effect::Mode(_)))
+        .map(|o| o.name)
+        .collect();
+    let _ = write!(
+        text,
+        "\nAt most one of {} per call.\n\
+         Environment: CSSH_CONFIG (configuration file), CSSH_SSH (the real ssh).\n\
+         See cssh(1) and cssh-config(5).\n",
+        modes.join(", ")
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn own_options_come_first_and_stop_at_sshs() {
+        let (own, rest) = split(os(&[
+            "--config",
+            "c.toml",
+            "--image=/i.sif",
+            "--dry-run",
+            "-p",
+            "2",
+            "h",
+            "--explain",
+        ]))
+        .unwrap();
+        assert_eq!(own.config, Some(PathBuf::from("c.toml")));
+        assert_eq!(own.image.as_deref(), Some("/i.sif"));
+        assert_eq!(own.mode, Mode::DryRun);
+        assert_eq!(rest, os(&["-p", "2", "h", "--explain"]));
+        let (own, rest) = split(os(&["--", "h"])).unwrap();
+        assert_eq!((own, rest), (OwnOptions::default(), os(&["--", "h"])));
+    }
+
+    #[test]
+    fn own_option_errors() {
+        let e = |w: &[&str]| split(os(w)).unwrap_err().to_string();
+        assert_eq!(
+            e(&["--confg", "x"]),
+            "unknown option --confg (cssh's options come before ssh's; see cssh --help)"
+        );
+        assert_eq!(e(&["--config"]), "--config needs a value");
+        assert_eq!(e(&["--dry-run=yes", "h"]), "--dry-run takes no value");
+        assert_eq!(
+            e(&["--help", "--list-hosts"]),
+            "--help and --list-hosts cannot be combined: each says what cssh does"
+        );
+        assert_eq!(
+            e(&["--dry-run", "--explain", "h"]),
+            "--dry-run and --explain cannot be combined: each says what cssh does"
+        );
+        assert_eq!(
+            e(&["--no-container", "--image", "/i.sif", "h"]),
+            "--image and --no-container cannot be combined"
+        );
+        assert!(split(os(&["--explain", "--explain", "h"])).is_ok());
+    }
+
+    #[test]
+    fn help_lists_every_option_once() {
+        let help = help();
+        for option in OWN_OPTIONS {
+            assert_eq!(
+                help.matches(&format!("  {} ", option.name)).count(),
+                1,
+                "{}",
+                option.name
+            );
+        }
+    }
+}

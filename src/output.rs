@@ -1,0 +1,43 @@
+//! What cssh and its wrappers write: whole lines to stdout, with a closed or full stdout
+//! reported as an error rather than a panic; command lines shell-quoted so that they run as
+//! printed; and their own failures, one line on stderr and ssh's own exit status.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::quote;
+
+/// A command line, shell-quoted (for `--dry-run` and `--explain`).
+pub fn command_line(program: &Path, args: &[OsString]) -> Vec<u8> {
+    let mut line = quote::sh(program.as_os_str().as_encoded_bytes()).into_owned();
+    for arg in args {
+        line.push(b' ');
+        line.extend_from_slice(&quote::sh(arg.as_encoded_bytes()));
+    }
+    line
+}
+
+/// `bytes` and a newline.
+pub fn write_line(bytes: &[u8]) -> anyhow::Result<()> {
+    write_out(&[bytes, b"\n"].concat())
+}
+
+pub fn write_out(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .context("writing to stdout")
+}
+
+/// cssh's own failures exit like ssh's own: 255.
+pub const EXIT_CSSH_ERROR: u8 = 255;
+
+/// Reports a failure of `program` in one line and gives its exit status.
+pub fn fail(program: &str, error: &anyhow::Error) -> ExitCode {
+    eprintln!("{program}: {error:#}");
+    ExitCode::from(EXIT_CSSH_ERROR)
+}
