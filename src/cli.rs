@@ -3,6 +3,7 @@
 //! list the configured hosts.
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,6 +27,7 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         image: own.image.clone(),
         no_container: own.no_container,
         explain: own.mode == Mode::Explain,
+        progress: std::io::stderr().is_terminal(),
     };
     match own.mode {
         Mode::Help => write_out(options::help().as_bytes())?,
@@ -37,13 +39,32 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
                 &config::read(own.config.as_deref())?,
             )?)?;
         }
+        Mode::Release => {
+            let mut system = System::new(&own)?;
+            let plan = plan::release(&request, &mut system)?;
+            return Err(exec::exec(&system.ssh, &plan.args, &[]));
+        }
         Mode::Run | Mode::DryRun | Mode::Explain => {
             let mut system = System::new(&own)?;
             let plan = plan::make(&request, &mut system)?;
             match own.mode {
                 Mode::Explain => write_line(&explain::render(&plan, &system.ssh))?,
-                Mode::DryRun => write_line(&output::command_line(&system.ssh, &plan.args))?,
-                _ => return Err(exec::exec(&system.ssh, &plan.args, &[])),
+                Mode::DryRun => write_line(&output::plan_line(&system.ssh, &plan))?,
+                _ => {
+                    let args = match &plan.first_hop {
+                        None => plan.args,
+                        Some(hop) => {
+                            let (status, node) = exec::output(&system.ssh, &hop.args)?;
+                            if !status.success() {
+                                // The login node said why, on stderr.
+                                let code = status.code().unwrap_or(255);
+                                return Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)));
+                            }
+                            plan.on_node(&node)?
+                        }
+                    };
+                    return Err(exec::exec(&system.ssh, &args, &[]));
+                }
             }
         }
     }

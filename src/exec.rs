@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus, Stdio};
 
 use anyhow::{Context as _, bail};
 
@@ -67,10 +67,22 @@ pub fn resolved_config(ssh: &Path, args: &[OsString]) -> anyhow::Result<String> 
     let out = Command::new(ssh)
         .arg("-G")
         .args(args)
-        .stdin(std::process::Stdio::null())
+        .stdin(Stdio::null())
         .output()
         .with_context(|| format!("cannot run {} -G", ssh.display()))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `program args...` with stdin closed and stderr the user's, and gives its status and
+/// stdout.
+pub fn output(program: &Path, args: &[OsString]) -> anyhow::Result<(ExitStatus, Vec<u8>)> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run {}", program.display()))?;
+    Ok((out.status, out.stdout))
 }
 
 /// A private directory for connection-sharing sockets: under `$XDG_RUNTIME_DIR`, else the

@@ -43,9 +43,13 @@ pub fn render(plan: &Plan, ssh: &Path) -> Vec<u8> {
             }
         }
     }
+    if plan.first_hop.is_some() {
+        out +=
+            "first: a connection to the login node waits for the allocation and prints its node\n";
+    }
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(b"exec: ");
-    bytes.extend(output::command_line(ssh, &plan.args));
+    bytes.extend(output::plan_line(ssh, plan));
     bytes
 }
 

@@ -93,13 +93,16 @@ pub fn getopt(
     })
 }
 
-/// `args` without every option whose letter is `letter`, and its value: a word left as a lone
-/// `-` disappears, as does a value that stood in the next word. All other bytes stay.
-pub fn remove(args: &[OsString], options: &[Opt], letter: u8) -> Vec<OsString> {
+/// `args` without every option whose letter is one of `letters`, and its value: a word left as
+/// a lone `-` disappears, as does a value that stood in the next word. All other bytes stay.
+pub fn remove(args: &[OsString], options: &[Opt], letters: &[u8]) -> Vec<OsString> {
     let mut words: Vec<Option<Vec<u8>>> =
         args.iter().map(|w| Some(w.as_bytes().to_vec())).collect();
     // Right to left within a word, so earlier offsets stay valid.
-    let mut doomed: Vec<&Opt> = options.iter().filter(|o| o.letter == letter).collect();
+    let mut doomed: Vec<&Opt> = options
+        .iter()
+        .filter(|o| letters.contains(&o.letter))
+        .collect();
     doomed.sort_by_key(|o| std::cmp::Reverse((o.word, o.at)));
     for opt in doomed {
         let Some(word) = words[opt.word].as_mut() else {
@@ -187,7 +190,7 @@ mod tests {
     fn removing_keeps_every_other_byte() {
         let removed = |words: &[&str], letter| {
             let (options, _) = parse(words);
-            remove(&os(words), &options, letter)
+            remove(&os(words), &options, &[letter])
         };
         assert_eq!(removed(&["-S", "p", "a", "b"], b'S'), os(&["a", "b"]));
         assert_eq!(removed(&["-qSp", "a"], b'S'), os(&["-q", "a"]));

@@ -3,13 +3,16 @@
 //! cssh parses the OpenSSH command line exactly as ssh.c does (`ssh_args`, `getopt`), looks the
 //! host up in its TOML configuration (`config`, `pattern`, `settings`), rewrites only the remote
 //! command or the sftp subsystem request into a script that runs it inside
-//! `apptainer|singularity exec` (`plan`, `remote`, `quote`), then execs the real ssh (`exec`).
+//! `apptainer|singularity exec` (`plan`, `remote`, `quote`), on a Slurm compute node where the
+//! host has an allocation (`remote::slurm`), then execs the real ssh (`exec`).
 //! OpenSSH keeps doing the networking, authentication, configuration and forwarding. cscp, csftp
 //! and crsync run the real scp, sftp and rsync with cssh as their ssh (`wrapper`, `clients`).
 //!
 //! Dependencies point one way: the front doors (`cli` for cssh, `wrapper` for the others) use
-//! everything below them; `plan` uses `ssh_args`, `settings`, `remote` and `quote`; the leaves
-//! (`getopt`, `pattern`, `quote`, `output`, `clients`) use nothing of the crate but each other.
+//! everything below them; `explain` and `output` use `plan`; `plan` uses `config`, `ssh_args`,
+//! `settings`, `remote` and `quote`; `config` uses `settings` and `pattern`; the leaves
+//! (`getopt`, `pattern`, `quote`, `settings`, `options`, `exec`, `clients`) use nothing of the
+//! crate but each other.
 
 pub mod cli;
 pub mod clients;

@@ -39,6 +39,7 @@ pub enum Mode {
     DryRun,
     Explain,
     RsyncPath,
+    Release,
     ListHosts,
     Help,
     Version,
@@ -80,6 +81,12 @@ pub const OWN_OPTIONS: &[OwnOption] = &[
         value: None,
         help: "print a value for rsync --rsync-path that runs rsync in the\ndestination's image (cssh --rsync-path [ssh options] destination)",
         effect: Effect::Mode(Mode::RsyncPath),
+    },
+    OwnOption {
+        name: "--release",
+        value: None,
+        help: "cancel the destination's Slurm allocation\n(cssh --release [ssh options] destination)",
+        effect: Effect::Mode(Mode::Release),
     },
     OwnOption {
         name: "--list-hosts",

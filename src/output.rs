@@ -9,12 +9,30 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use crate::plan::Plan;
 use crate::quote;
 
 /// A command line, shell-quoted (for `--dry-run` and `--explain`).
 pub fn command_line(program: &Path, args: &[OsString]) -> Vec<u8> {
     let mut line = quote::sh(program.as_os_str().as_encoded_bytes()).into_owned();
     for arg in args {
+        line.push(b' ');
+        line.extend_from_slice(&quote::sh(arg.as_encoded_bytes()));
+    }
+    line
+}
+
+/// The command line of a plan: with a first hop, its output takes the node's place, so the
+/// line still runs as printed.
+pub fn plan_line(program: &Path, plan: &Plan) -> Vec<u8> {
+    let Some(hop) = &plan.first_hop else {
+        return command_line(program, &plan.args);
+    };
+    let mut line = command_line(program, &plan.args[..hop.node_at]);
+    line.extend_from_slice(b" \"$(");
+    line.extend(command_line(program, &hop.args));
+    line.extend_from_slice(b")\"");
+    for arg in &plan.args[hop.node_at + 1..] {
         line.push(b' ');
         line.extend_from_slice(&quote::sh(arg.as_encoded_bytes()));
     }

@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, Resolution};
 use crate::quote;
-use crate::remote::{self, Payload, Target};
-use crate::settings::{Image, Settings};
+use crate::remote::slurm::Allocation;
+use crate::remote::{self, Payload, Place, Target};
+use crate::settings::{Image, Settings, SlurmConnect, SlurmTransfers};
 use crate::ssh_args::{self, Invocation, Session, TtyRequest};
 
 /// What cssh was asked to run.
@@ -32,6 +33,8 @@ pub struct Request {
     /// `--explain`: read the configuration even where the decision does not need it, so the
     /// report is whole.
     pub explain: bool,
+    /// The user's stderr is a terminal: a pending Slurm allocation shows its state there.
+    pub progress: bool,
 }
 
 /// What a plan asks of the machine it runs on.
@@ -79,6 +82,37 @@ pub struct Plan {
     pub args: Vec<OsString>,
     pub decision: Decision,
     pub report: Report,
+    /// A connection to run before ssh: it prints the node that `args[node_at]` stands for.
+    pub first_hop: Option<FirstHop>,
+}
+
+/// An ssh connection to the login node that waits for the Slurm allocation and prints the name
+/// of its node, the destination of the plan's own connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstHop {
+    /// ssh's arguments for it.
+    pub args: Vec<OsString>,
+    /// Where the node's name goes in the plan's arguments.
+    pub node_at: usize,
+}
+
+impl Plan {
+    /// The plan's arguments once the first hop named the node (its output, trimmed).
+    pub fn on_node(&self, output: &[u8]) -> Result<Vec<OsString>, Refusal> {
+        let node = output.trim_ascii();
+        let mut args = self.args.clone();
+        let Some(hop) = &self.first_hop else {
+            return Ok(args);
+        };
+        if node.is_empty() || node.contains(&b'\n') || hostile_host(node).is_some() {
+            return Err(Refusal(format!(
+                "the allocation's node is not a host name ssh takes: {:?}",
+                String::from_utf8_lossy(node)
+            )));
+        }
+        args[hop.node_at] = OsString::from_vec(node.to_vec());
+        Ok(args)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +152,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         args: args.clone(),
         decision: Decision::Passthrough(why),
         report,
+        first_hop: None,
     };
     if request.no_container && !request.explain {
         return Ok(passthrough("--no-container".into(), Report::default()));
@@ -160,18 +195,31 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         settings,
         image_override: request.image.as_deref(),
         config_file: report.config.as_ref().map_or("", |(file, _)| file),
+        progress: request.progress,
     };
-    let (mut args, decision) = decide(&inv, &cx)?;
+    let Decided {
+        mut args,
+        decision,
+        mut first_hop,
+    } = decide(&inv, &cx, local)?;
     if let (Decision::Container { .. }, Some(persist)) = (&decision, &settings.persist)
         && !inv.sets_multiplexing()
         && !multiplexing_configured(&local.resolved_ssh_config(&inv.args)?)
     {
-        args = with_connection_reuse(args, &local.control_dir()?, persist);
+        let dir = local.control_dir()?;
+        let args_before = args.len();
+        args = with_connection_reuse(args, &dir, persist);
+        if let Some(hop) = &mut first_hop {
+            hop.args = with_connection_reuse(std::mem::take(&mut hop.args), &dir, persist);
+            // `args` has the reuse options in front now.
+            hop.node_at += args.len() - args_before;
+        }
     }
     Ok(Plan {
         args,
         decision,
         report,
+        first_hop,
     })
 }
 
@@ -182,25 +230,32 @@ struct Context<'a> {
     image_override: Option<&'a str>,
     /// The configuration file shown in messages about the remote.
     config_file: &'a str,
+    /// The user's stderr is a terminal.
+    progress: bool,
 }
 
-fn decide(inv: &Invocation, cx: &Context) -> Result<(Vec<OsString>, Decision), Refusal> {
-    let plain = |why: &str| Ok((inv.args.clone(), Decision::Passthrough(why.into())));
+/// What [`decide`] settles: ssh's arguments, the decision, and any connection to run first.
+struct Decided {
+    args: Vec<OsString>,
+    decision: Decision,
+    first_hop: Option<FirstHop>,
+}
+
+fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Result<Decided> {
+    let plain = |why: &str| {
+        Ok(Decided {
+            args: inv.args.clone(),
+            decision: Decision::Passthrough(why.into()),
+            first_hop: None,
+        })
+    };
     let Some(image) = image_for(cx) else {
         return plain(untagged_reason(cx));
     };
     let session = inv.session();
-    let payload = match &session {
-        Session::None => return plain("this command line opens no session"),
-        Session::Subsystem(name) if name.as_slice() != b"sftp" => {
-            return plain("a subsystem other than sftp");
-        }
-        Session::Shell if inv.forks_without_command() => {
-            return plain("-f without a command (ssh refuses it)");
-        }
-        Session::Command(command) => Payload::Command(command),
-        Session::Shell => Payload::Shell,
-        Session::Subsystem(_) => Payload::Sftp,
+    let payload = match payload_of(inv, &session) {
+        Ok(payload) => payload,
+        Err(why) => return plain(why),
     };
     if inv
         .config_values("RemoteCommand")
@@ -208,10 +263,78 @@ fn decide(inv: &Invocation, cx: &Context) -> Result<(Vec<OsString>, Decision), R
     {
         return Err(Refusal(
             "-o RemoteCommand cannot be combined with a container host; give the command as arguments".into(),
-        ));
+        )
+        .into());
     }
-    let (script, command) = wrap(inv.host.as_bytes(), image, cx, payload)?;
-    let args = match &session {
+    let host = checked_host(inv.host.as_bytes())?;
+    let target = Target {
+        host: &host,
+        image,
+        settings: cx.settings,
+        config_file: cx.config_file,
+        place: place(&host, cx, payload),
+    };
+    let Place::Node(allocation) = &target.place else {
+        let script = remote::script(&target, payload);
+        let args = session_args(inv, carry(&script)?);
+        return Ok(Decided {
+            args,
+            decision: Decision::Container { script },
+            first_hop: None,
+        });
+    };
+    // The session reaches the allocation's node through the login node: a first connection
+    // waits for the allocation and names its node; this one's destination becomes that node.
+    let mut first = inv.args_without(b"tTfs");
+    first.truncate(first.len() - (inv.args.len() - inv.command_start));
+    first.splice(
+        0..0,
+        ["-T", "-o", "ClearAllForwardings=yes"].map(OsString::from),
+    );
+    first.push(carry(&remote::node_query_script(&target, allocation))?);
+    let login_user = local
+        .resolved_ssh_config(&inv.args)?
+        .lines()
+        .find_map(|line| line.strip_prefix("user "))
+        .map(str::to_string)
+        .ok_or_else(|| Refusal(format!("ssh -G {host} names no user for the login node")))?;
+    let node_inv = on_node(inv, &login_user)?;
+    let script = remote::script(&target, payload);
+    let args = session_args(&node_inv, carry(&script)?);
+    let node_at = args
+        .iter()
+        .position(|word| word.as_bytes() == NODE.as_bytes())
+        .ok_or_else(|| Refusal("lost the node's place in the command line".into()))?;
+    Ok(Decided {
+        args,
+        decision: Decision::Container { script },
+        first_hop: Some(FirstHop {
+            args: first,
+            node_at,
+        }),
+    })
+}
+
+/// What runs in the container for a command line, or why nothing does.
+fn payload_of<'a>(inv: &Invocation, session: &'a Session) -> Result<Payload<'a>, &'static str> {
+    Ok(match session {
+        Session::None => return Err("this command line opens no session"),
+        Session::Subsystem(name) if name.as_slice() != b"sftp" => {
+            return Err("a subsystem other than sftp");
+        }
+        Session::Shell if inv.forks_without_command() => {
+            return Err("-f without a command (ssh refuses it)");
+        }
+        Session::Command(command) => Payload::Command(command),
+        Session::Shell => Payload::Shell,
+        Session::Subsystem(_) => Payload::Sftp,
+    })
+}
+
+/// ssh's arguments for a session whose remote command is `command`: only the remote command
+/// changes, and a login shell asks for the pty ssh would have asked for.
+fn session_args(inv: &Invocation, command: OsString) -> Vec<OsString> {
+    let mut args = match inv.session() {
         Session::Shell => {
             // ssh asks for a pty for a login shell but not for a command: ask for it as ssh
             // would have (it still drops it, with its usual notice, when stdin is no terminal).
@@ -220,22 +343,78 @@ fn decide(inv: &Invocation, cx: &Context) -> Result<(Vec<OsString>, Decision), R
                 args.push(OsString::from("-t"));
             }
             args.extend(inv.args.iter().cloned());
-            args.push(command);
             args
         }
         Session::Subsystem(_) => {
-            let mut args = inv.args_without_subsystem_flag();
+            let mut args = inv.args_without(b"s");
             args.truncate(args.len() - (inv.args.len() - inv.command_start));
-            args.push(command);
             args
         }
-        _ => {
-            let mut args = inv.args[..inv.command_start].to_vec();
-            args.push(command);
-            args
-        }
+        _ => inv.args[..inv.command_start].to_vec(),
     };
-    Ok((args, Decision::Container { script }))
+    args.push(command);
+    args
+}
+
+/// Where a session runs: on the host, or in its Slurm allocation where the session belongs
+/// there (transfers run on the login node unless `slurm_transfers = "job"`).
+fn place(host: &str, cx: &Context, payload: Payload) -> Place {
+    let transfer = match payload {
+        Payload::Sftp | Payload::Arguments(_) => true,
+        Payload::Command(command) => remote::is_transfer(command),
+        Payload::Shell => false,
+    };
+    let settings = cx.settings;
+    if transfer && settings.slurm_transfers != Some(SlurmTransfers::Job) {
+        return Place::Here;
+    }
+    match (allocation(host, cx), settings.slurm_connect) {
+        (None, _) => Place::Here,
+        (Some(allocation), Some(SlurmConnect::Ssh)) => Place::Node(allocation),
+        (Some(allocation), _) => Place::Step(allocation),
+    }
+}
+
+/// Stands for the allocation's node until the first connection names it: no argv word can
+/// hold a NUL, so it cannot be mistaken for one of the user's.
+const NODE: &str = "\0node";
+
+/// The command line that reaches the allocation's node: the login node, as the user named it
+/// (with their `-l`, `-p` and `-J`), becomes the jump host, and the node is the destination,
+/// reached as the login node's user. The rest of the line is the user's, for the node.
+fn on_node(inv: &Invocation, login_user: &str) -> Result<Invocation, Refusal> {
+    let destination = inv.args[inv.destination].as_bytes();
+    let mut jump = Vec::new();
+    if let Some(hops) = inv.first_value(b'J') {
+        jump.extend_from_slice(hops.as_bytes());
+        jump.push(b',');
+    }
+    let uri = destination.starts_with(b"ssh://");
+    if let Some(user) = inv
+        .first_value(b'l')
+        .filter(|_| !uri && !destination.contains(&b'@'))
+    {
+        jump.extend_from_slice(user.as_bytes());
+        jump.push(b'@');
+    }
+    jump.extend_from_slice(destination);
+    if let Some(port) = inv.first_value(b'p').filter(|_| !uri) {
+        jump.push(b':');
+        jump.extend_from_slice(port.as_bytes());
+    }
+    let mut marked = inv.clone();
+    marked.args[inv.destination] = OsString::from(NODE);
+    let mut args: Vec<OsString> = ["-J", "", "-l", login_user].map(OsString::from).to_vec();
+    args[1] = OsString::from_vec(jump);
+    args.extend(marked.args_without(b"lpJ"));
+    // -P keeps the arity the first parse gave it.
+    let p_takes_argument = inv
+        .options
+        .iter()
+        .find(|o| o.letter == b'P')
+        .is_none_or(|o| o.value.is_some());
+    ssh_args::parse(args, &mut || p_takes_argument)
+        .map_err(|why| Refusal(format!("cannot reach the allocation's node: {why}")))
 }
 
 /// `args` with ssh's connection sharing turned on: the first connection to a host becomes a
@@ -280,6 +459,7 @@ pub fn rsync_path(request: &Request, config: &Config) -> anyhow::Result<Vec<u8>>
         settings: &settings,
         image_override: request.image.as_deref(),
         config_file: &config.file,
+        progress: false,
     };
     let image = image_for(&cx).ok_or_else(|| {
         Refusal(format!(
@@ -288,8 +468,21 @@ pub fn rsync_path(request: &Request, config: &Config) -> anyhow::Result<Vec<u8>>
             untagged_reason(&cx)
         ))
     })?;
-    let (_, command) = wrap(inv.host.as_bytes(), image, &cx, Payload::Arguments("rsync"))?;
-    Ok(command.into_vec())
+    let host = checked_host(inv.host.as_bytes())?;
+    let payload = Payload::Arguments("rsync");
+    // rsync runs the value on the login node: a step reaches the node from there.
+    let place = match place(&host, &cx, payload) {
+        Place::Node(allocation) => Place::Step(allocation),
+        place => place,
+    };
+    let target = Target {
+        host: &host,
+        image,
+        settings: cx.settings,
+        config_file: cx.config_file,
+        place,
+    };
+    Ok(carry(&remote::script(&target, payload))?.into_vec())
 }
 
 fn image_for<'a>(cx: &Context<'a>) -> Option<&'a str> {
@@ -307,28 +500,72 @@ fn untagged_reason(cx: &Context) -> &'static str {
     }
 }
 
-/// The remote script for a payload, and the command that carries it past the login shell.
-fn wrap(
-    host: &[u8],
-    image: &str,
-    cx: &Context,
-    payload: Payload,
-) -> Result<(Vec<u8>, OsString), Refusal> {
+/// The host's Slurm allocation, where `slurm` is set.
+fn allocation(host: &str, cx: &Context) -> Option<Allocation> {
+    let options = cx.settings.slurm.as_ref()?;
+    let at = format!("{}:{}", cx.config_file, cx.settings.lines.slurm);
+    Some(Allocation::new(host, options, at, cx.progress))
+}
+
+/// `cssh --release [ssh options] destination`: ssh's command line that cancels the
+/// destination's Slurm allocation on the login node.
+pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
+    let inv =
+        ssh_args::parse(request.args.clone(), &mut || local.p_takes_argument()).map_err(|why| {
+            Refusal(format!(
+                "--release needs a destination, as ssh takes it ({why})"
+            ))
+        })?;
+    if inv.command_start < inv.args.len() {
+        return Err(Refusal("--release takes a destination and no command".into()).into());
+    }
+    let config = local.config()?;
+    let resolution = config::resolve(&config, inv.host.as_bytes());
+    let host = checked_host(inv.host.as_bytes())?;
+    let cx = Context {
+        settings: &resolution.settings,
+        image_override: None,
+        config_file: &config.file,
+        progress: false,
+    };
+    let allocation = allocation(&host, &cx).ok_or_else(|| {
+        Refusal(format!(
+            "{host} has no Slurm allocation to release (no slurm for it in {})",
+            config.file
+        ))
+    })?;
+    let target = Target {
+        host: &host,
+        image: "",
+        settings: cx.settings,
+        config_file: cx.config_file,
+        place: Place::Here,
+    };
+    let script = remote::release_script(&target, &allocation);
+    let mut args = inv.args.clone();
+    args.push(carry(&script)?);
+    Ok(Plan {
+        args,
+        decision: Decision::Container { script },
+        report: Report::default(),
+        first_hop: None,
+    })
+}
+
+/// The host name, refused where it could not be written into the remote script's messages.
+fn checked_host(host: &[u8]) -> Result<String, Refusal> {
     if let Some(reason) = hostile_host(host) {
         return Err(Refusal(format!(
             "refusing host name {:?}: {reason}",
             String::from_utf8_lossy(host)
         )));
     }
-    let host_text = String::from_utf8_lossy(host);
-    let target = Target {
-        host: &host_text,
-        image,
-        settings: cx.settings,
-        config_file: cx.config_file,
-    };
-    let script = remote::script(&target, payload);
-    let command = quote::for_login_shell(&script);
+    Ok(String::from_utf8_lossy(host).into_owned())
+}
+
+/// The command that carries a script past the remote login shell, if the remote takes it.
+fn carry(script: &[u8]) -> Result<OsString, Refusal> {
+    let command = quote::for_login_shell(script);
     if command.len() > quote::MAX_REMOTE_COMMAND {
         return Err(Refusal(format!(
             "the remote command is too long: {} bytes once wrapped, the remote kernel takes at most {} (send long scripts on stdin)",
@@ -336,7 +573,7 @@ fn wrap(
             quote::MAX_REMOTE_COMMAND
         )));
     }
-    Ok((script, OsString::from_vec(command)))
+    Ok(OsString::from_vec(command))
 }
 
 /// The host names OpenSSH 9.6 and later refuse (`valid_hostname` in ssh.c). Older clients
@@ -398,6 +635,7 @@ mod tests {
             image: "/img.sif",
             settings: &settings,
             config_file: "/c.toml",
+            place: Place::Here,
         };
         OsString::from_vec(quote::for_login_shell(&remote::script(&target, payload)))
     }
@@ -625,6 +863,64 @@ mod tests {
         };
         let p = make(&request, &mut given(TAGGED)).unwrap();
         assert!(matches!(p.decision, Decision::Container { .. }));
+    }
+
+    #[test]
+    fn slurm_sessions_run_in_the_job_and_transfers_where_configured() {
+        let runs_in_job = |words: &[&str], transfers: &str| {
+            let toml = format!("{TAGGED}slurm = [\"-p\", \"gpu\"]\n{transfers}");
+            match plan(words, &toml).unwrap().decision {
+                Decision::Container { script } => {
+                    let script = String::from_utf8(script).unwrap();
+                    assert_eq!(
+                        script.contains("sbatch"),
+                        script.contains(" srun "),
+                        "{script}"
+                    );
+                    script.contains(" srun ")
+                }
+                Decision::Passthrough(why) => panic!("{why}"),
+            }
+        };
+        for transfers in ["", "slurm_transfers = \"login\"\n"] {
+            assert!(runs_in_job(&["h", "make"], transfers));
+            assert!(runs_in_job(&["h"], transfers));
+            assert!(!runs_in_job(&["-s", "h", "sftp"], transfers));
+            assert!(!runs_in_job(&["h", "scp", "-t", "/x"], transfers));
+            assert!(!runs_in_job(&["h", "rsync", "--server", "."], transfers));
+            assert!(!runs_in_job(&["h", "git-upload-pack", "'/r'"], transfers));
+        }
+        let job = "slurm_transfers = \"job\"\n";
+        assert!(runs_in_job(&["-s", "h", "sftp"], job));
+        assert!(runs_in_job(&["h", "scp", "-f", "/x"], job));
+    }
+
+    #[test]
+    fn release_cancels_only_slurm_hosts() {
+        let request = |words: &[&str]| Request {
+            args: os(words),
+            ..Request::default()
+        };
+        let with_slurm = format!("{TAGGED}slurm = []\n");
+        let p = release(&request(&["-p", "22", "h"]), &mut given(&with_slurm)).unwrap();
+        assert_eq!(p.args[..3], os(&["-p", "22", "h"]));
+        let Decision::Container { script } = p.decision else {
+            panic!("a remote script")
+        };
+        assert!(String::from_utf8(script).unwrap().contains("scancel"));
+        let refused = |words: &[&str], toml: &str| {
+            release(&request(words), &mut given(toml))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refused(&["h"], TAGGED),
+            "h has no Slurm allocation to release (no slurm for it in /c.toml)"
+        );
+        assert_eq!(
+            refused(&["h", "id"], &with_slurm),
+            "--release takes a destination and no command"
+        );
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //! carries only what the command inside the container writes (scp, rsync and sftp rely on it).
 //! Failures to find a piece on the remote exit with [`MISSING_ON_REMOTE`] after one `cssh:` line.
 
+pub mod slurm;
+
 use crate::quote::sh;
 use crate::settings::{Runtime, Settings};
+use slurm::Allocation;
 
 /// Exit status when the runtime, the image, a shell or sftp-server is missing on the remote:
 /// 127, the shell's "command not found".
@@ -50,6 +53,11 @@ const TOOLS: &[(&str, &str)] = &[
     ("git-upload-archive", "no git in {image}"),
 ];
 
+/// Whether a command is a file-transfer client's server side (`scp -t`, `rsync --server`, git).
+pub fn is_transfer(command: &[u8]) -> bool {
+    tool_of(command).is_some()
+}
+
 /// The transfer tool a command starts with, if any (`rsync --server ...`, `scp -t ...`).
 fn tool_of(command: &[u8]) -> Option<(&'static str, &'static str)> {
     let first = command
@@ -70,6 +78,20 @@ pub struct Target<'a> {
     pub settings: &'a Settings,
     /// Where a user would fix a missing runtime, for messages.
     pub config_file: &'a str,
+    /// Where the session runs.
+    pub place: Place,
+}
+
+/// Where a session runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// On the host ssh reaches.
+    Here,
+    /// As a step of the host's Slurm allocation, started from the login node.
+    Step(Allocation),
+    /// On the allocation's node, reached by ssh through the login node: the session joins the
+    /// allocation's job.
+    Node(Allocation),
 }
 
 impl Target<'_> {
@@ -85,10 +107,37 @@ pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
     prelude(&mut s, target);
     runtime_lookup(&mut s, target);
     image_check(&mut s, target);
+    match &target.place {
+        Place::Here => {}
+        Place::Step(allocation) => {
+            slurm::allocation(&mut s, target, allocation, &batch_script(target));
+        }
+        Place::Node(allocation) => slurm::join(&mut s, allocation),
+    }
     launcher(&mut s, target);
     environment(&mut s, target);
     payload_command(&mut s, target, payload);
     s.raw("\n");
+    s.text
+}
+
+/// The script that finds or submits the host's Slurm allocation, waits for it and prints the
+/// name of its first node, for a session that then reaches the node by ssh.
+pub fn node_query_script(target: &Target, allocation: &Allocation) -> Vec<u8> {
+    let mut s = Script::default();
+    prelude(&mut s, target);
+    runtime_lookup(&mut s, target);
+    image_check(&mut s, target);
+    slurm::allocation(&mut s, target, allocation, &batch_script(target));
+    slurm::print_node(&mut s);
+    s.text
+}
+
+/// The script that cancels the host's Slurm allocation.
+pub fn release_script(target: &Target, allocation: &Allocation) -> Vec<u8> {
+    let mut s = Script::default();
+    prelude(&mut s, target);
+    slurm::release(&mut s, target, allocation);
     s.text
 }
 
@@ -147,17 +196,40 @@ fn image_arguments(s: &mut Script, target: &Target) {
 }
 
 /// `exec "$cssh_rt" exec ...`: a new container of the image, or the configured instance,
-/// started first if it does not run.
+/// started first if it does not run; on a Slurm host, as a step of the allocation.
 fn launcher(s: &mut Script, target: &Target) {
-    let Some(instance) = &target.settings.instance else {
-        s.raw("exec \"$cssh_rt\" exec");
-        image_arguments(s, target);
-        return;
-    };
-    // Start the instance unless it runs; if two sessions race, the loser's start fails and
-    // finds the winner's instance running. The runtime's state file, whose first field is
-    // the instance's pid, answers without starting the runtime (about 20 ms per command);
-    // without a live one, `instance list` decides (and clears stale state).
+    s.raw("exec");
+    if let Place::Step(_) = target.place {
+        slurm::step(s);
+    }
+    match &target.settings.instance {
+        None => {
+            s.raw(" \"$cssh_rt\" exec");
+            image_arguments(s, target);
+        }
+        Some(instance) => {
+            // Where the instance lives (the login node, or the allocation's node), a small sh
+            // joins it, starting it first if it does not run.
+            let mut joiner = Script::default();
+            joiner.raw("cssh_rt=$1; shift\n");
+            instance_start(&mut joiner, target, instance);
+            joiner.raw("exec \"$cssh_rt\" exec");
+            joiner.word(format!("instance://{instance}").as_bytes());
+            joiner.raw(" \"$@\"");
+            s.raw(" /bin/sh -c");
+            s.word(&joiner.text);
+            s.raw(" sh \"$cssh_rt\"");
+        }
+    }
+}
+
+/// Starts the instance unless it runs. Another session (or an allocation's batch script) may be
+/// starting it at the same moment: then this start fails and the instance shows up running
+/// within seconds, so a failed start waits for it before saying why it failed. The runtime's
+/// state file, whose first field is the instance's pid, answers without starting the runtime
+/// (about 20 ms per command); without a live one, `instance list` decides (and clears stale
+/// state).
+fn instance_start(s: &mut Script, target: &Target, instance: &str) {
     let state = format!("{instance}/{instance}.json");
     s.raw("cssh_running() {\n  cssh_host=; read -r cssh_host </proc/sys/kernel/hostname 2>/dev/null\n");
     s.raw("  for cssh_state in \"$HOME/.apptainer/instances/app\" \"$HOME/.singularity/instances/sing\"; do\n");
@@ -169,16 +241,36 @@ fn launcher(s: &mut Script, target: &Target) {
     s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
     s.word(format!("n={instance}").as_bytes());
     s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
-    s.raw("cssh_running || \"$cssh_rt\" -s instance start");
+    s.raw("if ! cssh_running && ! cssh_out=$(\"$cssh_rt\" -s instance start");
     image_arguments(s, target);
     s.word(instance.as_bytes());
-    s.raw(" </dev/null >&2 || cssh_running ||");
-    s.fail(&target.say(&format!(
-        "could not start instance {instance} of {}",
-        target.image
-    )));
-    s.raw("exec \"$cssh_rt\" exec");
-    s.word(format!("instance://{instance}").as_bytes());
+    s.raw(" </dev/null 2>&1); then\n  cssh_tries=0\n  until cssh_running; do\n    cssh_tries=$((cssh_tries + 1))\n    [ \"$cssh_tries\" -le 10 ] ||");
+    s.fail_with(
+        &[
+            Part::Text(&target.say(&format!(
+                "could not start instance {instance} of {}: ",
+                target.image
+            ))),
+            Part::Value("$(printf '%s\\n' \"$cssh_out\" | tail -n 1)"),
+        ],
+        MISSING_ON_REMOTE,
+    );
+    s.raw("    sleep 1\n  done\nfi\n");
+}
+
+/// The batch script of a Slurm allocation: it holds the allocation until its time limit, and
+/// starts the configured instance first, so the instance lives as long as the allocation. The
+/// runtime comes in `CSSH_RT` (sbatch exports the submitting environment).
+fn batch_script(target: &Target) -> Vec<u8> {
+    let mut s = Script::default();
+    if let Some(instance) = &target.settings.instance {
+        s.raw("\"$CSSH_RT\" -s instance start");
+        image_arguments(&mut s, target);
+        s.word(instance.as_bytes());
+        s.raw(" </dev/null >/dev/null 2>&1; ");
+    }
+    s.raw("exec sleep 2147483647");
+    s.text
 }
 
 /// The configured variables, set by `env` inside the image rather than the runtime's --env,
@@ -307,6 +399,12 @@ fn first_executable(candidates: &[&str], arguments: &str, failure: &str) -> Vec<
     s.text.trim_ascii_end().to_vec()
 }
 
+/// A piece of a message the script writes: text as it is, or the value of a shell expression.
+enum Part<'a> {
+    Text(&'a str),
+    Value(&'a str),
+}
+
 /// Script text under construction.
 #[derive(Default)]
 struct Script {
@@ -336,9 +434,23 @@ impl Script {
 
     /// ` { printf ... >&2; exit 127; }` and a newline: the tail of a `test || ...` line.
     fn fail(&mut self, message: &str) {
-        self.raw(" { printf '%s\\n'");
-        self.word(message.as_bytes());
-        self.raw(&format!(" >&2; exit {MISSING_ON_REMOTE}; }}\n"));
+        self.fail_with(&[Part::Text(message)], MISSING_ON_REMOTE);
+    }
+
+    /// [`Script::fail`] with a message made of text and values found at run time.
+    fn fail_with(&mut self, parts: &[Part], status: u8) {
+        self.raw(" { printf '");
+        for _ in parts {
+            self.raw("%s");
+        }
+        self.raw("\\n'");
+        for part in parts {
+            match part {
+                Part::Text(text) => self.word(text.as_bytes()),
+                Part::Value(expression) => self.raw(&format!(" \"{expression}\"")),
+            }
+        }
+        self.raw(&format!(" >&2; exit {status}; }}\n"));
     }
 }
 
@@ -415,6 +527,7 @@ exec "$@"
                 image,
                 settings,
                 config_file: "/c.toml",
+                place: Place::Here,
             };
             let text = script(&target, payload);
             let mut child = Command::new("/bin/sh")

@@ -93,6 +93,12 @@ declare_settings! {
     instance: String, check = instance_name;
     /// ControlPersist for connection reuse; unset, cssh leaves multiplexing alone.
     persist: String, check = persist_time;
+    /// sbatch options of the host's Slurm allocation; set, sessions run on its node.
+    slurm: Vec<String>;
+    /// How sessions reach the allocation's node.
+    slurm_connect: SlurmConnect;
+    /// Where transfers run on a Slurm host.
+    slurm_transfers: SlurmTransfers;
 }
 
 /// Where the container runs: a path or URI on the remote, or none at all.
@@ -108,6 +114,27 @@ pub enum Runtime {
     /// apptainer, then singularity: whichever is first on PATH.
     Auto,
     Program(String),
+}
+
+/// How sessions reach a Slurm allocation's node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlurmConnect {
+    /// As a step (`srun --jobid=J --overlap`) started from the login node, in the same ssh
+    /// connection.
+    Srun,
+    /// By ssh to the node through the login node (`-J`), for sites that let a user reach the
+    /// node of their own job; forwards then end on the node.
+    Ssh,
+}
+
+/// Where transfers (sftp-server, scp, rsync, git) run on a Slurm host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlurmTransfers {
+    /// On the login node, in the same image: no queue wait and no step in the data path; the
+    /// filesystem a cluster shares with its nodes is the same.
+    Login,
+    /// As steps of the allocation, like commands.
+    Job,
 }
 
 /// A setting's value type: how it reads from TOML (a refusal is a message for the user) and how
@@ -215,6 +242,55 @@ impl SettingValue for Runtime {
     }
 }
 
+impl SettingValue for SlurmConnect {
+    fn from_toml(value: &DeValue) -> Result<SlurmConnect, String> {
+        one_of(
+            value,
+            &[("srun", SlurmConnect::Srun), ("ssh", SlurmConnect::Ssh)],
+        )
+    }
+
+    fn to_toml(&self) -> toml::Value {
+        toml::Value::from(match self {
+            SlurmConnect::Srun => "srun",
+            SlurmConnect::Ssh => "ssh",
+        })
+    }
+}
+
+impl SettingValue for SlurmTransfers {
+    fn from_toml(value: &DeValue) -> Result<SlurmTransfers, String> {
+        one_of(
+            value,
+            &[
+                ("login", SlurmTransfers::Login),
+                ("job", SlurmTransfers::Job),
+            ],
+        )
+    }
+
+    fn to_toml(&self) -> toml::Value {
+        toml::Value::from(match self {
+            SlurmTransfers::Login => "login",
+            SlurmTransfers::Job => "job",
+        })
+    }
+}
+
+/// The choice a string names.
+fn one_of<T: Copy>(value: &DeValue, choices: &[(&str, T)]) -> Result<T, String> {
+    let text = String::from_toml(value)?;
+    let names: Vec<String> = choices
+        .iter()
+        .map(|(name, _)| format!("{name:?}"))
+        .collect();
+    choices
+        .iter()
+        .find(|(name, _)| *name == text)
+        .map(|(_, choice)| *choice)
+        .ok_or_else(|| format!("{text:?}: use {}", names.join(" or ")))
+}
+
 /// A non-empty string, or `None` for the one that is `keyword`.
 fn text_or_keyword(value: &DeValue, keyword: &str) -> Result<Option<String>, String> {
     let text = String::from_toml(value)?;
@@ -312,6 +388,11 @@ mod tests {
         for good in ["yes", "600", "10m", "1h30m", "2D"] {
             assert_eq!(set("persist", &format!("{good:?}")), Some(Ok(())), "{good}");
         }
+        assert_eq!(set("slurm_connect", "\"ssh\""), Some(Ok(())));
+        assert_eq!(
+            set("slurm_transfers", "\"node\""),
+            Some(Err("\"node\": use \"login\" or \"job\"".into()))
+        );
         for bad in ["no", "", "m", "10x", "1hh", "-5", "10 m"] {
             assert!(
                 set("persist", &format!("{bad:?}")).unwrap().is_err(),
@@ -328,6 +409,9 @@ mod tests {
             ("runtime", "\"auto\""),
             ("binds", "[\"/a\", \"/b:/c\"]"),
             ("env", "{ B = \"x\\ny\", A = \"\" }"),
+            ("slurm", "[\"--partition=gpu\", \"--time=8:00:00\"]"),
+            ("slurm_connect", "\"ssh\""),
+            ("slurm_transfers", "\"job\""),
         ] {
             let value = toml::de::DeValue::parse(toml).unwrap();
             settings.set(key, value.get_ref(), 1).unwrap().unwrap();

@@ -228,7 +228,20 @@ impl Invocation {
     /// argv with every `-s` flag removed, keeping all other bytes: a word that held only `-s`
     /// disappears, a cluster such as `-Ts` loses its `s`.
     pub fn args_without_subsystem_flag(&self) -> Vec<OsString> {
-        getopt::remove(&self.args, &self.options, b's')
+        self.args_without(b"s")
+    }
+
+    /// argv without the options of `letters` and their values, keeping all other bytes.
+    pub fn args_without(&self, letters: &[u8]) -> Vec<OsString> {
+        getopt::remove(&self.args, &self.options, letters)
+    }
+
+    /// The value of the first option `letter`, the one ssh uses (`-l`, `-p`, `-J`).
+    pub fn first_value(&self, letter: u8) -> Option<&OsString> {
+        self.options
+            .iter()
+            .find(|o| o.letter == letter)
+            .and_then(|o| o.value.as_ref())
     }
 }
 

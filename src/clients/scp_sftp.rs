@@ -25,7 +25,7 @@ pub fn plan(optstring: &'static str, args: Vec<OsString>, cssh: &Path) -> Client
         .find(|o| o.letter == b'S')
         .and_then(|o| o.value.clone());
     let rest = match &user_ssh {
-        Some(_) if parsed => getopt::remove(&args, &options, b'S'),
+        Some(_) if parsed => getopt::remove(&args, &options, b"S"),
         _ => args,
     };
     let mut new_args = vec![OsString::from("-S"), cssh.as_os_str().to_owned()];

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 pub use crate::support::*;
 
@@ -81,6 +82,23 @@ fn bring_up() -> Result<TestHost, String> {
     })
 }
 
+/// A command run as root on the test host's login node (`testhost admin`), e.g. scontrol.
+pub fn admin(command: &[&str]) -> Output {
+    host();
+    let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testhost/testhost"))
+        .arg("admin")
+        .args(command)
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs testhost admin");
+    assert!(
+        out.status.success(),
+        "admin {command:?}: {}",
+        describe(&out)
+    );
+    out
+}
+
 /// Plain OpenSSH against the test host.
 pub fn ssh(alias: &str, command: &[&str]) -> Output {
     let host = host();
@@ -141,4 +159,93 @@ pub fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
     let out = child.wait_with_output().expect("waits");
     writer.join().unwrap();
     out
+}
+
+/// A tmux server of its own, killed when dropped.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    pub fn start(command: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("cssh-e2e-{}-{}", std::process::id(), rand_suffix()),
+        };
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &tmux.socket,
+                "new-session",
+                "-d",
+                "-x",
+                "160",
+                "-y",
+                "40",
+                command,
+            ])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success());
+        tmux
+    }
+
+    pub fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-J"])
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    }
+
+    pub fn keys(&self, keys: &str) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-l", keys])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "Enter"])
+            .status()
+            .unwrap();
+    }
+
+    /// Waits for the first output (the shell's prompt): keys typed earlier may be discarded.
+    pub fn wait_for_prompt(&self) {
+        self.wait_until("a prompt", |screen| !screen.trim().is_empty());
+    }
+
+    /// Waits until the screen shows `what`, for at most 20 s (a readiness check, not a delay).
+    pub fn wait_for(&self, what: &str) -> String {
+        self.wait_until(what, |screen| screen.contains(what))
+    }
+
+    pub fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited 20 s for {what}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+pub fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }

@@ -12,5 +12,6 @@ mod hostile;
 mod property;
 mod sessions;
 mod settings;
+mod slurm;
 mod testhost;
 mod transfer;

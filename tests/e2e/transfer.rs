@@ -45,43 +45,54 @@ const NAME_PARTS: &[&str] = &[
 /// names in 10 directories, an empty file, a symlink and a 256 MiB random file.
 fn source_tree() -> &'static Path {
     static TREE: OnceLock<PathBuf> = OnceLock::new();
-    TREE.get_or_init(|| {
-        let done = std::env::temp_dir().join("cssh-e2e-tree-v1");
-        if done.join("tree").is_dir() {
-            return done.join("tree");
+    TREE.get_or_init(|| make_tree("cssh-e2e-tree-v1", 10, Some("256M")))
+}
+
+/// A smaller tree of the same kind: 200 small files in 2 directories, no big file.
+pub fn small_tree() -> &'static Path {
+    static TREE: OnceLock<PathBuf> = OnceLock::new();
+    TREE.get_or_init(|| make_tree("cssh-e2e-tree-small-v1", 2, None))
+}
+
+/// A tree of `dirs` directories of 100 files with hostile names, an empty file, a symlink and a
+/// random file of `big` bytes (head -c's size), made once per machine under `name`.
+fn make_tree(name: &str, dirs: usize, big: Option<&str>) -> PathBuf {
+    let done = std::env::temp_dir().join(name);
+    if done.join("tree").is_dir() {
+        return done.join("tree");
+    }
+    let building = std::env::temp_dir().join(format!("{name}-building-{}", std::process::id()));
+    let tree = building.join("tree");
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for dir in 0..dirs {
+        let sub = tree.join(format!("{} dir{dir}", NAME_PARTS[dir % NAME_PARTS.len()]));
+        std::fs::create_dir_all(&sub).unwrap();
+        for i in 0..100 {
+            let name = format!("{}-{i}", NAME_PARTS[(dir * 100 + i) % NAME_PARTS.len()]);
+            let len = (next() % 3000) as usize;
+            let content: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            std::fs::write(sub.join(name), content).unwrap();
         }
-        let building =
-            std::env::temp_dir().join(format!("cssh-e2e-tree-building-{}", std::process::id()));
-        let tree = building.join("tree");
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for dir in 0..10 {
-            let sub = tree.join(format!("{} dir{dir}", NAME_PARTS[dir % NAME_PARTS.len()]));
-            std::fs::create_dir_all(&sub).unwrap();
-            for i in 0..100 {
-                let name = format!("{}-{i}", NAME_PARTS[(dir * 100 + i) % NAME_PARTS.len()]);
-                let len = (next() % 3000) as usize;
-                let content: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-                std::fs::write(sub.join(name), content).unwrap();
-            }
-        }
-        std::fs::write(tree.join("empty"), "").unwrap();
-        std::os::unix::fs::symlink("empty", tree.join("link to empty")).unwrap();
+    }
+    std::fs::write(tree.join("empty"), "").unwrap();
+    std::os::unix::fs::symlink("empty", tree.join("link to empty")).unwrap();
+    if let Some(size) = big {
         let status = Command::new("head")
-            .args(["-c", "256M", "/dev/urandom"])
-            .stdout(std::fs::File::create(tree.join("big 256MiB.bin")).unwrap())
+            .args(["-c", size, "/dev/urandom"])
+            .stdout(std::fs::File::create(tree.join(format!("big {size}iB.bin"))).unwrap())
             .status()
             .unwrap();
         assert!(status.success());
-        let _ = std::fs::rename(&building, &done);
-        let _ = std::fs::remove_dir_all(&building);
-        done.join("tree")
-    })
+    }
+    let _ = std::fs::rename(&building, &done);
+    let _ = std::fs::remove_dir_all(&building);
+    done.join("tree")
 }
 
 /// Relative path → "dir", "link:TARGET" or "file:SHA256", for every entry under `root`.
@@ -147,7 +158,7 @@ fn assert_same_tree(what: &str, left: &Path, right: &Path) {
 }
 
 /// The container's `/data`: a directory on the remote that only the container sees there.
-struct DataDir {
+pub struct DataDir {
     scratch: Scratch,
     /// The directory as the client sees it in the remote root filesystem.
     remote: PathBuf,
@@ -155,11 +166,19 @@ struct DataDir {
 
 impl DataDir {
     fn new(image: &str) -> DataDir {
+        DataDir::with(image, "")
+    }
+
+    /// With more settings for the test hosts' entry.
+    pub fn with(image: &str, settings: &str) -> DataDir {
         let name = format!("cssh-xfer-{}-{}", std::process::id(), rand_suffix());
         let remote = host().root.join("tmp").join(&name);
         std::fs::create_dir_all(&remote).unwrap();
         std::fs::set_permissions(&remote, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        let scratch = tagging(image, &format!("binds = [\"/tmp/{name}:/data\"]"));
+        let scratch = tagging(
+            image,
+            &format!("binds = [\"/tmp/{name}:/data\"]\n{settings}"),
+        );
         DataDir { scratch, remote }
     }
 
@@ -167,7 +186,7 @@ impl DataDir {
         self.scratch.path("config.toml")
     }
 
-    fn local(&self, name: &str) -> PathBuf {
+    pub fn local(&self, name: &str) -> PathBuf {
         self.scratch.path(name)
     }
 }
@@ -176,13 +195,6 @@ impl Drop for DataDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.remote);
     }
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
 }
 
 fn ssh_config() -> String {
@@ -199,7 +211,7 @@ fn with_config(command: &mut Command, data: &DataDir) -> Output {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+pub enum Route {
     ScpSftp,
     ScpLegacy,
     Csftp,
@@ -217,7 +229,7 @@ fn rsync_path(alias: &str, data: &DataDir) -> OsString {
 }
 
 /// Copies `from` to `to`, one of them `alias:/data/...`, by `route`.
-fn copy(route: Route, alias: &str, data: &DataDir, from: &str, to: &str) -> Output {
+pub fn copy(route: Route, alias: &str, data: &DataDir, from: &str, to: &str) -> Output {
     copy_with(route, true, alias, data, from, to)
 }
 
@@ -301,15 +313,18 @@ fn directory(route: Route, path: &str) -> String {
 /// Pushes the source tree to the container's /data and pulls it back, for each user, then
 /// downloads the image's marker.
 fn round_trip(route: Route) {
-    let source = source_tree();
-    let data = DataDir::new(FULL_SIF);
+    round_trip_in(route, &DataDir::new(FULL_SIF), source_tree());
+}
+
+/// [`round_trip`] of the tree `source` with the settings of `data`.
+pub fn round_trip_in(route: Route, data: &DataDir, source: &Path) {
     for alias in USERS {
         let pushed = format!("{alias}-push");
         let remote = directory(route, &format!("{alias}:/data/{pushed}"));
         let out = copy(
             route,
             alias,
-            &data,
+            data,
             &directory(route, &source.display().to_string()),
             &remote,
         );
@@ -332,7 +347,7 @@ fn round_trip(route: Route) {
             let out = copy_plain(
                 route,
                 alias,
-                &data,
+                data,
                 &source.display().to_string(),
                 &plain_remote,
             );
@@ -366,7 +381,7 @@ fn round_trip(route: Route) {
         let out = copy(
             route,
             alias,
-            &data,
+            data,
             &remote,
             &directory(route, &pulled.display().to_string()),
         );
@@ -383,7 +398,7 @@ fn round_trip(route: Route) {
         std::fs::remove_dir_all(&pulled).unwrap();
         std::fs::remove_dir_all(data.remote.join(&pushed)).unwrap();
     }
-    download_marker(route, &data);
+    download_marker(route, data);
 }
 
 /// The marker exists only in the image: it downloads through `route` for each user.
@@ -562,7 +577,12 @@ impl Drop for Unmount {
 
 #[test]
 fn git_clones_pushes_and_fetches_through_the_containers_git() {
-    let data = DataDir::new(FULL_SIF);
+    git_round_trip(&DataDir::new(FULL_SIF));
+}
+
+/// A bare repository made in the image's /data, cloned, pushed to and fetched from, by git's two
+/// ways of running its ssh, for each user.
+pub fn git_round_trip(data: &DataDir) {
     let git = |dir: &Path, args: &[&str], via: &[(&str, String)]| -> Output {
         let mut command = Command::new("git");
         command

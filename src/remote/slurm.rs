@@ -1,0 +1,166 @@
+//! The remote script's Slurm steps, run on the login node in the same ssh session as the rest:
+//! find this user's allocation for the host (a job named `cssh-HOST`) or submit one, wait while
+//! it is pending, then start the session as a step of it (`srun --jobid=J --overlap`), so shells,
+//! commands, transfers and editor windows share one job. `--release` cancels it. Where sessions
+//! reach the node by ssh instead, a first connection waits for the allocation and prints its
+//! node, and the session's own script, run on the node, joins the job.
+//!
+//! Two connections that submit at once both keep the lowest job id and cancel the other, so a
+//! burst of connections (an editor opens several) ends with one allocation.
+
+use super::{Part, Script, Target};
+
+/// Exit status when the allocation cannot be had: sbatch refuses it, or the job ends while a
+/// session waits for it. cssh's own errors exit 255, as ssh's do.
+pub const ALLOCATION_FAILED: u8 = 255;
+
+/// The time limit of an allocation whose options set none: never the partition's maximum.
+pub const DEFAULT_TIME_LIMIT: &str = "1:00:00";
+
+/// A host's Slurm allocation, as a script needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    /// The job's name: `cssh-` and the host in lower case.
+    pub job_name: String,
+    /// sbatch's options, with the default time limit where they set none.
+    pub sbatch_options: Vec<String>,
+    /// Where the options are configured (`FILE:LINE`), for messages.
+    pub configured_at: String,
+    /// The user's stderr is a terminal: show one updating line while the job is pending.
+    pub progress: bool,
+}
+
+impl Allocation {
+    pub fn new(host: &str, options: &[String], configured_at: String, progress: bool) -> Self {
+        let sets_time = options
+            .iter()
+            .any(|o| o.starts_with("--time") || (o.starts_with("-t") && !o.starts_with("--")));
+        let mut sbatch_options = options.to_vec();
+        if !sets_time {
+            sbatch_options.insert(0, format!("--time={DEFAULT_TIME_LIMIT}"));
+        }
+        Allocation {
+            job_name: format!("cssh-{}", host.to_ascii_lowercase()),
+            sbatch_options,
+            configured_at,
+            progress,
+        }
+    }
+}
+
+/// `cssh_live_jobs`: this user's live jobs of the allocation's name, lowest id first.
+fn live_jobs(s: &mut Script, allocation: &Allocation) {
+    s.raw("cssh_live_jobs() { squeue --me --noheader --states=PENDING,CONFIGURING,RUNNING --format=%i --name=");
+    s.quoted(allocation.job_name.as_bytes());
+    s.raw(" 2>/dev/null | sort -n; }\n");
+}
+
+/// Sets `cssh_job` to the running allocation, submitting it if there is none and waiting while
+/// it is pending. `batch` is the job's script: it holds the allocation until its time limit.
+pub(super) fn allocation(s: &mut Script, target: &Target, allocation: &Allocation, batch: &[u8]) {
+    live_jobs(s, allocation);
+    s.raw("cssh_job=$(cssh_live_jobs | head -n 1)\nif [ -z \"$cssh_job\" ]; then\n");
+    s.raw("  cssh_out=$(CSSH_RT=$cssh_rt sbatch --parsable --output=/dev/null --job-name=");
+    s.quoted(allocation.job_name.as_bytes());
+    for option in &allocation.sbatch_options {
+        s.word(option.as_bytes());
+    }
+    s.raw(" --wrap");
+    s.word(batch);
+    s.raw(" </dev/null 2>&1) ||");
+    s.fail_with(
+        &[
+            Part::Text(&target.say(&format!(
+                "sbatch refused the allocation (slurm in {}): ",
+                allocation.configured_at
+            ))),
+            Part::Value("$(printf '%s\\n' \"$cssh_out\" | tail -n 1 | sed 's/^sbatch: error: //')"),
+        ],
+        ALLOCATION_FAILED,
+    );
+    // sbatch --parsable prints `id` or `id;cluster`. A connection that submitted at the same
+    // time keeps the lowest id too; the other job goes.
+    s.raw("  cssh_job=${cssh_out%%;*}\n  cssh_first=$(cssh_live_jobs | head -n 1)\n");
+    s.raw("  if [ -n \"$cssh_first\" ] && [ \"$cssh_first\" != \"$cssh_job\" ]; then scancel \"$cssh_job\"; cssh_job=$cssh_first; fi\nfi\n");
+    // squeue fails for a job that has left the queue.
+    s.raw("cssh_waited=0\nwhile :; do\n  cssh_state=$(squeue --noheader --states=all --jobs=\"$cssh_job\" --format='%T %r' 2>/dev/null) || cssh_state=\n");
+    s.raw("  cssh_state=${cssh_state:-ENDED}\n");
+    s.raw("  case $cssh_state in\n  RUNNING*) break ;;\n  PENDING*|CONFIGURING*)\n");
+    if allocation.progress {
+        s.raw("    printf '\\rcssh: %s: job %s %s, %s s\\033[K' ");
+        s.quoted(target.host.as_bytes());
+        s.raw(" \"$cssh_job\" \"${cssh_state%% *} (${cssh_state#* })\" \"$cssh_waited\" >&2\n");
+    }
+    s.raw("    sleep 1; cssh_waited=$((cssh_waited + 1)) ;;\n  *)");
+    if allocation.progress {
+        s.raw(" [ \"$cssh_waited\" = 0 ] || printf '\\r\\033[K' >&2;");
+    }
+    s.fail_with(
+        &[
+            Part::Text(&target.say("job ")),
+            Part::Value("$cssh_job"),
+            Part::Text(" "),
+            Part::Value("${cssh_state%% *}"),
+            Part::Text(" (the next connection submits a new one)"),
+        ],
+        ALLOCATION_FAILED,
+    );
+    s.raw("  esac\ndone\n");
+    if allocation.progress {
+        s.raw("[ \"$cssh_waited\" = 0 ] || printf '\\r\\033[K' >&2\n");
+    }
+    // A terminal session gets a terminal step; any other stays byte-exact, unbuffered.
+    s.raw("cssh_io=--unbuffered; [ -t 0 ] && cssh_io=--pty\n");
+}
+
+/// The words that start a step of the allocation on its first node. srun quiet twice keeps
+/// its own "task 0: Exited with exit code N" off stderr, which then holds only what the command
+/// writes, as with plain ssh; the job was just seen running, so the step itself starts.
+pub(super) fn step(s: &mut Script) {
+    s.raw(
+        " srun --jobid=\"$cssh_job\" --overlap --nodes=1 --ntasks=1 --quiet --quiet \"$cssh_io\"",
+    );
+}
+
+/// Prints the allocation's first node.
+pub(super) fn print_node(s: &mut Script) {
+    s.raw("cssh_nodes=$(squeue --noheader --jobs=\"$cssh_job\" --format=%N)\n");
+    s.raw("scontrol show hostnames \"$cssh_nodes\" | head -n 1\n");
+}
+
+/// On the allocation's node: the session belongs to its job, as a step's would.
+pub(super) fn join(s: &mut Script, allocation: &Allocation) {
+    live_jobs(s, allocation);
+    s.raw("SLURM_JOB_ID=$(cssh_live_jobs | head -n 1); SLURM_JOBID=$SLURM_JOB_ID; export SLURM_JOB_ID SLURM_JOBID\n");
+}
+
+/// A script that cancels the host's allocation and says which job it was.
+pub(super) fn release(s: &mut Script, target: &Target, allocation: &Allocation) {
+    live_jobs(s, allocation);
+    s.raw("cssh_job=$(cssh_live_jobs)\nif [ -z \"$cssh_job\" ]; then\n  printf '%s\\n' ");
+    s.quoted(target.say("no allocation to release").as_bytes());
+    s.raw(" >&2\nelse\n  scancel $cssh_job || exit\n  printf '%s %s\\n' ");
+    s.quoted(target.say("released job").as_bytes());
+    s.raw(" \"$(echo $cssh_job)\" >&2\nfi\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_without_a_time_limit_get_the_default() {
+        let options = |words: &[&str]| {
+            let words: Vec<String> = words.iter().map(|w| (*w).to_string()).collect();
+            Allocation::new("GPU-job", &words, "c:1".into(), false).sbatch_options
+        };
+        assert_eq!(options(&["-p", "gpu"]), ["--time=1:00:00", "-p", "gpu"]);
+        for own in [&["--time=5"][..], &["--time", "5"], &["-t", "5"], &["-t5"]] {
+            assert_eq!(options(own), own, "{own:?}");
+        }
+        assert_eq!(
+            Allocation::new("GPU-job", &[], String::new(), false).job_name,
+            "cssh-gpu-job"
+        );
+    }
+}

@@ -1,0 +1,428 @@
+//! Compute nodes behind Slurm: sessions run as steps of one allocation per host, inside the image,
+//! on the node Slurm chose; the allocation is found again by later connections, reported while it
+//! waits, replaced when it ends and released on request; files move in both places transfers may
+//! run. Tests that end or hold an allocation use a host name of their own (`-l` gives the user),
+//! since the allocation belongs to the name.
+
+use std::process::{Command, Output};
+
+use crate::harness::*;
+use crate::transfer::{DataDir, Route, copy, git_round_trip, round_trip_in, small_tree};
+
+/// Short allocations: a test run never leaves a job for long.
+const SLURM: &str = "slurm = [\"--time=10\"]";
+
+fn slurm_config(settings: &str) -> Scratch {
+    Scratch::new(&format!(
+        "[[host]]\npattern = \"th-*\"\nimage = \"{FULL_SIF}\"\n{settings}\n"
+    ))
+}
+
+/// Prints where a command runs: host name, job, image marker.
+const WHERE: &str = "echo host=$(hostname) job=$SLURM_JOB_ID; cat /etc/cssh-image-marker";
+
+/// The node and the job a `WHERE` command reported, after checking it ran in the image.
+fn landed(out: &Output) -> (String, String) {
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", describe(out));
+    let (line, marker) = stdout.split_once('\n').unwrap_or_default();
+    assert!(
+        marker.starts_with(FULL_MARKER),
+        "in the image: {}",
+        describe(out)
+    );
+    let field = |name: &str| {
+        line.split(' ')
+            .find_map(|f| f.strip_prefix(name))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (node, job) = (field("host="), field("job="));
+    assert!(
+        node.starts_with("node"),
+        "on a compute node: {}",
+        describe(out)
+    );
+    assert!(
+        !job.is_empty() && job.bytes().all(|b| b.is_ascii_digit()),
+        "inside a job: {}",
+        describe(out)
+    );
+    (node, job)
+}
+
+/// This user's live jobs of one allocation name, as `squeue` on the login node lists them.
+fn live_jobs(alias: &str, user: &str) -> Vec<String> {
+    let out = ssh(
+        "th-bash",
+        &[
+            "squeue",
+            "--noheader",
+            "--states=PENDING,CONFIGURING,RUNNING",
+            "--format=%i",
+            &format!("--user={user}"),
+            &format!("--name=cssh-{alias}"),
+        ],
+    );
+    text(&out.stdout).lines().map(String::from).collect()
+}
+
+#[test]
+fn commands_land_in_the_image_on_a_node_inside_one_reused_job() {
+    let config = slurm_config(SLURM);
+    for alias in ["th-bash", "th-tcsh"] {
+        let (node, job) = landed(&run(cssh(&config).args([alias, WHERE])));
+        let again = landed(&run(cssh(&config).args([alias, WHERE])));
+        assert_eq!(
+            again,
+            (node, job),
+            "{alias}: the second connection reuses the job"
+        );
+        // Exact arguments, exit status and binary stdin, through the step.
+        let out = run(cssh(&config).args([
+            alias, "printf", "'[%s]'", "'a  b'", "'$x'", "\\!;", "exit 7",
+        ]));
+        assert_eq!(
+            (text(&out.stdout), text(&out.stderr), out.status.code()),
+            ("[a  b][$x][!]".into(), String::new(), Some(7)),
+            "{alias}: stderr holds nothing of srun's: {}",
+            describe(&out)
+        );
+        let input: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let out = run_with_input(cssh(&config).args([alias, "cat"]), &input);
+        assert!(
+            out.stdout == input,
+            "{alias}: stdin and stdout byte-exact: {}",
+            describe(&out).len()
+        );
+    }
+}
+
+#[test]
+fn a_pty_shell_lands_in_the_job() {
+    let config = slurm_config(SLURM);
+    for alias in ["th-bash", "th-tcsh"] {
+        let tmux = Tmux::start(&format!(
+            "env CSSH_CONFIG={} {CSSH} -F {} {alias}; echo CSSH-EXITED-$?; sleep 60",
+            config.path("config.toml").display(),
+            host().ssh_config.display()
+        ));
+        tmux.wait_for_prompt();
+        tmux.keys("echo host=$(hostname) job=$SLURM_JOB_ID; tty; cat /etc/cssh-image-marker; echo end-$((6*7))");
+        let screen = tmux.wait_for("end-42");
+        assert!(screen.contains("host=node"), "{alias}: {screen}");
+        assert!(screen.contains("/dev/pts/"), "{alias}: a pty: {screen}");
+        assert!(screen.contains(FULL_MARKER.trim_end()), "{alias}: {screen}");
+        tmux.keys("exit 3");
+        tmux.wait_for("CSSH-EXITED-3");
+    }
+}
+
+#[test]
+fn the_allocation_lands_on_the_node_slurm_chose() {
+    let config = slurm_config("slurm = [\"--time=10\", \"--partition=second\"]");
+    let alias = format!("th-second-{}", rand_suffix());
+    let (node, _) = landed(&run(cssh(&config).args(["-l", "bashuser", &alias, WHERE])));
+    assert_eq!(node, "node2", "partition second has only node2");
+    let out = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .args(["--release", "-F"])
+        .arg(&host().ssh_config)
+        .args(["-l", "bashuser", &alias]));
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+/// Sets a partition down for as long as it lives.
+struct PartitionDown(&'static str);
+
+impl PartitionDown {
+    fn new(name: &'static str) -> PartitionDown {
+        admin(&[
+            "scontrol",
+            "update",
+            &format!("partitionname={name}"),
+            "state=down",
+        ]);
+        PartitionDown(name)
+    }
+}
+
+impl Drop for PartitionDown {
+    fn drop(&mut self) {
+        admin(&[
+            "scontrol",
+            "update",
+            &format!("partitionname={}", self.0),
+            "state=up",
+        ]);
+    }
+}
+
+#[test]
+fn a_pending_job_shows_its_state_and_a_cancelled_one_is_replaced() {
+    let config = slurm_config("slurm = [\"--time=10\", \"--partition=spare\"]");
+    let alias = format!("th-pending-{}", rand_suffix());
+    let command = format!(
+        "env CSSH_CONFIG={} {CSSH} -F {} -l bashuser {alias} '{WHERE}'; echo CSSH-EXITED-$?; sleep 60",
+        config.path("config.toml").display(),
+        host().ssh_config.display()
+    );
+    let down = PartitionDown::new("spare");
+    // Waiting in the queue: one updating line on the terminal.
+    let first = Tmux::start(&command);
+    let screen = first.wait_for("PENDING (PartitionDown)");
+    assert!(screen.contains(&format!("cssh: {alias}: job ")), "{screen}");
+    let jobs = live_jobs(&alias, "bashuser");
+    assert_eq!(jobs.len(), 1, "one job: {jobs:?}");
+    // Cancelled while it waits: one line with its id and state.
+    admin(&["scancel", &jobs[0]]);
+    let screen = first.wait_for("CSSH-EXITED-255");
+    assert!(
+        screen.contains(&format!(
+            "cssh: {alias}: job {} CANCELLED (the next connection submits a new one)",
+            jobs[0]
+        )),
+        "{screen}"
+    );
+    // The next connection submits a new job, which runs once the partition is up.
+    let second = Tmux::start(&command);
+    second.wait_for("PENDING (PartitionDown)");
+    let replaced = live_jobs(&alias, "bashuser");
+    assert_eq!(replaced.len(), 1, "{replaced:?}");
+    assert_ne!(replaced, jobs, "a new job");
+    drop(down);
+    let screen = second.wait_for("CSSH-EXITED-0");
+    assert!(screen.contains(&format!("job={}", replaced[0])), "{screen}");
+    assert!(
+        !screen.contains("PENDING"),
+        "the waiting line is cleared: {screen}"
+    );
+    let out = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .args(["--release", "-F"])
+        .arg(&host().ssh_config)
+        .args(["-l", "bashuser", &alias]));
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+#[test]
+fn release_cancels_the_allocation() {
+    let config = slurm_config(SLURM);
+    let alias = format!("th-release-{}", rand_suffix());
+    let (_, job) = landed(&run(cssh(&config).args(["-l", "tcshuser", &alias, WHERE])));
+    let release = || {
+        run(Command::new(CSSH)
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(["--release", "-F"])
+            .arg(&host().ssh_config)
+            .args(["-l", "tcshuser", &alias]))
+    };
+    let out = release();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!("cssh: {alias}: released job {job}\n")
+    );
+    assert_eq!(live_jobs(&alias, "tcshuser"), Vec::<String>::new());
+    let out = release();
+    assert_eq!(
+        text(&out.stderr),
+        format!("cssh: {alias}: no allocation to release\n")
+    );
+    // The next connection starts a new one.
+    let (_, next) = landed(&run(cssh(&config).args(["-l", "tcshuser", &alias, WHERE])));
+    assert_ne!(next, job);
+    assert!(release().status.success());
+}
+
+#[test]
+fn a_bad_slurm_option_is_one_line() {
+    let config = slurm_config("slurm = [\"--partition=nosuch\"]");
+    let alias = format!("th-bad-{}", rand_suffix());
+    let out = run(cssh(&config).args(["-l", "bashuser", &alias, "true"]));
+    assert_eq!(out.status.code(), Some(255), "{}", describe(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "cssh: {alias}: sbatch refused the allocation (slurm in {}:4): Batch job submission failed: Invalid partition name specified\n",
+            config.path("config.toml").display()
+        )
+    );
+}
+
+/// Every client round-trips a tree, scp -O a binary file, and git a repository.
+fn files_round_trip(data: &DataDir) {
+    for route in [
+        Route::ScpSftp,
+        Route::Csftp,
+        Route::RsyncE,
+        Route::RsyncPath,
+    ] {
+        round_trip_in(route, data, small_tree());
+    }
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+    let (local, back) = (data.local("legacy"), data.local("legacy-back"));
+    std::fs::write(&local, &bytes).unwrap();
+    for alias in ["th-bash", "th-tcsh"] {
+        let remote = format!("{alias}:/data/legacy-{alias}");
+        let out = copy(
+            Route::ScpLegacy,
+            alias,
+            data,
+            &local.display().to_string(),
+            &remote,
+        );
+        assert!(
+            out.status.success(),
+            "scp -O push as {alias}: {}",
+            describe(&out)
+        );
+        let out = copy(
+            Route::ScpLegacy,
+            alias,
+            data,
+            &remote,
+            &back.display().to_string(),
+        );
+        assert!(
+            out.status.success(),
+            "scp -O pull as {alias}: {}",
+            describe(&out)
+        );
+        assert!(
+            std::fs::read(&back).unwrap() == bytes,
+            "scp -O as {alias}: bytes intact"
+        );
+    }
+    git_round_trip(data);
+}
+
+#[test]
+fn files_move_on_the_login_node_by_default() {
+    files_round_trip(&DataDir::with(FULL_SIF, SLURM));
+}
+
+#[test]
+fn files_move_through_the_job_when_asked() {
+    files_round_trip(&DataDir::with(
+        FULL_SIF,
+        &format!("{SLURM}\nslurm_transfers = \"job\""),
+    ));
+}
+
+#[test]
+fn in_node_mode_sessions_reach_the_node_by_ssh_vs_code_and_forwards_included() {
+    let config = slurm_config(&format!("{SLURM}\nslurm_connect = \"ssh\""));
+    for alias in ["th-bash", "th-tcsh"] {
+        // A command, on the node's own sshd, in the image, inside the job.
+        let out = run(cssh(&config).args([alias, &format!("{WHERE}; echo $SSH_CONNECTION")]));
+        let (node, job) = landed(&out);
+        let stdout = text(&out.stdout);
+        let server = stdout.lines().last().unwrap().split(' ').nth(2).unwrap();
+        assert!(
+            server.starts_with("127.0.0.") && server != "127.0.0.1",
+            "{alias}: the session is on {node}'s sshd: {stdout}"
+        );
+        // VS Code Remote-SSH's shape: -T -D PORT host bash, its script on stdin.
+        let script = format!(
+            "echo host=$(hostname) job=$SLURM_JOB_ID\ncat {}\necho listeningOn==127.0.0.1:1234==\nexit 0\n",
+            host().image_marker
+        );
+        let out = run_with_input(
+            cssh(&config).args([
+                "-T",
+                "-D",
+                &free_port(),
+                "-o",
+                "RemoteCommand=none",
+                alias,
+                "bash",
+            ]),
+            script.as_bytes(),
+        );
+        assert!(out.status.success(), "{alias}: {}", describe(&out));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.starts_with(&format!("host={node} job={job}\n{FULL_MARKER}"))
+                && stdout.ends_with("listeningOn==127.0.0.1:1234==\n"),
+            "{alias}: {stdout}"
+        );
+    }
+    // -L to a server started inside the container on the node: git's daemon, serving a
+    // repository whose one file names the host it was made on.
+    let (local, remote) = (free_port(), free_port());
+    let repo = format!("/tmp/cssh-forward-{}", rand_suffix());
+    let serve = format!(
+        "mkdir -p {repo}/r && cd {repo}/r && git init -q && hostname >host && git add host && \
+         git -c user.name=c -c user.email=c@c commit -qm served && \
+         exec timeout 60 git daemon --listen=127.0.0.1 --port={remote} --export-all --base-path={repo} --reuseaddr"
+    );
+    let mut server = cssh(&config)
+        .args([
+            "-L",
+            &format!("{local}:127.0.0.1:{remote}"),
+            "th-bash",
+            &serve,
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let clone = Scratch::new("");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let url = format!("git://127.0.0.1:{local}/r");
+    loop {
+        let out = run(Command::new("git")
+            .args(["clone", "-q", &url])
+            .arg(clone.path("r")));
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "git clone through -L: {}",
+            describe(&out)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let served_on = std::fs::read_to_string(clone.path("r/host")).unwrap();
+    assert!(
+        served_on.starts_with("node"),
+        "served on a compute node: {served_on}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(host().root.join(repo.trim_start_matches('/')));
+}
+
+#[test]
+fn an_instance_is_started_with_the_allocation_and_joined_by_its_steps() {
+    let instance = format!("dev{}", rand_suffix());
+    let config = slurm_config(&format!("{SLURM}\ninstance = \"{instance}\""));
+    let alias = format!("th-instance-{}", rand_suffix());
+    // PID 1 of an instance is Apptainer's appinit; a plain exec has none of its own.
+    let command = format!("{WHERE}; tr '\\0' ' ' </proc/1/cmdline");
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let out = run(cssh(&config).args(["-l", "zshuser", &alias, &command]));
+        seen.push(landed(&out));
+        assert!(text(&out.stdout).contains("appinit"), "{}", describe(&out));
+    }
+    assert_eq!(seen[0], seen[1], "one job, one instance");
+    let state = host().root.join(format!(
+        "home/zshuser/.apptainer/instances/app/{}/zshuser/{instance}/{instance}.json",
+        seen[0].0
+    ));
+    assert!(
+        state.exists(),
+        "the instance runs on the node: {}",
+        state.display()
+    );
+    let out = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .args(["--release", "-F"])
+        .arg(&host().ssh_config)
+        .args(["-l", "zshuser", &alias]));
+    assert!(out.status.success(), "{}", describe(&out));
+}
