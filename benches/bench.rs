@@ -29,6 +29,7 @@ fn main() {
     end_to_end(&host, &work, &mut report);
     throughput(&host, &work, &mut report);
     repeated(&host, &work, &mut report);
+    slurm(&host, &work, &mut report);
     let page = report.page(&host);
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
@@ -476,4 +477,108 @@ fn repeated(host: &Host, work: &Path, report: &mut Report) {
         );
     }
     cold_start();
+}
+
+/// A compute node behind Slurm: a command in an allocation that runs already, and the first
+/// connection that submits it and waits for it, against the same typed by hand over ssh.
+fn slurm(host: &Host, work: &Path, report: &mut Report) {
+    let config = config(
+        work,
+        "slurm.toml",
+        &format!("[[host]]\npattern = \"th-*\"\nimage = \"{IMAGE}\"\nslurm = [\"--time=10\"]\n"),
+    );
+    let ssh = |script: &str| {
+        let out = Command::new("ssh")
+            .args(["-F", &host.ssh_config, "th-bash", script])
+            .stdin(Stdio::null())
+            .output()
+            .expect("runs ssh");
+        assert!(out.status.success(), "{script}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let cssh = |args: &[&str]| {
+        time(
+            Command::new(CSSH)
+                .arg("--config")
+                .arg(&config)
+                .args(["-F", &host.ssh_config])
+                .args(args),
+        )
+    };
+    let release = |alias: &str| {
+        time(Command::new(CSSH).arg("--config").arg(&config).args([
+            "--release",
+            "-F",
+            &host.ssh_config,
+            "-l",
+            "bashuser",
+            alias,
+        ]))
+    };
+    // By hand: submit, poll until it runs, then the step.
+    let by_hand = format!(
+        "J=$(sbatch --parsable --time=10 --output=/dev/null --wrap 'exec sleep 600'); \
+         until [ \"$(squeue -h -j $J -o %T)\" = RUNNING ]; do sleep 1; done; \
+         srun --jobid=$J --overlap apptainer exec {IMAGE} true; echo $J"
+    );
+    let mut hand_jobs = Vec::new();
+    let mut run = 0;
+    let (plain, first) = interleaved(
+        5,
+        &mut || {
+            let start = Instant::now();
+            hand_jobs.push(ssh(&by_hand));
+            start.elapsed()
+        },
+        &mut || {
+            run += 1;
+            let alias = format!("th-bench-{run}");
+            let elapsed = cssh(&["-l", "bashuser", &alias, "true"]);
+            release(&alias);
+            elapsed
+        },
+    );
+    ssh(&format!("scancel {}", hand_jobs.join(" ")));
+    let section = "Compute nodes (Slurm: a real slurmctld and slurmd on the test host)";
+    report.add(
+        section,
+        Row {
+            figure: "first connection: submit, wait until the job runs, run `true` in the image (5 runs each)".into(),
+            plain,
+            cssh: first,
+            comparison: format!("{:.3}x", ratio(first, plain)),
+            target: "<= 1.05x".into(),
+        },
+    );
+    cssh(&["-l", "bashuser", "th-bench-reused", "true"]);
+    let job = ssh("squeue --me -h --name=cssh-th-bench-reused -o %i");
+    let (plain, reused) = interleaved(
+        20,
+        &mut || {
+            time(Command::new("ssh").args([
+                "-F",
+                &host.ssh_config,
+                "th-bash",
+                "srun",
+                &format!("--jobid={job}"),
+                "--overlap",
+                "apptainer",
+                "exec",
+                IMAGE,
+                "true",
+            ]))
+        },
+        &mut || cssh(&["-l", "bashuser", "th-bench-reused", "true"]),
+    );
+    release("th-bench-reused");
+    report.add(
+        section,
+        Row {
+            figure: "reused allocation: `cssh host true` against `ssh login srun --jobid=J --overlap apptainer exec IMG true` (20 runs each)".into(),
+            plain,
+            cssh: reused,
+            comparison: format!("{:.3}x", ratio(reused, plain)),
+            target: "<= 1.05x".into(),
+        },
+    );
 }

@@ -7,7 +7,9 @@
 use std::process::{Command, Output};
 
 use crate::harness::*;
-use crate::transfer::{DataDir, Route, copy, git_round_trip, round_trip_in, small_tree};
+use crate::transfer::{
+    DataDir, Route, copy, git_round_trip, round_trip_in, small_tree, sshfs_round_trip,
+};
 
 /// Short allocations: a test run never leaves a job for long.
 const SLURM: &str = "slurm = [\"--time=10\"]";
@@ -250,7 +252,8 @@ fn a_bad_slurm_option_is_one_line() {
     );
 }
 
-/// Every client round-trips a tree, scp -O a binary file, and git a repository.
+/// Every client round-trips a tree (scp -O, which cannot carry the tree's newline names, a
+/// binary file), and git a repository.
 fn files_round_trip(data: &DataDir) {
     for route in [
         Route::ScpSftp,
@@ -294,6 +297,7 @@ fn files_round_trip(data: &DataDir) {
             "scp -O as {alias}: bytes intact"
         );
     }
+    sshfs_round_trip(data, small_tree());
     git_round_trip(data);
 }
 

@@ -524,8 +524,12 @@ fn cscp_legacy_mode_matches_plain_scp() {
 
 #[test]
 fn sshfs_mounts_the_containers_view() {
-    let source = source_tree();
-    let data = DataDir::new(FULL_SIF);
+    sshfs_round_trip(&DataDir::new(FULL_SIF), source_tree());
+}
+
+/// sshfs mounts the container's view for each user: the image's marker reads, and `source` is
+/// copied in and out intact.
+pub fn sshfs_round_trip(data: &DataDir, source: &Path) {
     for alias in USERS {
         let mount = data.local(&format!("mnt-{alias}"));
         std::fs::create_dir(&mount).unwrap();
@@ -535,7 +539,7 @@ fn sshfs_mounts_the_containers_view() {
                 .arg(format!("ssh_command={CSSH} -F {}", ssh_config()))
                 .arg(format!("{alias}:/"))
                 .arg(&mount),
-            &data,
+            data,
         );
         assert!(out.status.success(), "sshfs as {alias}: {}", describe(&out));
         let unmount = Unmount(mount.clone());
