@@ -300,20 +300,18 @@ fn payload_command(s: &mut Script, target: &Target, payload: Payload) {
     };
     match payload {
         Payload::Command(command) => {
-            let mut snippet = match tool_of(command) {
-                Some((tool, message)) => check(tool, message),
-                None => Vec::new(),
-            };
+            // The command gets a `/bin/sh -c` of its own, after SHELL is set and the transfer
+            // tool it starts, if any, is checked for.
+            let mut snippet = shell_choice(target, b"; do [ -x \"$cssh_p\" ] && break; done; ");
+            snippet.extend_from_slice(b"SHELL=$cssh_p; export SHELL; ");
+            if let Some((tool, message)) = tool_of(command) {
+                snippet.extend(check(tool, message));
+            }
             if std::str::from_utf8(command).is_ok() {
-                if snippet.is_empty() {
-                    s.word(command);
-                } else {
-                    // The check runs first; the command still gets a `/bin/sh -c` of its own.
-                    snippet.extend_from_slice(b"exec /bin/sh -c \"$1\"");
-                    s.word(&snippet);
-                    s.raw(" sh");
-                    s.word(command);
-                }
+                snippet.extend_from_slice(b"exec /bin/sh -c \"$1\"");
+                s.word(&snippet);
+                s.raw(" sh");
+                s.word(command);
             } else {
                 // Apptainer hands the container's argv to its starter as JSON, which turns
                 // invalid UTF-8 into U+FFFD. Such a command travels as a printf format of ASCII
@@ -340,16 +338,18 @@ fn payload_command(s: &mut Script, target: &Target, payload: Payload) {
             s.raw(" sh \"$@\"");
         }
         Payload::Shell => {
-            let candidates: Vec<&str> = match &target.settings.shell {
-                Some(shell) => vec![shell],
-                None => vec!["$SHELL", "/bin/bash", "/bin/sh"],
-            };
-            let what = format!(
-                "no shell to run in {} (tried {})",
-                target.image,
-                candidates.join(", ")
+            let mut snippet = shell_choice(
+                target,
+                b"; do if [ -x \"$cssh_p\" ]; then SHELL=$cssh_p; export SHELL; exec \"$cssh_p\" -l; fi; done;",
             );
-            s.word(&first_executable(&candidates, " -l", &target.say(&what)));
+            let tried = shells(target).join(", ");
+            let mut failure = Script::default();
+            failure.fail(&target.say(&format!(
+                "no shell to run in {} (tried {tried})",
+                target.image
+            )));
+            snippet.extend_from_slice(failure.text.trim_ascii_end());
+            s.word(&snippet);
         }
         Payload::Sftp => {
             let candidates: Vec<&str> = match &target.settings.sftp_server {
@@ -360,7 +360,7 @@ fn payload_command(s: &mut Script, target: &Target, payload: Payload) {
                 "no sftp-server in {} (set sftp_server in {}, or use scp -O)",
                 target.image, target.config_file
             );
-            s.word(&first_executable(&candidates, "", &target.say(&what)));
+            s.word(&first_executable(&candidates, &target.say(&what)));
         }
     }
 }
@@ -380,21 +380,40 @@ fn printf_format(bytes: &[u8]) -> Vec<u8> {
     format
 }
 
-/// A snippet for the image's `/bin/sh`: exec the first executable candidate, else fail. A
-/// candidate `$SHELL` stays unquoted-in-double-quotes so it expands inside the container.
-fn first_executable(candidates: &[&str], arguments: &str, failure: &str) -> Vec<u8> {
+/// The shells a session may run in the image, in order: the configured one, else the login
+/// shell (`$SHELL`, expanded inside the container), `/bin/bash`, `/bin/sh`.
+fn shells<'a>(target: &Target<'a>) -> Vec<&'a str> {
+    match &target.settings.shell {
+        Some(shell) => vec![shell],
+        None => vec!["$SHELL", "/bin/bash", "/bin/sh"],
+    }
+}
+
+/// `for cssh_p in SHELLS` and `body`: a loop over [`shells`], for the image's `/bin/sh`. The
+/// shell that runs there is also the container's `SHELL`, which programs (GNU parallel,
+/// mosh-server, script) start.
+fn shell_choice(target: &Target, body: &[u8]) -> Vec<u8> {
+    let mut s = Script::default();
+    s.raw("for cssh_p in");
+    for shell in shells(target) {
+        if shell == "$SHELL" {
+            s.raw(" \"$SHELL\"");
+        } else {
+            s.word(shell.as_bytes());
+        }
+    }
+    s.text.extend_from_slice(body);
+    s.text
+}
+
+/// A snippet for the image's `/bin/sh`: exec the first executable candidate, else fail.
+fn first_executable(candidates: &[&str], failure: &str) -> Vec<u8> {
     let mut s = Script::default();
     s.raw("for cssh_p in");
     for candidate in candidates {
-        if *candidate == "$SHELL" {
-            s.raw(" \"$SHELL\"");
-        } else {
-            s.word(candidate.as_bytes());
-        }
+        s.word(candidate.as_bytes());
     }
-    s.raw(&format!(
-        "; do if [ -x \"$cssh_p\" ]; then exec \"$cssh_p\"{arguments}; fi; done;"
-    ));
+    s.raw("; do if [ -x \"$cssh_p\" ]; then exec \"$cssh_p\"; fi; done;");
     s.fail(failure);
     s.text.trim_ascii_end().to_vec()
 }
@@ -571,6 +590,18 @@ exec "$@"
         }
     }
 
+    /// The words after the image that run `command`: SHELL is chosen, then the command runs
+    /// under a `/bin/sh -c` of its own.
+    fn in_sh(command: &str) -> Vec<&str> {
+        vec![
+            "/bin/sh",
+            "-c",
+            "for cssh_p in \"$SHELL\" /bin/bash /bin/sh; do [ -x \"$cssh_p\" ] && break; done; SHELL=$cssh_p; export SHELL; exec /bin/sh -c \"$1\"",
+            "sh",
+            command,
+        ]
+    }
+
     fn make_executable(path: &Path) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -596,13 +627,13 @@ exec "$@"
         let image = remote.image();
         assert_eq!(
             remote.calls(),
-            vec![vec![
-                "exec",
-                &image,
-                "/bin/sh",
-                "-c",
-                "printf '[%s]' \"$(cat)\"; exit 42"
-            ]]
+            vec![
+                [
+                    vec!["exec", &image],
+                    in_sh("printf '[%s]' \"$(cat)\"; exit 42")
+                ]
+                .concat()
+            ]
         );
     }
 
@@ -724,21 +755,23 @@ exec "$@"
         assert_eq!(text(&out.stderr), "prelude says hi\n");
         assert_eq!(
             remote.calls(),
-            vec![vec![
-                "exec",
-                "--nv",
-                "--cleanenv",
-                "--bind",
-                "/scratch",
-                "--bind",
-                "/d d:/mnt/$x:ro",
-                "docker://alpine",
-                "env",
-                "A=x, y'z $(id)",
-                "/bin/sh",
-                "-c",
-                "printf %s \"$A\"; cat"
-            ]]
+            vec![
+                vec![
+                    "exec",
+                    "--nv",
+                    "--cleanenv",
+                    "--bind",
+                    "/scratch",
+                    "--bind",
+                    "/d d:/mnt/$x:ro",
+                    "docker://alpine",
+                    "env",
+                    "A=x, y'z $(id)",
+                ]
+                .into_iter()
+                .chain(in_sh("printf %s \"$A\"; cat"))
+                .collect::<Vec<_>>()
+            ]
         );
     }
 
@@ -838,6 +871,27 @@ exec "$@"
     }
 
     #[test]
+    fn shell_is_the_shell_that_runs_in_the_image() {
+        let remote = Remote::new("shellvar", "apptainer");
+        // The login shell (here $SHELL, missing) gives way to bash; a configured one wins.
+        for (configured, expected) in [(None, "/bin/bash\n"), (Some("/bin/sh"), "/bin/sh\n")] {
+            let settings = Settings {
+                shell: configured.map(String::from),
+                ..Settings::default()
+            };
+            let out = remote.run(
+                &settings,
+                &remote.image(),
+                Payload::Command(b"echo $SHELL"),
+                b"",
+            );
+            assert_eq!(text(&out.stdout), expected, "{out:?}");
+            let out = remote.run(&settings, &remote.image(), Payload::Shell, b"echo $SHELL\n");
+            assert!(text(&out.stdout).ends_with(expected), "{out:?}");
+        }
+    }
+
+    #[test]
     fn a_live_instance_state_file_spares_the_runtime() {
         let remote = Remote::new("state", "apptainer");
         let settings = Settings {
@@ -885,9 +939,9 @@ exec "$@"
             vec![
                 vec!["instance", "list"],
                 vec!["-s", "instance", "start", "--bind", "/b", &image, "dev"],
-                vec!["exec", "instance://dev", "/bin/sh", "-c", "echo in"],
+                [vec!["exec", "instance://dev"], in_sh("echo in")].concat(),
                 vec!["instance", "list"],
-                vec!["exec", "instance://dev", "/bin/sh", "-c", "echo in"],
+                [vec!["exec", "instance://dev"], in_sh("echo in")].concat(),
             ]
         );
     }

@@ -29,6 +29,26 @@ fn commands_run_in_each_image_for_every_login_shell() {
 }
 
 #[test]
+fn shell_names_the_shell_that_runs_in_the_image() {
+    // GNU parallel, mosh-server and script start $SHELL: it must exist in the image. bashuser's
+    // login shell does; tcshuser's and zshuser's are not in the image, so bash stands in.
+    let config = tagging(FULL_SIF, "");
+    for alias in ["th-bash", "th-tcsh", "th-zsh"] {
+        let out =
+            run(cssh(&config).args([alias, "echo $SHELL; test -x \"$SHELL\" && echo present"]));
+        assert_eq!(
+            text(&out.stdout),
+            "/bin/bash\npresent\n",
+            "{alias}: {}",
+            describe(&out)
+        );
+    }
+    let configured = tagging(FULL_SIF, "shell = \"/bin/sh\"");
+    let out = run(cssh(&configured).args(["th-tcsh", "echo $SHELL"]));
+    assert_eq!(text(&out.stdout), "/bin/sh\n", "{}", describe(&out));
+}
+
+#[test]
 fn an_untagged_alias_of_the_same_server_lands_on_the_host() {
     let config = tagging(FULL_SIF, "");
     let out = run(cssh(&config).args(["th-plain", "cat", &host().remote_marker]));
