@@ -39,6 +39,10 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
                 &config::read(own.config.as_deref())?,
             )?)?;
         }
+        Mode::SftpServerCommand => {
+            let config = config::read(own.config.as_deref())?;
+            write_line(&plan::sftp_server_command(&request, &config)?)?;
+        }
         Mode::Release => {
             let mut system = System::new(&own)?;
             let plan = plan::release(&request, &mut system)?;

@@ -448,10 +448,27 @@ fn multiplexing_configured(resolved: &str) -> bool {
 /// destination, for users who keep another transport than cssh: rsync appends its server
 /// arguments, which the remote login shell splits and the script hands to rsync unchanged.
 pub fn rsync_path(request: &Request, config: &Config) -> anyhow::Result<Vec<u8>> {
+    remote_command(request, config, Payload::Arguments("rsync"), "--rsync-path")
+}
+
+/// A remote command that runs the image's sftp-server on the request's destination, for tools
+/// with an ssh of their own that can send one (rclone's `--sftp-server-command`, `sftp -s`).
+pub fn sftp_server_command(request: &Request, config: &Config) -> anyhow::Result<Vec<u8>> {
+    remote_command(request, config, Payload::Sftp, "--sftp-server-command")
+}
+
+/// The remote command, readable by every login shell, that runs `payload` in the image of the
+/// request's destination; `option` names the asking option in messages.
+fn remote_command(
+    request: &Request,
+    config: &Config,
+    payload: Payload,
+    option: &str,
+) -> anyhow::Result<Vec<u8>> {
     // Only the destination matters here, so `-P` is read as current OpenSSH reads it.
     let inv = ssh_args::parse(request.args.clone(), &mut || true).map_err(|why| {
         Refusal(format!(
-            "--rsync-path needs a destination, as ssh takes it ({why})"
+            "{option} needs a destination, as ssh takes it ({why})"
         ))
     })?;
     let settings = config::resolve(config, inv.host.as_bytes()).settings;
@@ -469,8 +486,7 @@ pub fn rsync_path(request: &Request, config: &Config) -> anyhow::Result<Vec<u8>>
         ))
     })?;
     let host = checked_host(inv.host.as_bytes())?;
-    let payload = Payload::Arguments("rsync");
-    // rsync runs the value on the login node: a step reaches the node from there.
+    // The command runs on the login node: a step reaches the node from there.
     let place = match place(&host, &cx, payload) {
         Place::Node(allocation) => Place::Step(allocation),
         place => place,

@@ -940,3 +940,39 @@ fn rsync_argument_modes_match_plain_rsync() {
         let _ = std::fs::remove_file(plain);
     }
 }
+
+#[test]
+fn a_printed_sftp_server_command_serves_the_containers_view_to_plain_sftp() {
+    // For tools with an ssh of their own that send a remote command for the sftp server
+    // (rclone's --sftp-server-command); plain sftp's `-s` with a path does the same.
+    let data = DataDir::new(FULL_SIF);
+    for alias in USERS {
+        let out = with_config(
+            Command::new(CSSH).args(["--sftp-server-command", alias]),
+            &data,
+        );
+        assert!(out.status.success(), "{}", describe(&out));
+        let command = OsString::from_vec(out.stdout.trim_ascii_end().to_vec());
+        let marker = data.local(&format!("marker-{alias}"));
+        let batch = format!(
+            "get {} {}\nput {} /data/back-{alias}\n",
+            host().image_marker,
+            marker.display(),
+            marker.display()
+        );
+        let out = run_with_input(
+            Command::new("sftp")
+                .args(["-q", "-F", &ssh_config(), "-b", "-", "-s"])
+                .arg(&command)
+                .arg(alias),
+            batch.as_bytes(),
+        );
+        assert!(out.status.success(), "{alias}: {}", describe(&out));
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), FULL_MARKER);
+        assert_eq!(
+            std::fs::read_to_string(data.remote.join(format!("back-{alias}"))).unwrap(),
+            FULL_MARKER,
+            "{alias}: /data exists only in the container"
+        );
+    }
+}

@@ -419,6 +419,8 @@ fn what_a_person_reads_is_never_debug_text() {
         &["--rsync-path", "-p"],
         &["--rsync-path", "off"],
         &["--rsync-path"],
+        &["--sftp-server-command", "off"],
+        &["--sftp-server-command", "-p"],
         &["--release", "tagged"],
         &["--release", "tagged", "id"],
         &["--release"],
