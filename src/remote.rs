@@ -223,9 +223,9 @@ fn launcher(s: &mut Script, target: &Target) {
     }
 }
 
-/// Starts the instance unless it runs. Another session (or an allocation's batch script) may be
-/// starting it at the same moment: then this start fails and the instance shows up running
-/// within seconds, so a failed start waits for it before saying why it failed. The runtime's
+/// Starts the instance unless it runs. Another session may be starting it at the same moment:
+/// then this start fails and the instance shows up running within seconds, so a failed start
+/// waits for it before saying why it failed. The runtime's
 /// state file, whose first field is the instance's pid, answers without starting the runtime
 /// (about 20 ms per command); without a live one, `instance list` decides (and clears stale
 /// state).
@@ -241,6 +241,11 @@ fn instance_start(s: &mut Script, target: &Target, instance: &str) {
     s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
     s.word(format!("n={instance}").as_bytes());
     s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
+    if target.place != Place::Here {
+        // The allocation's batch script starts the instance as the job starts: a second start
+        // at the same moment can break both, so wait for it a while before starting one here.
+        s.raw("cssh_tries=0\nuntil cssh_running || [ \"$cssh_tries\" -ge 15 ]; do cssh_tries=$((cssh_tries + 1)); sleep 1; done\n");
+    }
     s.raw("if ! cssh_running && ! cssh_out=$(\"$cssh_rt\" -s instance start");
     image_arguments(s, target);
     s.word(instance.as_bytes());

@@ -976,3 +976,70 @@ fn a_printed_sftp_server_command_serves_the_containers_view_to_plain_sftp() {
         );
     }
 }
+
+#[test]
+fn links_named_scp_sftp_and_rsync_reach_the_container_for_tagged_hosts_only() {
+    // Tools that run plain `scp`, `sftp` or `rsync` (Ansible, git-annex) find the wrappers
+    // first on PATH; the wrappers find the real programs without running themselves again.
+    let data = DataDir::new(FULL_SIF);
+    let bin = data.local("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for (name, target) in [("scp", CSSCP), ("sftp", CSFTP), ("rsync", CRSYNC)] {
+        std::os::unix::fs::symlink(target, bin.join(name)).unwrap();
+    }
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let with_links = |program: &str| {
+        let mut command = Command::new(program);
+        command.env("PATH", &path);
+        command
+    };
+    let source = data.local("file");
+    std::fs::write(&source, b"through a link\n").unwrap();
+    let ssh_e = format!("ssh -F {}", ssh_config());
+    let remote = host().root.join("tmp");
+    // The container's /data, and the host's own /tmp for the untagged alias.
+    for (what, alias, dir, landed) in [
+        ("tagged", "th-bash", "/data", data.remote.clone()),
+        ("untagged", "th-plain", "/tmp", remote),
+    ] {
+        let name = format!("link-{}", rand_suffix());
+        let out = with_config(
+            with_links("scp")
+                .args(["-q", "-F", &ssh_config()])
+                .arg(&source)
+                .arg(format!("{alias}:{dir}/{name}-scp")),
+            &data,
+        );
+        assert!(out.status.success(), "scp {what}: {}", describe(&out));
+        let out = with_config(
+            with_links("rsync")
+                .args(["-e", &ssh_e])
+                .arg(&source)
+                .arg(format!("{alias}:{dir}/{name}-rsync")),
+            &data,
+        );
+        assert!(out.status.success(), "rsync {what}: {}", describe(&out));
+        let out = run_with_input(
+            with_links("sftp").env("CSSH_CONFIG", data.config()).args([
+                "-q",
+                "-F",
+                &ssh_config(),
+                "-b",
+                "-",
+                alias,
+            ]),
+            format!("put {} {dir}/{name}-sftp\n", source.display()).as_bytes(),
+        );
+        assert!(out.status.success(), "sftp {what}: {}", describe(&out));
+        for tool in ["scp", "rsync", "sftp"] {
+            let arrived = landed.join(format!("{name}-{tool}"));
+            assert_eq!(
+                std::fs::read(&arrived).unwrap_or_default(),
+                b"through a link\n",
+                "{tool} to the {what} host lands in {}",
+                arrived.display()
+            );
+            let _ = std::fs::remove_file(arrived);
+        }
+    }
+}

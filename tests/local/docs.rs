@@ -322,3 +322,18 @@ fn the_completions_offer_the_options_of_the_table() {
         );
     }
 }
+
+#[test]
+fn the_readme_link_block_puts_the_wrappers_under_the_clients_names() {
+    let home = Scratch::new("");
+    let block = readme_block("For tools that run plain", "sh");
+    let out = run(Command::new("bash")
+        .args(["-euc", &block])
+        .env("HOME", &home.dir)
+        .env("PATH", path_with_binaries()));
+    assert!(out.status.success(), "{}", describe(&out));
+    for (name, wrapper) in [("scp", "cscp"), ("sftp", "csftp"), ("rsync", "crsync")] {
+        let link = std::fs::canonicalize(home.dir.join(".local/cssh-bin").join(name)).unwrap();
+        assert_eq!(link.file_name().unwrap(), wrapper, "{name}");
+    }
+}
