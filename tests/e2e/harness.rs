@@ -53,6 +53,23 @@ fn bring_up() -> Result<TestHost, String> {
             String::from_utf8_lossy(&up.stderr).trim()
         ));
     }
+    // A host left running by an earlier run may hold its Slurm jobs, which would reach their
+    // time limit in the middle of this one: every run starts with an empty queue.
+    let cancel = Command::new(&script)
+        .args([
+            "admin",
+            "sh",
+            "-c",
+            "squeue --noheader --format=%i | xargs -r scancel",
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !cancel.status.success() {
+        return Err(format!(
+            "cancelling earlier Slurm jobs failed: {}",
+            String::from_utf8_lossy(&cancel.stderr).trim()
+        ));
+    }
     let env = Command::new(&script)
         .arg("env")
         .output()

@@ -11,8 +11,9 @@ use crate::transfer::{
     DataDir, Route, copy, git_round_trip, round_trip_in, small_tree, sshfs_round_trip,
 };
 
-/// Short allocations: a test run never leaves a job for long.
-const SLURM: &str = "slurm = [\"--time=10\"]";
+/// Short allocations: a test run never leaves a job for long (and each run starts with an
+/// empty queue, see the harness).
+const SLURM: &str = "slurm = [\"--time=30\"]";
 
 fn slurm_config(settings: &str) -> Scratch {
     Scratch::new(&format!(
@@ -122,7 +123,7 @@ fn a_pty_shell_lands_in_the_job() {
 
 #[test]
 fn the_allocation_lands_on_the_node_slurm_chose() {
-    let config = slurm_config("slurm = [\"--time=10\", \"--partition=second\"]");
+    let config = slurm_config("slurm = [\"--time=30\", \"--partition=second\"]");
     let alias = format!("th-second-{}", rand_suffix());
     let (node, _) = landed(&run(cssh(&config).args(["-l", "bashuser", &alias, WHERE])));
     assert_eq!(node, "node2", "partition second has only node2");
@@ -162,7 +163,7 @@ impl Drop for PartitionDown {
 
 #[test]
 fn a_pending_job_shows_its_state_and_a_cancelled_one_is_replaced() {
-    let config = slurm_config("slurm = [\"--time=10\", \"--partition=spare\"]");
+    let config = slurm_config("slurm = [\"--time=30\", \"--partition=spare\"]");
     let alias = format!("th-pending-{}", rand_suffix());
     let command = format!(
         "env CSSH_CONFIG={} {CSSH} -F {} -l bashuser {alias} '{WHERE}'; echo CSSH-EXITED-$?; sleep 60",
