@@ -198,6 +198,11 @@ fn image_arguments(s: &mut Script, target: &Target) {
 /// `exec "$cssh_rt" exec ...`: a new container of the image, or the configured instance,
 /// started first if it does not run; on a Slurm host, as a step of the allocation.
 fn launcher(s: &mut Script, target: &Target) {
+    let contained = has_option(target, &["--contain", "-c", "--containall", "-C"]);
+    let agent = contained && target.place == Place::Here && target.settings.instance.is_none();
+    if agent {
+        s.raw("cssh_agent=; [ -S \"${SSH_AUTH_SOCK-}\" ] && cssh_agent=${SSH_AUTH_SOCK%/*}\n");
+    }
     s.raw("exec");
     if let Place::Step(_) = target.place {
         slurm::step(s);
@@ -205,6 +210,11 @@ fn launcher(s: &mut Script, target: &Target) {
     match &target.settings.instance {
         None => {
             s.raw(" \"$cssh_rt\" exec");
+            if agent {
+                // --contain and --containall keep the host's /tmp out: the agent's socket
+                // directory comes in, nothing else of /tmp.
+                s.raw(" ${cssh_agent:+--bind} ${cssh_agent:+\"$cssh_agent\"}");
+            }
             image_arguments(s, target);
         }
         Some(instance) => {
@@ -278,15 +288,61 @@ fn batch_script(target: &Target) -> Vec<u8> {
     s.text
 }
 
-/// The configured variables, set by `env` inside the image rather than the runtime's --env,
-/// whose values cannot hold a comma, or APPTAINERENV_/SINGULARITYENV_, which depend on which
-/// runtime answers.
+/// What ssh set up for the session: each is passed into the container by `env` where the
+/// session has it, so it survives `--cleanenv` and `--containall` (sshd's own, the terminal,
+/// the locale, the agent and X11).
+const SESSION_VARIABLES: &[&str] = &[
+    "SSH_CONNECTION",
+    "SSH_CLIENT",
+    "SSH_TTY",
+    "SSH_AUTH_SOCK",
+    "DISPLAY",
+    "XAUTHORITY",
+    "TERM",
+    "COLORTERM",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_NUMERIC",
+    "LC_TIME",
+    "LC_COLLATE",
+    "LC_MONETARY",
+    "LC_MESSAGES",
+    "LC_PAPER",
+    "LC_NAME",
+    "LC_ADDRESS",
+    "LC_TELEPHONE",
+    "LC_MEASUREMENT",
+    "LC_IDENTIFICATION",
+];
+
+/// Whether the configured runtime options include one of `flags`.
+fn has_option(target: &Target, flags: &[&str]) -> bool {
+    target
+        .settings
+        .options
+        .iter()
+        .flatten()
+        .any(|option| flags.contains(&option.as_str()))
+}
+
+/// The session's variables where the runtime would drop them, then the configured ones, set by
+/// `env` inside the image rather than the runtime's --env, whose values cannot hold a comma, or
+/// APPTAINERENV_/SINGULARITYENV_, which depend on which runtime answers.
 fn environment(s: &mut Script, target: &Target) {
-    let Some(variables) = target.settings.env.as_ref().filter(|v| !v.is_empty()) else {
+    let clean = has_option(target, &["--cleanenv", "-e", "--containall", "-C"]);
+    let configured = target.settings.env.as_deref().unwrap_or_default();
+    if !clean && configured.is_empty() {
         return;
-    };
+    }
     s.raw(" env");
-    for (key, value) in variables {
+    if clean {
+        for name in SESSION_VARIABLES {
+            s.raw(&format!(" ${{{name}+\"{name}=${name}\"}}"));
+        }
+    }
+    for (key, value) in configured {
         s.word(format!("{key}={value}").as_bytes());
     }
 }
@@ -555,6 +611,7 @@ exec "$@"
             };
             let text = script(&target, payload);
             let mut child = Command::new("/bin/sh")
+                .env_clear()
                 .arg("-c")
                 .arg(OsStr::from_bytes(&text))
                 .arg("sh")

@@ -1,6 +1,8 @@
 //! Configuration settings reaching the real runtime: prelude, runtime, binds, env, options,
 //! instances, and the one-line errors when a piece is missing on the remote.
 
+use std::process::Command;
+
 use crate::harness::*;
 
 #[test]
@@ -174,7 +176,7 @@ fn persist_reuses_one_connection() {
 fn persist_leaves_multiplexing_the_user_decided_alone() {
     let config = tagging(FULL_SIF, "persist = \"1m\"");
     let dry_run = |ssh_config: &std::path::Path, args: &[&str]| {
-        let out = run(std::process::Command::new(CSSH)
+        let out = run(Command::new(CSSH)
             .env("CSSH_CONFIG", config.path("config.toml"))
             .args(["--dry-run", "-F"])
             .arg(ssh_config)
@@ -206,4 +208,81 @@ fn persist_leaves_multiplexing_the_user_decided_alone() {
         !dry_run(&ssh_config, &["th-bash", "true"]).contains("ControlPersist"),
         "ssh_config decides"
     );
+}
+
+/// An ssh-agent holding the test host's key, killed when dropped.
+struct Agent {
+    socket: String,
+    pid: String,
+}
+
+impl Agent {
+    fn start() -> Agent {
+        let out = run(Command::new("ssh-agent").arg("-s"));
+        let said = text(&out.stdout);
+        let value = |name: &str| {
+            said.split(';')
+                .find_map(|part| part.trim().strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("ssh-agent says no {name}: {said}"))
+                .to_string()
+        };
+        let agent = Agent {
+            socket: value("SSH_AUTH_SOCK"),
+            pid: value("SSH_AGENT_PID"),
+        };
+        let key = host().ssh_config.with_file_name("id_ed25519");
+        let add = run(Command::new("ssh-add")
+            .arg("-q")
+            .arg(&key)
+            .env("SSH_AUTH_SOCK", &agent.socket));
+        assert!(add.status.success(), "{}", describe(&add));
+        agent
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(&self.pid).status();
+    }
+}
+
+#[test]
+fn the_sessions_agent_and_locale_survive_cleanenv_and_contain() {
+    let agent = Agent::start();
+    let check = "echo conn=${SSH_CONNECTION:+set} lc=$LC_TIME mail=${MAIL-unset}; ssh-add -l >/dev/null && echo agent=usable";
+    for (options, host_variables) in [
+        ("", true),
+        ("\"--cleanenv\"", false),
+        ("\"--contain\"", true),
+        ("\"--containall\"", false),
+    ] {
+        let config = tagging(FULL_SIF, &format!("options = [{options}]"));
+        for alias in ["th-bash", "th-tcsh"] {
+            let out = run(cssh(&config)
+                .args(["-A", "-o", "SendEnv=LC_TIME", alias, check])
+                .env("SSH_AUTH_SOCK", &agent.socket)
+                .env("LC_TIME", "C.UTF-8"));
+            let mail = if host_variables {
+                format!("/var/mail/{}user", alias.trim_start_matches("th-"))
+            } else {
+                "unset".to_string()
+            };
+            assert_eq!(
+                text(&out.stdout),
+                format!("conn=set lc=C.UTF-8 mail={mail}\nagent=usable\n"),
+                "{alias} with options [{options}]: {}",
+                describe(&out)
+            );
+        }
+        // Without -A there is no agent, and nothing stands in for one.
+        let out = run(cssh(&config)
+            .args(["th-bash", "echo ${SSH_AUTH_SOCK-none}"])
+            .env("SSH_AUTH_SOCK", &agent.socket));
+        assert_eq!(
+            text(&out.stdout),
+            "none\n",
+            "[{options}]: {}",
+            describe(&out)
+        );
+    }
 }
