@@ -91,7 +91,7 @@ fn binds_env_and_options_reach_the_container() {
     );
     let out = run(cssh(&config).args([
         "th-bash",
-        "cat /mnt/cssh-bind/file; printf '%s\\n' \"$CSSH_E2E\" \"${SSH_CONNECTION-cleaned}\"; touch /mnt/cssh-bind/w 2>/dev/null || echo read-only",
+        "cat /mnt/cssh-bind/file; printf '%s\\n' \"$CSSH_E2E\" \"${MAIL-cleaned}\"; touch /mnt/cssh-bind/w 2>/dev/null || echo read-only",
     ]));
     assert_eq!(
         text(&out.stdout),
