@@ -31,9 +31,9 @@ fn commands_run_in_each_image_for_every_login_shell() {
 #[test]
 fn shell_names_the_shell_that_runs_in_the_image() {
     // GNU parallel, mosh-server and script start $SHELL: it must exist in the image. bashuser's
-    // login shell does; tcshuser's and zshuser's are not in the image, so bash stands in.
+    // login shell does; tcshuser's, zshuser's and fishuser's are not in the image: bash stands in.
     let config = tagging(FULL_SIF, "");
-    for alias in ["th-bash", "th-tcsh", "th-zsh"] {
+    for alias in ["th-bash", "th-tcsh", "th-zsh", "th-fish"] {
         let out =
             run(cssh(&config).args([alias, "echo $SHELL; test -x \"$SHELL\" && echo present"]));
         assert_eq!(

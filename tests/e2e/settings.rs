@@ -257,7 +257,7 @@ fn the_sessions_agent_and_locale_survive_cleanenv_and_contain() {
         ("\"--containall\"", false),
     ] {
         let config = tagging(FULL_SIF, &format!("options = [{options}]"));
-        for alias in ["th-bash", "th-tcsh"] {
+        for alias in ["th-bash", "th-tcsh", "th-fish"] {
             let out = run(cssh(&config)
                 .args(["-A", "-o", "SendEnv=LC_TIME", alias, check])
                 .env("SSH_AUTH_SOCK", &agent.socket)

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use crate::harness::*;
 use crate::transfer::{
     DataDir, Route, copy, git_round_trip, round_trip_in, small_tree, sshfs_round_trip,
+    vs_code_session,
 };
 
 /// Short allocations: a test run never leaves a job for long (and each run starts with an
@@ -54,6 +55,15 @@ fn landed(out: &Output) -> (String, String) {
     (node, job)
 }
 
+/// `cssh --release` of `alias` as `user`.
+fn release(config: &Scratch, user: &str, alias: &str) -> Output {
+    run(Command::new(CSSH)
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .args(["--release", "-F"])
+        .arg(&host().ssh_config)
+        .args(["-l", user, alias]))
+}
+
 /// This user's live jobs of one allocation name, as `squeue` on the login node lists them.
 fn live_jobs(alias: &str, user: &str) -> Vec<String> {
     let out = ssh(
@@ -73,7 +83,7 @@ fn live_jobs(alias: &str, user: &str) -> Vec<String> {
 #[test]
 fn commands_land_in_the_image_on_a_node_inside_one_reused_job() {
     let config = slurm_config(SLURM);
-    for alias in ["th-bash", "th-tcsh"] {
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
         let (node, job) = landed(&run(cssh(&config).args([alias, WHERE])));
         let again = landed(&run(cssh(&config).args([alias, WHERE])));
         assert_eq!(
@@ -104,7 +114,7 @@ fn commands_land_in_the_image_on_a_node_inside_one_reused_job() {
 #[test]
 fn a_pty_shell_lands_in_the_job() {
     let config = slurm_config(SLURM);
-    for alias in ["th-bash", "th-tcsh"] {
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
         let tmux = Tmux::start(&format!(
             "env CSSH_CONFIG={} {CSSH} -F {} {alias}; echo CSSH-EXITED-$?; sleep 60",
             config.path("config.toml").display(),
@@ -125,13 +135,9 @@ fn a_pty_shell_lands_in_the_job() {
 fn the_allocation_lands_on_the_node_slurm_chose() {
     let config = slurm_config("slurm = [\"--time=30\", \"--partition=second\"]");
     let alias = format!("th-second-{}", rand_suffix());
-    let (node, _) = landed(&run(cssh(&config).args(["-l", "bashuser", &alias, WHERE])));
+    let (node, _) = landed(&run(cssh(&config).args(["-l", "fishuser", &alias, WHERE])));
     assert_eq!(node, "node2", "partition second has only node2");
-    let out = run(Command::new(CSSH)
-        .env("CSSH_CONFIG", config.path("config.toml"))
-        .args(["--release", "-F"])
-        .arg(&host().ssh_config)
-        .args(["-l", "bashuser", &alias]));
+    let out = release(&config, "fishuser", &alias);
     assert!(out.status.success(), "{}", describe(&out));
 }
 
@@ -200,11 +206,7 @@ fn a_pending_job_shows_its_state_and_a_cancelled_one_is_replaced() {
         !screen.contains("PENDING"),
         "the waiting line is cleared: {screen}"
     );
-    let out = run(Command::new(CSSH)
-        .env("CSSH_CONFIG", config.path("config.toml"))
-        .args(["--release", "-F"])
-        .arg(&host().ssh_config)
-        .args(["-l", "bashuser", &alias]));
+    let out = release(&config, "bashuser", &alias);
     assert!(out.status.success(), "{}", describe(&out));
 }
 
@@ -213,21 +215,15 @@ fn release_cancels_the_allocation() {
     let config = slurm_config(SLURM);
     let alias = format!("th-release-{}", rand_suffix());
     let (_, job) = landed(&run(cssh(&config).args(["-l", "tcshuser", &alias, WHERE])));
-    let release = || {
-        run(Command::new(CSSH)
-            .env("CSSH_CONFIG", config.path("config.toml"))
-            .args(["--release", "-F"])
-            .arg(&host().ssh_config)
-            .args(["-l", "tcshuser", &alias]))
-    };
-    let out = release();
+    let cancel = || release(&config, "tcshuser", &alias);
+    let out = cancel();
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(
         text(&out.stderr),
         format!("cssh: {alias}: released job {job}\n")
     );
     assert_eq!(live_jobs(&alias, "tcshuser"), Vec::<String>::new());
-    let out = release();
+    let out = cancel();
     assert_eq!(
         text(&out.stderr),
         format!("cssh: {alias}: no allocation to release\n")
@@ -235,14 +231,14 @@ fn release_cancels_the_allocation() {
     // The next connection starts a new one.
     let (_, next) = landed(&run(cssh(&config).args(["-l", "tcshuser", &alias, WHERE])));
     assert_ne!(next, job);
-    assert!(release().status.success());
+    assert!(cancel().status.success());
 }
 
 #[test]
 fn a_bad_slurm_option_is_one_line() {
     let config = slurm_config("slurm = [\"--partition=nosuch\"]");
     let alias = format!("th-bad-{}", rand_suffix());
-    let out = run(cssh(&config).args(["-l", "bashuser", &alias, "true"]));
+    let out = run(cssh(&config).args(["-l", "fishuser", &alias, "true"]));
     assert_eq!(out.status.code(), Some(255), "{}", describe(&out));
     assert_eq!(
         text(&out.stderr),
@@ -267,7 +263,7 @@ fn files_round_trip(data: &DataDir) {
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
     let (local, back) = (data.local("legacy"), data.local("legacy-back"));
     std::fs::write(&local, &bytes).unwrap();
-    for alias in ["th-bash", "th-tcsh"] {
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
         let remote = format!("{alias}:/data/legacy-{alias}");
         let out = copy(
             Route::ScpLegacy,
@@ -318,7 +314,7 @@ fn files_move_through_the_job_when_asked() {
 #[test]
 fn in_node_mode_sessions_reach_the_node_by_ssh_vs_code_and_forwards_included() {
     let config = slurm_config(&format!("{SLURM}\nslurm_connect = \"ssh\""));
-    for alias in ["th-bash", "th-tcsh"] {
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
         // A command, on the node's own sshd, in the image, inside the job.
         let out = run(cssh(&config).args([alias, &format!("{WHERE}; echo $SSH_CONNECTION")]));
         let (node, job) = landed(&out);
@@ -333,18 +329,7 @@ fn in_node_mode_sessions_reach_the_node_by_ssh_vs_code_and_forwards_included() {
             "echo host=$(hostname) job=$SLURM_JOB_ID\ncat {}\necho listeningOn==127.0.0.1:1234==\nexit 0\n",
             host().image_marker
         );
-        let out = run_with_input(
-            cssh(&config).args([
-                "-T",
-                "-D",
-                &free_port(),
-                "-o",
-                "RemoteCommand=none",
-                alias,
-                "bash",
-            ]),
-            script.as_bytes(),
-        );
+        let out = vs_code_session(&config, alias, &script);
         assert!(out.status.success(), "{alias}: {}", describe(&out));
         let stdout = text(&out.stdout);
         assert!(
@@ -424,10 +409,6 @@ fn an_instance_is_started_with_the_allocation_and_joined_by_its_steps() {
         "the instance runs on the node: {}",
         state.display()
     );
-    let out = run(Command::new(CSSH)
-        .env("CSSH_CONFIG", config.path("config.toml"))
-        .args(["--release", "-F"])
-        .arg(&host().ssh_config)
-        .args(["-l", "zshuser", &alias]));
+    let out = release(&config, "zshuser", &alias);
     assert!(out.status.success(), "{}", describe(&out));
 }

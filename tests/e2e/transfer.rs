@@ -653,29 +653,33 @@ pub fn git_round_trip(data: &DataDir) {
     }
 }
 
+/// VS Code Remote-SSH's shape: `-T -D PORT ... host bash`, its install script on stdin.
+pub fn vs_code_session(config: &Scratch, alias: &str, script: &str) -> Output {
+    run_with_input(
+        cssh(config).args([
+            "-T",
+            "-D",
+            &free_port(),
+            "-o",
+            "ConnectTimeout=15",
+            "-o",
+            "RemoteCommand=none",
+            alias,
+            "bash",
+        ]),
+        script.as_bytes(),
+    )
+}
+
 #[test]
 fn vs_code_remote_ssh_shape_runs_bash_in_the_container() {
     let config = tagging(FULL_SIF, "");
-    let port = free_port();
     let script = format!(
         "cat {}\necho \"bash=$BASH_VERSION\"\necho listeningOn==127.0.0.1:1234==\nexit 0\n",
         host().image_marker
     );
     for alias in USERS {
-        let out = run_with_input(
-            cssh(&config).args([
-                "-T",
-                "-D",
-                &port,
-                "-o",
-                "ConnectTimeout=15",
-                "-o",
-                "RemoteCommand=none",
-                alias,
-                "bash",
-            ]),
-            script.as_bytes(),
-        );
+        let out = vs_code_session(&config, alias, &script);
         assert!(out.status.success(), "{alias}: {}", describe(&out));
         let stdout = text(&out.stdout);
         assert!(
