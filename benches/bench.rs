@@ -30,6 +30,7 @@ fn main() {
     throughput(&host, &work, &mut report);
     repeated(&host, &work, &mut report);
     slurm(&host, &work, &mut report);
+    doctor(&host, &work, &mut report);
     let page = report.page(&host);
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
@@ -579,6 +580,148 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
             cssh: reused,
             comparison: format!("{:.3}x", ratio(reused, plain)),
             target: "<= 1.05x".into(),
+        },
+    );
+}
+
+/// `cssh --doctor` on 50 names of the test host: at once, one after another, and against 50
+/// sessions started at once by hand; then with one host that hangs.
+fn doctor(host: &Host, work: &Path, report: &mut Report) {
+    const HOSTS: usize = 50;
+    const TIMEOUT: u64 = 5;
+    let ssh_config = config(
+        work,
+        "doctor_ssh_config",
+        &format!(
+            "Host th-doc-hang\n  ProxyCommand sleep 600\nHost th-doc-*\n  User bashuser\nHost *\nInclude {}\n",
+            host.ssh_config
+        ),
+    );
+    let cssh_config = config(
+        work,
+        "doctor.toml",
+        &format!("[[host]]\npattern = \"th-doc-*\"\nimage = \"{IMAGE}\"\n"),
+    );
+    let names: Vec<String> = (1..=HOSTS).map(|i| format!("th-doc-{i}")).collect();
+    let cssh = || {
+        let mut command = Command::new(CSSH);
+        command
+            .arg("--config")
+            .arg(&cssh_config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        command
+    };
+    let doctor = |jobs: usize, hosts: &[String], status: i32| {
+        let start = Instant::now();
+        let out = cssh()
+            .args([
+                "--doctor",
+                &format!("--jobs={jobs}"),
+                &format!("--timeout={TIMEOUT}"),
+                "-F",
+            ])
+            .arg(&ssh_config)
+            .args(hosts)
+            .status()
+            .expect("runs cssh --doctor");
+        assert_eq!(out.code(), Some(status), "cssh --doctor");
+        start.elapsed()
+    };
+    let by_hand = |at_once: bool| {
+        let start = Instant::now();
+        let mut children = Vec::new();
+        for name in &names {
+            let mut child = cssh()
+                .arg("-F")
+                .arg(&ssh_config)
+                .args([name, "true"])
+                .spawn()
+                .expect("runs cssh");
+            if at_once {
+                children.push(child);
+            } else {
+                assert!(child.wait().unwrap().success());
+            }
+        }
+        for mut child in children {
+            assert!(child.wait().unwrap().success());
+        }
+        start.elapsed()
+    };
+    let section = "Doctor (50 names of the test host, 3 runs each)";
+    let (one_by_one, at_once) = interleaved(3, &mut || doctor(1, &names, 0), &mut || {
+        doctor(HOSTS, &names, 0)
+    });
+    report.add(
+        section,
+        Row {
+            figure: "`cssh --doctor --jobs 1` (one after another) against `--jobs 50` (at once)"
+                .into(),
+            plain: one_by_one,
+            cssh: at_once,
+            comparison: format!("{:.2}x faster", 1.0 / ratio(at_once, one_by_one)),
+            target: ">= 2.5x faster".into(),
+        },
+    );
+    let (sessions_one_by_one, sessions_at_once) =
+        interleaved(3, &mut || by_hand(false), &mut || by_hand(true));
+    report.add(
+        section,
+        Row {
+            figure:
+                "the machine's own bound: 50 `cssh host true` one after another against all at once"
+                    .into(),
+            plain: sessions_one_by_one,
+            cssh: sessions_at_once,
+            comparison: format!(
+                "{:.2}x faster",
+                1.0 / ratio(sessions_at_once, sessions_one_by_one)
+            ),
+            target: String::new(),
+        },
+    );
+    let (hand, checked) = interleaved(3, &mut || by_hand(true), &mut || doctor(HOSTS, &names, 0));
+    report.add(
+        section,
+        Row {
+            figure: "50 `cssh host true` started at once by hand against `--doctor --jobs 50`"
+                .into(),
+            plain: hand,
+            cssh: checked,
+            comparison: format!("{:.3}x", ratio(checked, hand)),
+            target: "<= 1.3x".into(),
+        },
+    );
+    let (hand, checked) = interleaved(3, &mut || by_hand(true), &mut || doctor(16, &names, 0));
+    report.add(
+        section,
+        Row {
+            figure: "the same with the doctor's default bound (16 at once)".into(),
+            plain: hand,
+            cssh: checked,
+            comparison: format!("{:.3}x", ratio(checked, hand)),
+            target: String::new(),
+        },
+    );
+    let mut with_hang = names[1..].to_vec();
+    with_hang.push("th-doc-hang".into());
+    let (healthy, hanging) = interleaved(3, &mut || doctor(HOSTS, &names, 0), &mut || {
+        doctor(HOSTS, &with_hang, 1)
+    });
+    report.add(
+        section,
+        Row {
+            figure: format!(
+                "49 hosts and one that hangs (`--timeout {TIMEOUT}`) against 50 healthy hosts"
+            ),
+            plain: healthy,
+            cssh: hanging,
+            comparison: format!(
+                "{:+.1} s",
+                hanging.median.as_secs_f64() - healthy.median.as_secs_f64()
+            ),
+            target: format!("<= +{TIMEOUT} s (the timeout)"),
         },
     );
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::{self, Config};
+use crate::doctor;
 use crate::exec;
 use crate::explain;
 use crate::options::{self, Mode, OwnOptions};
@@ -32,7 +33,15 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     match own.mode {
         Mode::Help => write_out(options::help().as_bytes())?,
         Mode::Version => write_line(format!("cssh {}", env!("CARGO_PKG_VERSION")).as_bytes())?,
-        Mode::ListHosts => write_out(list_hosts(&config::read(own.config.as_deref())?).as_bytes())?,
+        Mode::ListHosts => {
+            let config = config::read(own.config.as_deref())?;
+            let lines: String = config
+                .literal_hosts()
+                .iter()
+                .map(|h| h.clone() + "\n")
+                .collect();
+            write_out(lines.as_bytes())?;
+        }
         Mode::RsyncPath => {
             write_line(&plan::rsync_path(
                 &request,
@@ -42,6 +51,17 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         Mode::SftpServerCommand => {
             let config = config::read(own.config.as_deref())?;
             write_line(&plan::sftp_server_command(&request, &config)?)?;
+        }
+        Mode::Doctor => {
+            let mut system = System::new(&own)?;
+            let options = doctor::Options {
+                jobs: own.jobs.unwrap_or(doctor::DEFAULT_JOBS),
+                timeout: own.timeout.unwrap_or(doctor::DEFAULT_TIMEOUT),
+                json: own.json,
+                image: own.image.clone(),
+            };
+            let ssh = system.ssh.clone();
+            return doctor::run(&ssh, request.args, &options, &mut system);
         }
         Mode::Release => {
             let mut system = System::new(&own)?;
@@ -75,23 +95,6 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The configured host names without wildcards, once each, for completion.
-fn list_hosts(config: &Config) -> String {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut hosts = String::new();
-    for entry in &config.entries {
-        for host in entry
-            .pattern
-            .literals()
-            .filter(|h| seen.insert(h.to_string()))
-        {
-            hosts += host;
-            hosts += "\n";
-        }
-    }
-    hosts
-}
-
 /// The machine cssh runs on, as the plan sees it.
 struct System {
     ssh: PathBuf,
@@ -122,21 +125,5 @@ impl Local for System {
 
     fn control_dir(&mut self) -> anyhow::Result<PathBuf> {
         exec::control_dir()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    #[test]
-    fn listed_hosts_are_the_literal_names_once_each() {
-        let config = config::parse(
-            "[[host]]\npattern = \"a gpu? !b\"\n[[host]]\npattern = \"A, c\"\n",
-            Path::new("c.toml"),
-        )
-        .unwrap();
-        assert_eq!(list_hosts(&config), "a\nc\n");
     }
 }

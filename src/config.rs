@@ -61,6 +61,20 @@ pub struct Config {
     pub entries: Vec<Entry>,
 }
 
+impl Config {
+    /// The configured host names without wildcards, once each, in file order: for completion
+    /// and the doctor.
+    pub fn literal_hosts(&self) -> Vec<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.entries
+            .iter()
+            .flat_map(|entry| entry.pattern.literals())
+            .filter(|host| seen.insert(host.to_string()))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 /// What one host gets from the configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolution {
@@ -379,6 +393,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
     use crate::settings::{Image, Runtime};
+
+    #[test]
+    fn literal_hosts_are_the_names_without_wildcards_once_each() {
+        let config =
+            parse_str("[[host]]\npattern = \"a gpu? !b\"\n[[host]]\npattern = \"A, c\"\n").unwrap();
+        assert_eq!(config.literal_hosts(), ["a", "c"]);
+    }
 
     fn parse_str(text: &str) -> Result<Config, ConfigError> {
         parse(text, Path::new("c.toml"))

@@ -7,8 +7,10 @@
 //! host has an allocation (`remote::slurm`), then execs the real ssh (`exec`).
 //! OpenSSH keeps doing the networking, authentication, configuration and forwarding. cscp, csftp
 //! and crsync run the real scp, sftp and rsync with cssh as their ssh (`wrapper`, `clients`).
+//! `cssh --doctor` checks many hosts at once with a probe built from the session's own steps
+//! (`doctor`, `remote::probe`).
 //!
-//! Dependencies point one way: the front doors (`cli` for cssh, `wrapper` for the others) use
+//! Dependencies point one way: the front doors (`cli` for cssh, with `doctor`, `wrapper` for the others) use
 //! everything below them; `explain` and `output` use `plan`; `plan` uses `config`, `ssh_args`,
 //! `settings`, `remote` and `quote`; `config` uses `settings` and `pattern`; the leaves
 //! (`getopt`, `pattern`, `quote`, `settings`, `options`, `exec`, `clients`) use nothing of the
@@ -17,6 +19,7 @@
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod doctor;
 pub mod exec;
 pub mod explain;
 pub mod getopt;

@@ -8,6 +8,7 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
@@ -28,6 +29,9 @@ enum Effect {
     Config,
     Image,
     NoContainer,
+    Jobs,
+    Timeout,
+    Json,
     Mode(Mode),
 }
 
@@ -41,6 +45,7 @@ pub enum Mode {
     RsyncPath,
     SftpServerCommand,
     Release,
+    Doctor,
     ListHosts,
     Help,
     Version,
@@ -96,6 +101,30 @@ pub const OWN_OPTIONS: &[OwnOption] = &[
         effect: Effect::Mode(Mode::Release),
     },
     OwnOption {
+        name: "--doctor",
+        value: None,
+        help: "check each host's ssh, runtime, image and what clients need in it,\nall hosts at once (cssh --doctor [ssh options] [host ...]; no host:\nevery configured host name without wildcards)",
+        effect: Effect::Mode(Mode::Doctor),
+    },
+    OwnOption {
+        name: "--jobs",
+        value: Some("N"),
+        help: "--doctor: check at most N hosts at once (default 16)",
+        effect: Effect::Jobs,
+    },
+    OwnOption {
+        name: "--timeout",
+        value: Some("SECONDS"),
+        help: "--doctor: give up on a host after SECONDS (default 20)",
+        effect: Effect::Timeout,
+    },
+    OwnOption {
+        name: "--json",
+        value: None,
+        help: "--doctor: print the findings as JSON",
+        effect: Effect::Json,
+    },
+    OwnOption {
         name: "--list-hosts",
         value: None,
         help: "print the configured host names that have no wildcard",
@@ -122,6 +151,12 @@ pub struct OwnOptions {
     pub image: Option<String>,
     pub no_container: bool,
     pub mode: Mode,
+    /// `--jobs`: hosts the doctor checks at once.
+    pub jobs: Option<usize>,
+    /// `--timeout`: how long the doctor waits for one host.
+    pub timeout: Option<Duration>,
+    /// `--json`: the doctor's findings as JSON.
+    pub json: bool,
 }
 
 /// Takes cssh's long options off the front of argv (without argv[0]); the rest is ssh's.
@@ -163,6 +198,26 @@ pub fn split(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec<OsStrin
             Effect::Config => own.config = Some(PathBuf::from(value)),
             Effect::Image => own.image = Some(value).filter(|i| !i.is_empty()),
             Effect::NoContainer => own.no_container = true,
+            Effect::Jobs => {
+                own.jobs = Some(
+                    value
+                        .parse()
+                        .ok()
+                        .filter(|&n: &usize| n > 0)
+                        .ok_or_else(|| anyhow!("--jobs {value}: not a count of hosts"))?,
+                );
+            }
+            Effect::Timeout => {
+                own.timeout = Some(
+                    value
+                        .parse()
+                        .ok()
+                        .and_then(|s: f64| Duration::try_from_secs_f64(s).ok())
+                        .filter(|d| !d.is_zero())
+                        .ok_or_else(|| anyhow!("--timeout {value}: not a number of seconds"))?,
+                );
+            }
+            Effect::Json => own.json = true,
             Effect::Mode(mode) => {
                 if let Some(first) = mode_given.filter(|first| *first != name) {
                     bail!("{first} and {name} cannot be combined: each says what cssh does");
@@ -174,6 +229,19 @@ pub fn split(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec<OsStrin
     }
     if own.no_container && own.image.is_some() {
         bail!("--image and --no-container cannot be combined");
+    }
+    if own.mode == Mode::Doctor && own.no_container {
+        bail!("--no-container and --doctor cannot be combined: the doctor checks containers");
+    }
+    if own.mode != Mode::Doctor {
+        let doctors = [
+            ("--jobs", own.jobs.is_some()),
+            ("--timeout", own.timeout.is_some()),
+            ("--json", own.json),
+        ];
+        if let Some((name, _)) = doctors.iter().find(|(_, given)| *given) {
+            bail!("{name} goes with --doctor");
+        }
     }
     args.drain(..taken);
     Ok((own, args))
@@ -268,6 +336,34 @@ mod tests {
             "--image and --no-container cannot be combined"
         );
         assert!(split(os(&["--explain", "--explain", "h"])).is_ok());
+        assert_eq!(e(&["--json", "h"]), "--json goes with --doctor");
+        assert_eq!(
+            e(&["--no-container", "--doctor"]),
+            "--no-container and --doctor cannot be combined: the doctor checks containers"
+        );
+        assert_eq!(
+            e(&["--doctor", "--jobs", "0"]),
+            "--jobs 0: not a count of hosts"
+        );
+        assert_eq!(
+            e(&["--doctor", "--timeout=-1"]),
+            "--timeout -1: not a number of seconds"
+        );
+        let (own, rest) = split(os(&[
+            "--doctor",
+            "--jobs=3",
+            "--timeout",
+            "2.5",
+            "--json",
+            "-p",
+            "2",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (own.jobs, own.timeout, own.json),
+            (Some(3), Some(Duration::from_millis(2500)), true)
+        );
+        assert_eq!(rest, os(&["-p", "2"]));
     }
 
     #[test]

@@ -568,6 +568,102 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
     })
 }
 
+/// What the doctor runs for one host, and what it judges the findings by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// The host as the user named it.
+    pub host: String,
+    /// ssh's arguments for the probe: the user's options, `BatchMode` (many hosts at once
+    /// cannot each ask for a password), the host and the probe script.
+    pub args: Vec<OsString>,
+    /// ssh's arguments that ask whether a shared connection is live, where `persist` is set.
+    pub master_check: Option<Vec<OsString>>,
+    /// The image, where the host has one.
+    pub image: Option<String>,
+    /// Why the host has no image, where it has none.
+    pub untagged: &'static str,
+    pub settings: Settings,
+    /// The first matching entry's line, where a setting the host lacks would go.
+    pub entry_line: Option<usize>,
+    pub config_file: String,
+    pub allocation: Option<Allocation>,
+}
+
+/// The doctor's probe of `host` with ssh's `options`: the session's own script steps, run the
+/// way a session runs them (the same options, connection reuse and login shell).
+pub fn probe(
+    options: &[OsString],
+    host: &OsString,
+    image_override: Option<&str>,
+    config: &Config,
+    local: &mut dyn Local,
+) -> anyhow::Result<Probe> {
+    let mut words = options.to_vec();
+    words.push(host.clone());
+    let inv = ssh_args::parse(words, &mut || local.p_takes_argument()).map_err(|why| {
+        Refusal(format!(
+            "--doctor: {}: not a destination ssh takes ({why})",
+            host.to_string_lossy()
+        ))
+    })?;
+    let resolution = config::resolve(config, inv.host.as_bytes());
+    let name = checked_host(inv.host.as_bytes())?;
+    let cx = Context {
+        settings: &resolution.settings,
+        image_override,
+        config_file: &config.file,
+        progress: false,
+    };
+    let image = image_for(&cx);
+    let allocation = allocation(&name, &cx);
+    let script = match image {
+        Some(image) => remote::probe::probe_script(
+            &Target {
+                host: &name,
+                image,
+                settings: cx.settings,
+                config_file: cx.config_file,
+                place: Place::Here,
+            },
+            allocation.as_ref(),
+        ),
+        None => remote::probe::plain_probe_script(),
+    };
+    let mut args = inv.args.clone();
+    args.splice(
+        inv.destination..inv.destination,
+        ["-o", "BatchMode=yes"].map(OsString::from),
+    );
+    args.push(carry(&script)?);
+    let mut master_check = None;
+    if let (Some(_), Some(persist)) = (image, &cx.settings.persist) {
+        let mut check = inv.args.clone();
+        check.splice(
+            inv.destination..inv.destination,
+            ["-O", "check"].map(OsString::from),
+        );
+        if !inv.sets_multiplexing()
+            && !multiplexing_configured(&local.resolved_ssh_config(&inv.args)?)
+        {
+            let dir = local.control_dir()?;
+            args = with_connection_reuse(args, &dir, persist);
+            check = with_connection_reuse(check, &dir, persist);
+        }
+        master_check = Some(check);
+    }
+    Ok(Probe {
+        host: host.to_string_lossy().into_owned(),
+        args,
+        master_check,
+        image: image.map(str::to_string),
+        untagged: untagged_reason(&cx),
+        entry_line: resolution.matched.first().map(|(line, _)| *line),
+        config_file: config.file.clone(),
+        settings: resolution.settings.clone(),
+        allocation,
+    })
+}
+
 /// The host name, refused where it could not be written into the remote script's messages.
 fn checked_host(host: &[u8]) -> Result<String, Refusal> {
     if let Some(reason) = hostile_host(host) {

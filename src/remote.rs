@@ -7,6 +7,7 @@
 //! carries only what the command inside the container writes (scp, rsync and sftp rely on it).
 //! Failures to find a piece on the remote exit with [`MISSING_ON_REMOTE`] after one `cssh:` line.
 
+pub mod probe;
 pub mod slurm;
 
 use crate::quote::sh;
@@ -235,22 +236,9 @@ fn launcher(s: &mut Script, target: &Target) {
 
 /// Starts the instance unless it runs. Another session may be starting it at the same moment:
 /// then this start fails and the instance shows up running within seconds, so a failed start
-/// waits for it before saying why it failed. The runtime's
-/// state file, whose first field is the instance's pid, answers without starting the runtime
-/// (about 20 ms per command); without a live one, `instance list` decides (and clears stale
-/// state).
+/// waits for it before saying why it failed.
 fn instance_start(s: &mut Script, target: &Target, instance: &str) {
-    let state = format!("{instance}/{instance}.json");
-    s.raw("cssh_running() {\n  cssh_host=; read -r cssh_host </proc/sys/kernel/hostname 2>/dev/null\n");
-    s.raw("  for cssh_state in \"$HOME/.apptainer/instances/app\" \"$HOME/.singularity/instances/sing\"; do\n");
-    s.raw("    cssh_state=\"$cssh_state/$cssh_host/${USER:-$LOGNAME}/\"");
-    s.quoted(state.as_bytes());
-    s.raw("\n    [ -f \"$cssh_state\" ] || continue\n");
-    s.raw("    cssh_pid=; read -r cssh_pid <\"$cssh_state\"; cssh_pid=${cssh_pid#'{\"pid\":'}; cssh_pid=${cssh_pid%%,*}\n");
-    s.raw("    case $cssh_pid in ''|*[!0-9]*) ;; *) kill -0 \"$cssh_pid\" 2>/dev/null && return 0 ;; esac\n  done\n");
-    s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
-    s.word(format!("n={instance}").as_bytes());
-    s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
+    instance_running(s, instance);
     if target.place != Place::Here {
         // The allocation's batch script starts the instance as the job starts: a second start
         // at the same moment can break both, so wait for it a while before starting one here.
@@ -271,6 +259,23 @@ fn instance_start(s: &mut Script, target: &Target, instance: &str) {
         MISSING_ON_REMOTE,
     );
     s.raw("    sleep 1\n  done\nfi\n");
+}
+
+/// `cssh_running`: whether the instance runs. The runtime's state file, whose first field is
+/// the instance's pid, answers without starting the runtime (about 20 ms per command); without a
+/// live one, `instance list` decides (and clears stale state).
+fn instance_running(s: &mut Script, instance: &str) {
+    let state = format!("{instance}/{instance}.json");
+    s.raw("cssh_running() {\n  cssh_host=; read -r cssh_host </proc/sys/kernel/hostname 2>/dev/null\n");
+    s.raw("  for cssh_state in \"$HOME/.apptainer/instances/app\" \"$HOME/.singularity/instances/sing\"; do\n");
+    s.raw("    cssh_state=\"$cssh_state/$cssh_host/${USER:-$LOGNAME}/\"");
+    s.quoted(state.as_bytes());
+    s.raw("\n    [ -f \"$cssh_state\" ] || continue\n");
+    s.raw("    cssh_pid=; read -r cssh_pid <\"$cssh_state\"; cssh_pid=${cssh_pid#'{\"pid\":'}; cssh_pid=${cssh_pid%%,*}\n");
+    s.raw("    case $cssh_pid in ''|*[!0-9]*) ;; *) kill -0 \"$cssh_pid\" 2>/dev/null && return 0 ;; esac\n  done\n");
+    s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
+    s.word(format!("n={instance}").as_bytes());
+    s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
 }
 
 /// The batch script of a Slurm allocation: it holds the allocation until its time limit, and

@@ -31,6 +31,25 @@ pub struct Allocation {
 }
 
 impl Allocation {
+    /// The partition the options ask for (`-p P`, `-pP`, `--partition=P`, `--partition P`).
+    pub fn partition(&self) -> Option<&str> {
+        let mut words = self.sbatch_options.iter();
+        while let Some(word) = words.next() {
+            if let Some(value) = word.strip_prefix("--partition=") {
+                return Some(value);
+            }
+            if word == "--partition" || word == "-p" {
+                return words.next().map(String::as_str);
+            }
+            if let Some(value) = word.strip_prefix("-p") {
+                return Some(value);
+            }
+        }
+        None
+    }
+}
+
+impl Allocation {
     pub fn new(host: &str, options: &[String], configured_at: String, progress: bool) -> Self {
         let sets_time = options
             .iter()
@@ -132,6 +151,26 @@ pub(super) fn print_node(s: &mut Script) {
 pub(super) fn join(s: &mut Script, allocation: &Allocation) {
     live_jobs(s, allocation);
     s.raw("SLURM_JOB_ID=$(cssh_live_jobs | head -n 1); SLURM_JOBID=$SLURM_JOB_ID; export SLURM_JOB_ID SLURM_JOBID\n");
+}
+
+/// The doctor's facts about the host's Slurm: where sbatch and srun are, the partitions, and
+/// the allocation's job (`ID STATE NODES REASON`), if there is one.
+pub(super) fn probe(s: &mut Script, allocation: &Allocation) {
+    use super::probe::Fact;
+    live_jobs(s, allocation);
+    s.raw(&format!(
+        "cssh_fact {} \"$(command -v sbatch)\"\ncssh_fact {} \"$(command -v srun)\"\n",
+        Fact::SbatchPath.key(),
+        Fact::SrunPath.key()
+    ));
+    s.raw(&format!(
+        "cssh_fact {} \"$(sinfo --noheader --format=%R 2>/dev/null | sort -u | tr '\\n' ' ')\"\n",
+        Fact::Partitions.key()
+    ));
+    s.raw(&format!(
+        "cssh_job=$(cssh_live_jobs | head -n 1)\n[ -z \"$cssh_job\" ] || cssh_fact {} \"$(squeue --noheader --jobs=\"$cssh_job\" --format='%i %T %N %r' 2>/dev/null)\"\n",
+        Fact::Job.key()
+    ));
 }
 
 /// A script that cancels the host's allocation and says which job it was.

@@ -28,6 +28,8 @@ pub struct TestHost {
     pub image_marker: String,
     pub remote_marker: String,
     pub port: String,
+    /// What th-noisy's ~/.bashrc prints for every shell, interactive or not.
+    pub noise: String,
 }
 
 /// The running test host. The first call runs `testhost up`, which builds the host if needed;
@@ -96,6 +98,7 @@ fn bring_up() -> Result<TestHost, String> {
         image_marker: var("CSSH_TESTHOST_IMAGE_MARKER")?,
         remote_marker: var("CSSH_TESTHOST_REMOTE_MARKER")?,
         port: var("CSSH_TESTHOST_PORT")?,
+        noise: var("CSSH_TESTHOST_NOISE")?,
     })
 }
 

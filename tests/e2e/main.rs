@@ -6,6 +6,7 @@ mod support;
 
 mod commands;
 mod demo;
+mod doctor;
 mod faults;
 mod harness;
 mod hostile;

@@ -412,3 +412,64 @@ fn an_instance_is_started_with_the_allocation_and_joined_by_its_steps() {
     let out = release(&config, "zshuser", &alias);
     assert!(out.status.success(), "{}", describe(&out));
 }
+
+#[test]
+fn the_doctor_checks_the_partition_and_reports_the_allocation_without_submitting_one() {
+    let config = Scratch::new(&format!(
+        "[[host]]\npattern = \"th-doc-nopart\"\nslurm = [\"--time=30\", \"--partition=nosuch\"]\n\
+         [[host]]\npattern = \"th-*\"\nimage = \"{FULL_SIF}\"\n{SLURM}\n"
+    ));
+    let doctor = || {
+        let out = run(Command::new(CSSH)
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(["--doctor", "--json", "-F"])
+            .arg(&host().ssh_config)
+            .args(["-l", "bashuser", "th-doc-slurm", "th-doc-nopart"]));
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", describe(&out)));
+        let slurm = |host: usize| {
+            let check = report["hosts"][host]["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["check"] == "slurm")
+                .unwrap();
+            (
+                check["status"].as_str().unwrap().to_string(),
+                check["value"].as_str().unwrap().to_string(),
+            )
+        };
+        (out.status.code(), slurm(0), slurm(1))
+    };
+    let (status, ready, nopart) = doctor();
+    assert_eq!(status, Some(1));
+    assert_eq!(
+        ready,
+        (
+            "pass".into(),
+            "no allocation (the next session submits one)".into()
+        )
+    );
+    assert_eq!(nopart.0, "fail");
+    assert!(
+        nopart.1.starts_with("no partition nosuch (sinfo lists: "),
+        "{nopart:?}"
+    );
+    assert!(
+        live_jobs("th-doc-slurm", "bashuser").is_empty(),
+        "the doctor submitted a job"
+    );
+
+    let session = run(cssh(&config).args(["-l", "bashuser", "th-doc-slurm", WHERE]));
+    let (node, job) = landed(&session);
+    let (_, running, _) = doctor();
+    assert_eq!(
+        running,
+        ("pass".into(), format!("job {job} running on {node}"))
+    );
+    assert!(
+        release(&config, "bashuser", "th-doc-slurm")
+            .status
+            .success()
+    );
+}

@@ -1,0 +1,908 @@
+//! From what one probe printed to the findings: each check passes, warns, fails or does not
+//! apply, with the value measured and, where it does not pass, the fix in one line. Pure: the
+//! probe's output and the host's settings in, the findings out.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::plan::Probe;
+use crate::remote::probe::Fact;
+
+/// The checks, in the table's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    Reach,
+    Quiet,
+    Base64,
+    Runtime,
+    Image,
+    Binds,
+    Start,
+    Shell,
+    SftpServer,
+    Scp,
+    Rsync,
+    Git,
+    Vscode,
+    Instance,
+    Persist,
+    Slurm,
+}
+
+pub const CHECKS: &[Check] = &[
+    Check::Reach,
+    Check::Quiet,
+    Check::Base64,
+    Check::Runtime,
+    Check::Image,
+    Check::Binds,
+    Check::Start,
+    Check::Shell,
+    Check::SftpServer,
+    Check::Scp,
+    Check::Rsync,
+    Check::Git,
+    Check::Vscode,
+    Check::Instance,
+    Check::Persist,
+    Check::Slurm,
+];
+
+impl Check {
+    /// The name in the table and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Reach => "reach",
+            Check::Quiet => "quiet",
+            Check::Base64 => "base64",
+            Check::Runtime => "runtime",
+            Check::Image => "image",
+            Check::Binds => "binds",
+            Check::Start => "start",
+            Check::Shell => "shell",
+            Check::SftpServer => "sftp_server",
+            Check::Scp => "scp",
+            Check::Rsync => "rsync",
+            Check::Git => "git",
+            Check::Vscode => "vscode",
+            Check::Instance => "instance",
+            Check::Persist => "persist",
+            Check::Slurm => "slurm",
+        }
+    }
+}
+
+/// A check's outcome; the order is how bad it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Does not apply to this host, or could not run because an earlier check failed.
+    Skip,
+    Pass,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub check: Check,
+    pub status: Status,
+    /// What was measured or found.
+    pub value: String,
+    /// What to do, where the check does not pass.
+    pub fix: Option<String>,
+}
+
+/// What running one probe gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// ssh's exit status; `None` when it was killed.
+    pub exit: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// The timeout, where the host hit it.
+    pub timed_out: Option<Duration>,
+    /// Whether a shared connection was live before the probe, where `persist` is set.
+    pub master_live: Option<bool>,
+}
+
+/// The oldest glibc VS Code's server runs on (since VS Code 1.99).
+const VSCODE_GLIBC: (u32, u32) = (2, 28);
+
+/// The probe's facts, and what the login shell wrote before them.
+struct Facts {
+    noise: Vec<u8>,
+    begun: bool,
+    lines: Vec<(Fact, String)>,
+}
+
+impl Facts {
+    fn read(stdout: &[u8]) -> Facts {
+        let mut facts = Facts {
+            noise: Vec::new(),
+            begun: false,
+            lines: Vec::new(),
+        };
+        for line in stdout.split_inclusive(|&b| b == b'\n') {
+            let text = String::from_utf8_lossy(line);
+            match Fact::parse(text.trim_end_matches('\n')) {
+                Some((Fact::Begin, _)) if !facts.begun => facts.begun = true,
+                Some((fact, value)) if facts.begun => facts.lines.push((fact, value.to_string())),
+                _ if !facts.begun => facts.noise.extend_from_slice(line),
+                _ => {}
+            }
+        }
+        facts
+    }
+
+    fn get(&self, fact: Fact) -> Option<&str> {
+        self.lines
+            .iter()
+            .find(|(f, _)| *f == fact)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, fact: Fact) -> Vec<&str> {
+        self.lines
+            .iter()
+            .filter(|(f, _)| *f == fact)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// Where the fix for a host's settings goes: the setting's line, else the host's entry.
+struct Places<'a> {
+    probe: &'a Probe,
+}
+
+impl Places<'_> {
+    /// `FILE:LINE` of a setting's line (0 where unset: the host's first entry).
+    fn at(&self, line: usize) -> String {
+        let file = &self.probe.config_file;
+        match (line, self.probe.entry_line) {
+            (0, Some(entry)) => format!("the entry at {file}:{entry}"),
+            (0, None) => file.clone(),
+            (line, _) => format!("{file}:{line}"),
+        }
+    }
+}
+
+/// The findings for one host, every check in [`CHECKS`] order.
+pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
+    let facts = Facts::read(&outcome.stdout);
+    let places = Places { probe };
+    let lines = &probe.settings.lines;
+    let mut found: Vec<Finding> = Vec::new();
+    let mut add = |check: Check, status: Status, value: String, fix: Option<String>| {
+        found.push(Finding {
+            check,
+            status,
+            value,
+            fix,
+        });
+    };
+    let ssh_said = last_line(&outcome.stderr);
+
+    // The checks from `first` on, skipped: an earlier one failed, or they do not apply.
+    let skipped_from = |first: Check| CHECKS.iter().copied().skip_while(move |c| *c != first);
+    let reached = facts.begun
+        || (outcome.timed_out.is_none() && outcome.exit.is_some_and(|code| code != 255));
+    if !reached {
+        let (value, fix) = match outcome.timed_out {
+            Some(limit) => (
+                format!("timeout: no answer within {}", seconds(limit)),
+                format!(
+                    "check with `ssh -v {} true` (a ProxyCommand or ProxyJump that hangs, a firewall, a prompt)",
+                    probe.host
+                ),
+            ),
+            None if ssh_said.contains("Permission denied") => (
+                ssh_said.clone(),
+                format!(
+                    "the doctor runs ssh with BatchMode=yes, so it cannot answer a password or passphrase prompt: load the key into ssh-agent, then check with `ssh -v {} true`",
+                    probe.host
+                ),
+            ),
+            None => (
+                if ssh_said.is_empty() {
+                    "ssh failed".into()
+                } else {
+                    ssh_said.clone()
+                },
+                format!("check with `ssh -v {} true`", probe.host),
+            ),
+        };
+        add(Check::Reach, Status::Fail, value, Some(fix));
+        for check in skipped_from(Check::Quiet) {
+            add(check, Status::Skip, String::new(), None);
+        }
+        return found;
+    }
+    add(Check::Reach, Status::Pass, "yes".into(), None);
+
+    let login_shell = facts.get(Fact::LoginShell).unwrap_or_default().to_string();
+    if facts.noise.is_empty() {
+        add(Check::Quiet, Status::Pass, "nothing on stdout".into(), None);
+    } else {
+        let first = String::from_utf8_lossy(&facts.noise);
+        let first = first
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default();
+        add(
+            Check::Quiet,
+            Status::Fail,
+            format!(
+                "the login shell wrote {} bytes to stdout before any command: {:?}",
+                facts.noise.len(),
+                shorten(first, 60)
+            ),
+            Some(quiet_fix(&login_shell)),
+        );
+    }
+
+    if !facts.begun {
+        // The login shell ran, but the script it was given did not start.
+        let code = outcome.exit.unwrap_or_default();
+        let value = if ssh_said.contains("base64") {
+            format!("no base64 on the remote: {ssh_said}")
+        } else {
+            format!("the login shell did not run cssh's script (exit {code}): {ssh_said}")
+        };
+        add(
+            Check::Base64,
+            Status::Fail,
+            value,
+            Some("cssh carries its script past the login shell in base64, decoded by /bin/sh: install coreutils on the remote".into()),
+        );
+        for check in skipped_from(Check::Runtime) {
+            add(check, Status::Skip, String::new(), None);
+        }
+        return found;
+    }
+    add(Check::Base64, Status::Pass, "yes".into(), None);
+
+    let Some(image) = &probe.image else {
+        add(Check::Runtime, Status::Skip, String::new(), None);
+        add(Check::Image, Status::Skip, probe.untagged.into(), None);
+        for check in skipped_from(Check::Binds) {
+            add(check, Status::Skip, String::new(), None);
+        }
+        return found;
+    };
+    let timed_out = |what: &str| {
+        outcome
+            .timed_out
+            .map(|limit| format!("{what} did not finish within {}", seconds(limit)))
+    };
+
+    // The runtime.
+    let runtime_ok = if let Some(error) = facts.get(Fact::RuntimeError) {
+        add(
+            Check::Runtime,
+            Status::Fail,
+            without_prefix(error, &probe.host),
+            Some(format!(
+                "set prelude (e.g. \"module load apptainer\") or runtime in {}",
+                places.at(lines.prelude.max(lines.runtime))
+            )),
+        );
+        false
+    } else if let Some(path) = facts.get(Fact::RuntimePath) {
+        let version = facts.get(Fact::RuntimeVersion).unwrap_or_default();
+        add(
+            Check::Runtime,
+            Status::Pass,
+            format!("{version} at {path}"),
+            None,
+        );
+        true
+    } else {
+        add(
+            Check::Runtime,
+            Status::Fail,
+            timed_out("the runtime lookup").unwrap_or_default(),
+            None,
+        );
+        false
+    };
+
+    // The image, and the binds' sources.
+    let image_ok = if let Some(error) = facts.get(Fact::ImageError) {
+        add(
+            Check::Image,
+            Status::Fail,
+            without_prefix(error, &probe.host),
+            Some(format!(
+                "copy the image there, or set image in {}",
+                places.at(lines.image)
+            )),
+        );
+        false
+    } else if image.contains("://") {
+        add(
+            Check::Image,
+            Status::Pass,
+            format!("{image} (the runtime fetches it)"),
+            None,
+        );
+        true
+    } else {
+        add(Check::Image, Status::Pass, image.clone(), None);
+        true
+    };
+    let binds = probe.settings.binds.as_deref().unwrap_or_default();
+    let missing = facts.all(Fact::BindMissing);
+    if binds.is_empty() {
+        add(Check::Binds, Status::Skip, String::new(), None);
+    } else if missing.is_empty() {
+        add(
+            Check::Binds,
+            Status::Pass,
+            format!("{} present", binds.len()),
+            None,
+        );
+    } else {
+        add(
+            Check::Binds,
+            Status::Fail,
+            format!("missing on the remote: {}", missing.join(", ")),
+            Some(format!(
+                "create them on the remote, or change binds in {}",
+                places.at(lines.binds)
+            )),
+        );
+    }
+
+    // The session itself, and what it found inside the image.
+    let inside = facts.get(Fact::End).is_some();
+    if !runtime_ok || !image_ok {
+        add(
+            Check::Start,
+            Status::Skip,
+            "needs the runtime and the image".into(),
+            None,
+        );
+    } else if inside {
+        let ms = facts.get(Fact::StartMs).unwrap_or("?");
+        add(Check::Start, Status::Pass, format!("{ms} ms"), None);
+    } else {
+        let error = facts
+            .get(Fact::StartError)
+            .map(|e| without_prefix(e, &probe.host))
+            .or_else(|| timed_out("the container"))
+            .unwrap_or_else(|| "the container did not start".into());
+        add(
+            Check::Start,
+            Status::Fail,
+            error,
+            Some(format!(
+                "`cssh {} true` shows the runtime's whole message; `cssh --explain {}` the script",
+                probe.host, probe.host
+            )),
+        );
+    }
+    if inside {
+        judge_inside(&facts, probe, &places, &login_shell, &mut add);
+    } else {
+        // The checks inside the image: from the shell up to the instance.
+        for check in skipped_from(Check::Shell).take_while(|c| *c != Check::Instance) {
+            add(check, Status::Skip, String::new(), None);
+        }
+    }
+
+    match (&probe.settings.instance, facts.get(Fact::Instance)) {
+        (None, _) | (Some(_), None) => add(Check::Instance, Status::Skip, String::new(), None),
+        (Some(name), Some(state)) => {
+            let value = if state == "running" {
+                format!("{name} running")
+            } else {
+                format!("{name} not running (the next session starts it)")
+            };
+            add(Check::Instance, Status::Pass, value, None);
+        }
+    }
+    match outcome.master_live {
+        None => add(Check::Persist, Status::Skip, String::new(), None),
+        Some(true) => add(
+            Check::Persist,
+            Status::Pass,
+            "a shared connection was live".into(),
+            None,
+        ),
+        Some(false) => add(
+            Check::Persist,
+            Status::Pass,
+            "no shared connection was live (this check opened one)".into(),
+            None,
+        ),
+    }
+    let slurm = judge_slurm(&facts, probe, &places);
+    add(Check::Slurm, slurm.0, slurm.1, slurm.2);
+    found
+}
+
+/// The checks inside the image: the shell, what sftp, scp, rsync and git run, VS Code's server.
+fn judge_inside(
+    facts: &Facts,
+    probe: &Probe,
+    places: &Places,
+    login_shell: &str,
+    add: &mut dyn FnMut(Check, Status, String, Option<String>),
+) {
+    let lines = &probe.settings.lines;
+    let shell = facts.get(Fact::Shell).unwrap_or_default();
+    let runs = facts.get(Fact::ShellRuns) == Some("yes");
+    match (&probe.settings.shell, runs) {
+        (Some(_), true) => add(Check::Shell, Status::Pass, shell.into(), None),
+        (Some(configured), false) => add(
+            Check::Shell,
+            Status::Fail,
+            format!("no {configured} in the image"),
+            Some(format!(
+                "set shell in {} to a shell the image has",
+                places.at(lines.shell)
+            )),
+        ),
+        (None, _) if shell == login_shell => {
+            add(
+                Check::Shell,
+                Status::Pass,
+                format!("{shell} (the login shell)"),
+                None,
+            );
+        }
+        (None, _) => add(
+            Check::Shell,
+            Status::Warn,
+            format!("the login shell {login_shell} is not in the image: sessions run {shell}"),
+            Some(format!(
+                "install it in the image, or set shell = \"{shell}\" in {}",
+                places.at(0)
+            )),
+        ),
+    }
+    match facts.get(Fact::SftpServer).filter(|p| !p.is_empty()) {
+        Some(path) => add(Check::SftpServer, Status::Pass, path.into(), None),
+        None => add(
+            Check::SftpServer,
+            Status::Fail,
+            match &probe.settings.sftp_server {
+                Some(path) => format!("no {path} in the image"),
+                None => "no sftp-server in the image".into(),
+            },
+            Some(format!(
+                "set sftp_server = \"/path/in/the/image\" in {}, or install openssh-sftp-server in the image (sftp, sshfs and scp without -O need it)",
+                places.at(lines.sftp_server)
+            )),
+        ),
+    }
+    for (check, fact, what, fix) in [
+        (
+            Check::Scp,
+            Fact::Scp,
+            "scp",
+            "only scp -O needs it: install openssh-client in the image",
+        ),
+        (
+            Check::Rsync,
+            Fact::Rsync,
+            "rsync",
+            "install rsync in the image: rsync over cssh runs the image's rsync",
+        ),
+        (
+            Check::Git,
+            Fact::Git,
+            "git",
+            "install git in the image: git over cssh runs the image's git-upload-pack",
+        ),
+    ] {
+        match facts.get(fact).filter(|p| !p.is_empty()) {
+            Some(path) => add(check, Status::Pass, path.into(), None),
+            None => add(
+                check,
+                Status::Warn,
+                format!("no {what} in the image"),
+                Some(fix.into()),
+            ),
+        }
+    }
+    let glibc = facts.get(Fact::Glibc).unwrap_or_default();
+    let mut lacks = Vec::new();
+    match glibc_version(glibc) {
+        Some(version) if version >= VSCODE_GLIBC => {}
+        Some(_) => lacks.push(format!("{glibc} is older than 2.28")),
+        None => lacks.push("no glibc".into()),
+    }
+    for (fact, what) in [(Fact::Bash, "bash"), (Fact::Tar, "tar")] {
+        if facts.get(fact).is_none_or(str::is_empty) {
+            lacks.push(format!("no {what}"));
+        }
+    }
+    if lacks.is_empty() {
+        add(
+            Check::Vscode,
+            Status::Pass,
+            format!("{glibc}, bash, tar"),
+            None,
+        );
+    } else {
+        add(
+            Check::Vscode,
+            Status::Warn,
+            lacks.join(", "),
+            Some("VS Code's server needs glibc 2.28 or later, bash and tar in the image".into()),
+        );
+    }
+}
+
+/// The Slurm check: sbatch and srun on the login node, the partition, the allocation's state.
+fn judge_slurm(facts: &Facts, probe: &Probe, places: &Places) -> (Status, String, Option<String>) {
+    let Some(allocation) = &probe.allocation else {
+        return (Status::Skip, String::new(), None);
+    };
+    let at = places.at(probe.settings.lines.slurm);
+    if let Some(error) = facts.get(Fact::SlurmError) {
+        return (
+            Status::Fail,
+            error.into(),
+            Some(format!(
+                "check the prelude in {}",
+                places.at(probe.settings.lines.prelude)
+            )),
+        );
+    }
+    let (Some(sbatch), Some(srun)) = (facts.get(Fact::SbatchPath), facts.get(Fact::SrunPath))
+    else {
+        return (Status::Skip, String::new(), None);
+    };
+    for (path, program) in [(sbatch, "sbatch"), (srun, "srun")] {
+        if path.is_empty() {
+            return (
+                Status::Fail,
+                format!("no {program} on the login node"),
+                Some(format!(
+                    "load Slurm in the prelude in {}",
+                    places.at(probe.settings.lines.prelude)
+                )),
+            );
+        }
+    }
+    let partitions = facts.get(Fact::Partitions).unwrap_or_default();
+    if let Some(partition) = allocation.partition()
+        && !partitions.split_whitespace().any(|p| p == partition)
+    {
+        return (
+            Status::Fail,
+            format!("no partition {partition} (sinfo lists: {partitions})"),
+            Some(format!("name one of them in slurm in {at}")),
+        );
+    }
+    let job = facts.get(Fact::Job).unwrap_or_default();
+    let mut fields = job.splitn(4, ' ');
+    match (fields.next(), fields.next(), fields.next(), fields.next()) {
+        (Some(id), Some("RUNNING"), Some(nodes), _) => {
+            (Status::Pass, format!("job {id} running on {nodes}"), None)
+        }
+        (Some(id), Some(state), _, reason) if !id.is_empty() => (
+            Status::Warn,
+            format!("job {id} {state} ({})", reason.unwrap_or_default()),
+            Some(format!(
+                "sessions wait for it; `cssh --release {}` cancels it",
+                probe.host
+            )),
+        ),
+        _ => (
+            Status::Pass,
+            "no allocation (the next session submits one)".into(),
+            None,
+        ),
+    }
+}
+
+/// What to do about a login shell that writes to stdout, for that shell.
+fn quiet_fix(login_shell: &str) -> String {
+    let name = login_shell.rsplit('/').next().unwrap_or_default();
+    match name {
+        "tcsh" | "csh" => "something in ~/.cshrc or ~/.tcshrc prints to stdout: guard it with `if ($?prompt) then ... endif`".into(),
+        "fish" => "something in ~/.config/fish/config.fish prints to stdout: guard it with `if status is-interactive ... end`".into(),
+        "zsh" => "something in ~/.zshenv prints to stdout: guard it with `[ -t 1 ]`, or move it to ~/.zshrc".into(),
+        _ => "something in ~/.bashrc (or the file $ENV names) prints to stdout: guard it with `[ -t 1 ]`".into(),
+    }
+}
+
+/// `glibc 2.36` as (2, 36).
+fn glibc_version(text: &str) -> Option<(u32, u32)> {
+    let version = text.strip_prefix("glibc ")?;
+    let mut parts = version.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// The remote script's message without its `cssh: HOST: ` prefix, which the table shows.
+fn without_prefix(line: &str, host: &str) -> String {
+    line.strip_prefix(&format!("cssh: {host}: "))
+        .unwrap_or(line)
+        .to_string()
+}
+
+fn last_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn shorten(text: &str, at: usize) -> String {
+    match text.char_indices().nth(at) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::slurm::Allocation;
+    use crate::settings::Settings;
+
+    fn probe(settings: Settings) -> Probe {
+        Probe {
+            host: "hpc".into(),
+            args: Vec::new(),
+            master_check: None,
+            image: Some("/img.sif".into()),
+            untagged: "",
+            settings,
+            entry_line: Some(2),
+            config_file: "/c.toml".into(),
+            allocation: None,
+        }
+    }
+
+    /// Fact lines as the probe prints them.
+    fn facts(pairs: &[(&str, &str)]) -> Vec<u8> {
+        pairs
+            .iter()
+            .flat_map(|(key, value)| format!("cssh-doctor\t{key}\t{value}\n").into_bytes())
+            .collect()
+    }
+
+    const HEALTHY: &[(&str, &str)] = &[
+        ("begin", ""),
+        ("login_shell", "/bin/bash"),
+        ("runtime_path", "/usr/bin/apptainer"),
+        ("runtime_version", "apptainer version 1.4.5"),
+        ("start_ms", "412"),
+        ("shell", "/bin/bash"),
+        ("shell_runs", "yes"),
+        ("sftp_server", "/usr/lib/openssh/sftp-server"),
+        ("scp", "/usr/bin/scp"),
+        ("rsync", "/usr/bin/rsync"),
+        ("git", ""),
+        ("bash", "/bin/bash"),
+        ("tar", "/bin/tar"),
+        ("glibc", "glibc 2.36"),
+        ("end", ""),
+    ];
+
+    /// The findings for a probe that printed nothing, ssh exiting with `exit`.
+    fn failed(exit: i32, stderr: &[u8]) -> Vec<Finding> {
+        let outcome = Outcome {
+            exit: Some(exit),
+            stderr: stderr.to_vec(),
+            ..Outcome::default()
+        };
+        judge(&probe(Settings::default()), &outcome)
+    }
+
+    fn by_check(findings: &[Finding], check: Check) -> &Finding {
+        findings.iter().find(|f| f.check == check).unwrap()
+    }
+
+    #[test]
+    fn every_check_is_judged_once_in_order() {
+        let outcome = Outcome {
+            exit: Some(0),
+            stdout: facts(HEALTHY),
+            ..Outcome::default()
+        };
+        let found = judge(&probe(Settings::default()), &outcome);
+        let checks: Vec<Check> = found.iter().map(|f| f.check).collect();
+        assert_eq!(checks, CHECKS);
+        assert_eq!(
+            by_check(&found, Check::Runtime).value,
+            "apptainer version 1.4.5 at /usr/bin/apptainer"
+        );
+        assert_eq!(by_check(&found, Check::Start).value, "412 ms");
+        assert_eq!(
+            by_check(&found, Check::Shell).value,
+            "/bin/bash (the login shell)"
+        );
+        assert_eq!(by_check(&found, Check::Git).status, Status::Warn);
+        assert_eq!(
+            by_check(&found, Check::Vscode).value,
+            "glibc 2.36, bash, tar"
+        );
+        for f in &found {
+            let expected = match f.check {
+                Check::Git => Status::Warn,
+                Check::Binds | Check::Instance | Check::Persist | Check::Slurm => Status::Skip,
+                _ => Status::Pass,
+            };
+            assert_eq!(f.status, expected, "{f:?}");
+            assert_eq!(f.fix.is_some(), f.status >= Status::Warn, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn an_unreachable_host_says_what_ssh_said_and_checks_nothing_else() {
+        let found = failed(
+            255,
+            b"ssh: connect to host 127.0.0.1 port 9: Connection refused\r\n",
+        );
+        assert_eq!(found[0].status, Status::Fail);
+        assert_eq!(
+            found[0].value,
+            "ssh: connect to host 127.0.0.1 port 9: Connection refused"
+        );
+        assert!(found[1..].iter().all(|f| f.status == Status::Skip));
+        let hung = Outcome {
+            timed_out: Some(Duration::from_millis(2500)),
+            ..Outcome::default()
+        };
+        assert_eq!(
+            judge(&probe(Settings::default()), &hung)[0].value,
+            "timeout: no answer within 2.5 s"
+        );
+    }
+
+    #[test]
+    fn a_login_shell_that_cannot_run_the_script_fails_base64() {
+        let found = failed(0, b"sh: 1: base64: not found\n");
+        assert_eq!(found[0].status, Status::Pass);
+        assert_eq!(found[1].status, Status::Pass);
+        assert_eq!(found[2].check, Check::Base64);
+        assert_eq!(found[2].status, Status::Fail);
+        assert_eq!(
+            found[2].value,
+            "no base64 on the remote: sh: 1: base64: not found"
+        );
+        assert!(found[3..].iter().all(|f| f.status == Status::Skip));
+    }
+
+    #[test]
+    fn output_before_the_probe_is_the_login_shells() {
+        let mut stdout = b"Welcome!\n".to_vec();
+        stdout.extend(facts(&[("begin", ""), ("login_shell", "/bin/tcsh")]));
+        let outcome = Outcome {
+            exit: Some(0),
+            stdout,
+            ..Outcome::default()
+        };
+        let found = judge(&probe(Settings::default()), &outcome);
+        let quiet = by_check(&found, Check::Quiet);
+        assert_eq!(quiet.status, Status::Fail);
+        assert_eq!(
+            quiet.value,
+            "the login shell wrote 9 bytes to stdout before any command: \"Welcome!\""
+        );
+        assert!(quiet.fix.as_deref().unwrap().contains("~/.cshrc"));
+    }
+
+    #[test]
+    fn a_missing_runtime_points_at_the_setting_and_skips_the_session() {
+        let mut settings = Settings::default();
+        settings.lines.runtime = 7;
+        let outcome = Outcome {
+            exit: Some(0),
+            stdout: facts(&[
+                ("begin", ""),
+                (
+                    "runtime_error",
+                    "cssh: hpc: modtainer not on PATH (set prelude or runtime in /c.toml)",
+                ),
+            ]),
+            ..Outcome::default()
+        };
+        let found = judge(&probe(settings), &outcome);
+        let runtime = by_check(&found, Check::Runtime);
+        assert_eq!(
+            runtime.value,
+            "modtainer not on PATH (set prelude or runtime in /c.toml)"
+        );
+        assert_eq!(
+            runtime.fix.as_deref(),
+            Some("set prelude (e.g. \"module load apptainer\") or runtime in /c.toml:7")
+        );
+        assert_eq!(by_check(&found, Check::Start).status, Status::Skip);
+        assert_eq!(by_check(&found, Check::SftpServer).status, Status::Skip);
+    }
+
+    #[test]
+    fn vs_code_needs_a_recent_glibc_bash_and_tar() {
+        let mut lines: Vec<(&str, &str)> = HEALTHY.to_vec();
+        for (key, value) in &mut lines {
+            match *key {
+                "glibc" => *value = "glibc 2.17",
+                "tar" => *value = "",
+                _ => {}
+            }
+        }
+        let outcome = Outcome {
+            exit: Some(0),
+            stdout: facts(&lines),
+            ..Outcome::default()
+        };
+        let vscode = judge(&probe(Settings::default()), &outcome)
+            .into_iter()
+            .find(|f| f.check == Check::Vscode)
+            .unwrap();
+        assert_eq!(vscode.status, Status::Warn);
+        assert_eq!(vscode.value, "glibc 2.17 is older than 2.28, no tar");
+        assert_eq!(glibc_version("glibc 2.36"), Some((2, 36)));
+        assert_eq!(glibc_version(""), None);
+    }
+
+    #[test]
+    fn slurm_checks_the_partition_and_reports_the_job() {
+        let mut settings = Settings::default();
+        settings.lines.slurm = 4;
+        let options = vec!["-p".to_string(), "gpu".to_string()];
+        let mut p = probe(settings);
+        p.allocation = Some(Allocation::new("hpc", &options, "/c.toml:4".into(), false));
+        let slurm = |pairs: &[(&str, &str)]| {
+            let mut lines = HEALTHY.to_vec();
+            lines.extend_from_slice(pairs);
+            let outcome = Outcome {
+                exit: Some(0),
+                stdout: facts(&lines),
+                ..Outcome::default()
+            };
+            judge(&p, &outcome).pop().unwrap()
+        };
+        let found = slurm(&[
+            ("sbatch", "/usr/bin/sbatch"),
+            ("srun", "/usr/bin/srun"),
+            ("partitions", "main spare"),
+        ]);
+        assert_eq!(found.status, Status::Fail);
+        assert_eq!(found.value, "no partition gpu (sinfo lists: main spare)");
+        assert_eq!(
+            found.fix.as_deref(),
+            Some("name one of them in slurm in /c.toml:4")
+        );
+        let base = [
+            ("sbatch", "/usr/bin/sbatch"),
+            ("srun", "/usr/bin/srun"),
+            ("partitions", "gpu"),
+        ];
+        let mut pending = base.to_vec();
+        pending.push(("job", "42 PENDING (null) Resources"));
+        let found = slurm(&pending);
+        assert_eq!(
+            (found.status, found.value.as_str()),
+            (Status::Warn, "job 42 PENDING (Resources)")
+        );
+        let mut running = base.to_vec();
+        running.push(("job", "42 RUNNING node3 None"));
+        assert_eq!(slurm(&running).value, "job 42 running on node3");
+        assert_eq!(
+            slurm(&base).value,
+            "no allocation (the next session submits one)"
+        );
+        assert_eq!(
+            slurm(&[("sbatch", ""), ("srun", "")]).value,
+            "no sbatch on the login node"
+        );
+    }
+}
