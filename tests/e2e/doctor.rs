@@ -301,3 +301,23 @@ fn on_a_terminal_one_line_shows_the_progress_and_goes() {
     assert!(!screen.contains("cssh --doctor:"), "{screen}");
     assert!(screen.starts_with("HOST "), "{screen}");
 }
+
+#[test]
+fn the_instance_is_reported_as_the_next_session_finds_it() {
+    let name = format!("doc{}", std::process::id());
+    let config = tagging(FULL_SIF, &format!("instance = {name:?}"));
+    let state = || {
+        let out = doctor(&config, &host().ssh_config, &["--json", "th-zsh"]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(status(&report, "th-zsh", "start"), "pass", "{report:#}");
+        value(&report, "th-zsh", "instance")
+    };
+    assert_eq!(
+        state(),
+        format!("{name} not running (the next session starts it)")
+    );
+    // The probe's session joined the instance as a session would, starting it.
+    assert_eq!(state(), format!("{name} running"));
+    let stop = ssh("th-zsh", &["apptainer", "instance", "stop", &name]);
+    assert!(stop.status.success(), "{}", describe(&stop));
+}
