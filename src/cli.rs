@@ -126,4 +126,10 @@ impl Local for System {
     fn control_dir(&mut self) -> anyhow::Result<PathBuf> {
         exec::control_dir()
     }
+
+    fn variable_names(&mut self) -> Vec<String> {
+        std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect()
+    }
 }

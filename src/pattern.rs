@@ -91,7 +91,7 @@ impl PatternList {
 }
 
 /// `*` and `?` globbing with backtracking to the last `*`, linear in practice.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {

@@ -15,10 +15,11 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, Resolution};
+use crate::pattern::glob_match;
 use crate::quote;
 use crate::remote::slurm::Allocation;
 use crate::remote::{self, Payload, Place, Target};
-use crate::settings::{Image, Settings, SlurmConnect, SlurmTransfers};
+use crate::settings::{ForwardEnv, Image, Settings, SlurmConnect, SlurmTransfers, is_env_name};
 use crate::ssh_args::{self, Invocation, Session, TtyRequest};
 
 /// What cssh was asked to run.
@@ -47,6 +48,8 @@ pub trait Local {
     fn resolved_ssh_config(&mut self, args: &[OsString]) -> anyhow::Result<String>;
     /// A private directory for connection-sharing sockets.
     fn control_dir(&mut self) -> anyhow::Result<PathBuf>;
+    /// The names of cssh's own environment variables: what ssh's SendEnv patterns match.
+    fn variable_names(&mut self) -> Vec<String>;
 }
 
 /// A [`Local`] that answers from given values and runs nothing: for tests and fuzzing.
@@ -56,6 +59,7 @@ pub struct Given {
     pub p_takes_argument: bool,
     pub ssh_config: String,
     pub control_dir: PathBuf,
+    pub variable_names: Vec<String>,
 }
 
 impl Local for Given {
@@ -73,6 +77,10 @@ impl Local for Given {
 
     fn control_dir(&mut self) -> anyhow::Result<PathBuf> {
         Ok(self.control_dir.clone())
+    }
+
+    fn variable_names(&mut self) -> Vec<String> {
+        self.variable_names.clone()
     }
 }
 
@@ -147,6 +155,10 @@ impl std::error::Error for Refusal {}
 
 /// The plan for a request.
 pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
+    let local = &mut Remembering {
+        local,
+        resolved: None,
+    };
     let args = &request.args;
     let passthrough = |why: String, report: Report| Plan {
         args: args.clone(),
@@ -223,6 +235,41 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
     })
 }
 
+/// A [`Local`] that runs `ssh -G` once for a command line, however many decisions ask.
+struct Remembering<'a> {
+    local: &'a mut dyn Local,
+    resolved: Option<(Vec<OsString>, String)>,
+}
+
+impl Local for Remembering<'_> {
+    fn p_takes_argument(&mut self) -> bool {
+        self.local.p_takes_argument()
+    }
+
+    fn config(&mut self) -> anyhow::Result<Config> {
+        self.local.config()
+    }
+
+    fn resolved_ssh_config(&mut self, args: &[OsString]) -> anyhow::Result<String> {
+        if let Some((asked, resolved)) = &self.resolved
+            && asked == args
+        {
+            return Ok(resolved.clone());
+        }
+        let resolved = self.local.resolved_ssh_config(args)?;
+        self.resolved = Some((args.to_vec(), resolved.clone()));
+        Ok(resolved)
+    }
+
+    fn control_dir(&mut self) -> anyhow::Result<PathBuf> {
+        self.local.control_dir()
+    }
+
+    fn variable_names(&mut self) -> Vec<String> {
+        self.local.variable_names()
+    }
+}
+
 /// Everything the decision depends on besides the command line.
 struct Context<'a> {
     settings: &'a Settings,
@@ -267,12 +314,22 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
         .into());
     }
     let host = checked_host(inv.host.as_bytes())?;
+    let forwards_session = matches!(cx.settings.forward_env, None | Some(ForwardEnv::Session));
+    let sent = if remote::drops_environment(cx.settings) && forwards_session {
+        sent_variables(
+            &local.resolved_ssh_config(&inv.args)?,
+            &local.variable_names(),
+        )
+    } else {
+        Vec::new()
+    };
     let target = Target {
         host: &host,
         image,
         settings: cx.settings,
         config_file: cx.config_file,
         place: place(&host, cx, payload),
+        sent: &sent,
     };
     let Place::Node(allocation) = &target.place else {
         let script = remote::script(&target, payload);
@@ -313,6 +370,28 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
             node_at,
         }),
     })
+}
+
+/// The variables ssh sends for the session, from `ssh -G`: cssh's own that a SendEnv pattern
+/// matches (as ssh matches them), and the names SetEnv sets.
+fn sent_variables(resolved: &str, own: &[String]) -> Vec<String> {
+    let mut sent: Vec<String> = Vec::new();
+    for line in resolved.lines() {
+        if let Some(pattern) = line.strip_prefix("sendenv ") {
+            sent.extend(
+                own.iter()
+                    .filter(|name| glob_match(pattern.as_bytes(), name.as_bytes()))
+                    .cloned(),
+            );
+        } else if let Some((name, _)) = line.strip_prefix("setenv ").and_then(|a| a.split_once('='))
+        {
+            sent.push(name.to_string());
+        }
+    }
+    sent.retain(|name| is_env_name(name));
+    sent.sort();
+    sent.dedup();
+    sent
 }
 
 /// What runs in the container for a command line, or why nothing does.
@@ -497,6 +576,7 @@ fn remote_command(
         settings: cx.settings,
         config_file: cx.config_file,
         place,
+        sent: &[],
     };
     Ok(carry(&remote::script(&target, payload))?.into_vec())
 }
@@ -556,6 +636,7 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
         settings: cx.settings,
         config_file: cx.config_file,
         place: Place::Here,
+        sent: &[],
     };
     let script = remote::release_script(&target, &allocation);
     let mut args = inv.args.clone();
@@ -624,6 +705,7 @@ pub fn probe(
                 settings: cx.settings,
                 config_file: cx.config_file,
                 place: Place::Here,
+                sent: &[],
             },
             allocation.as_ref(),
         ),
@@ -718,6 +800,7 @@ mod tests {
             p_takes_argument: true,
             ssh_config: String::new(),
             control_dir: PathBuf::from("/run/user/7/cssh"),
+            variable_names: Vec::new(),
         }
     }
 
@@ -748,6 +831,7 @@ mod tests {
             settings: &settings,
             config_file: "/c.toml",
             place: Place::Here,
+            sent: &[],
         };
         OsString::from_vec(quote::for_login_shell(&remote::script(&target, payload)))
     }
@@ -785,6 +869,9 @@ mod tests {
         }
         fn control_dir(&mut self) -> anyhow::Result<PathBuf> {
             anyhow::bail!("a socket directory was made")
+        }
+        fn variable_names(&mut self) -> Vec<String> {
+            Vec::new()
         }
     }
 
@@ -964,6 +1051,71 @@ mod tests {
         assert!(multiplexing_configured(
             "controlmaster false\ncontrolpath ~/.ssh/cm-%C\n"
         ));
+    }
+
+    /// A [`Given`] that counts its `ssh -G` runs.
+    struct Counting {
+        given: Given,
+        resolved: usize,
+    }
+
+    impl Local for Counting {
+        fn p_takes_argument(&mut self) -> bool {
+            self.given.p_takes_argument()
+        }
+        fn config(&mut self) -> anyhow::Result<Config> {
+            self.given.config()
+        }
+        fn resolved_ssh_config(&mut self, args: &[OsString]) -> anyhow::Result<String> {
+            self.resolved += 1;
+            self.given.resolved_ssh_config(args)
+        }
+        fn control_dir(&mut self) -> anyhow::Result<PathBuf> {
+            self.given.control_dir()
+        }
+        fn variable_names(&mut self) -> Vec<String> {
+            self.given.variable_names()
+        }
+    }
+
+    #[test]
+    fn under_cleanenv_what_ssh_sends_comes_in_and_ssh_g_runs_once() {
+        let toml = format!("{TAGGED}options = [\"--cleanenv\"]\npersist = \"1m\"\n");
+        let mut local = Counting {
+            given: Given {
+                ssh_config: "user bob\nsendenv LANG\nsendenv GIT_*\nsetenv FOO=a b\n".into(),
+                variable_names: ["GIT_DIR", "HOME", "LANG", "GIT-X"]
+                    .map(String::from)
+                    .to_vec(),
+                ..given(&toml)
+            },
+            resolved: 0,
+        };
+        let request = Request {
+            args: os(&["h", "id"]),
+            ..Request::default()
+        };
+        let plan = make(&request, &mut local).unwrap();
+        assert_eq!(local.resolved, 1, "ssh -G runs once");
+        let Decision::Container { script } = plan.decision else {
+            panic!("{plan:?}");
+        };
+        let script = String::from_utf8(script).unwrap();
+        for sent in ["GIT_DIR", "FOO", "LANG"] {
+            assert!(
+                script.contains(&format!("${{{sent}+\"{sent}=${sent}\"}}")),
+                "{sent}: {script}"
+            );
+        }
+        assert!(!script.contains("${HOME+"), "{script}");
+        assert!(!script.contains("GIT-X"), "{script}");
+        // Without --cleanenv the runtime passes the session's variables itself: no ssh -G.
+        let mut untouched = Counting {
+            given: given(TAGGED),
+            resolved: 0,
+        };
+        make(&request, &mut untouched).unwrap();
+        assert_eq!(untouched.resolved, 0);
     }
 
     #[test]

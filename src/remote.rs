@@ -11,7 +11,7 @@ pub mod probe;
 pub mod slurm;
 
 use crate::quote::sh;
-use crate::settings::{Runtime, Settings};
+use crate::settings::{ForwardEnv, Runtime, Settings};
 use slurm::Allocation;
 
 /// Exit status when the runtime, the image, a shell or sftp-server is missing on the remote:
@@ -81,6 +81,8 @@ pub struct Target<'a> {
     pub config_file: &'a str,
     /// Where the session runs.
     pub place: Place,
+    /// The variables ssh sends for the session besides [`SESSION_VARIABLES`] (SendEnv, SetEnv).
+    pub sent: &'a [String],
 }
 
 /// Where a session runs.
@@ -199,10 +201,12 @@ fn image_arguments(s: &mut Script, target: &Target) {
 /// `exec "$cssh_rt" exec ...`: a new container of the image, or the configured instance,
 /// started first if it does not run; on a Slurm host, as a step of the allocation.
 fn launcher(s: &mut Script, target: &Target) {
-    let contained = has_option(target, &["--contain", "-c", "--containall", "-C"]);
-    let agent = contained && target.place == Place::Here && target.settings.instance.is_none();
-    if agent {
+    let binds = SessionBinds::of(target);
+    if binds.agent {
         s.raw("cssh_agent=; [ -S \"${SSH_AUTH_SOCK-}\" ] && cssh_agent=${SSH_AUTH_SOCK%/*}\n");
+    }
+    if binds.xauthority {
+        s.raw("cssh_xauth=; [ -n \"${DISPLAY-}\" ] && [ -f \"${XAUTHORITY:-$HOME/.Xauthority}\" ] && cssh_xauth=${XAUTHORITY:-$HOME/.Xauthority}\n");
     }
     s.raw("exec");
     if let Place::Step(_) = target.place {
@@ -211,10 +215,16 @@ fn launcher(s: &mut Script, target: &Target) {
     match &target.settings.instance {
         None => {
             s.raw(" \"$cssh_rt\" exec");
-            if agent {
+            if binds.agent {
                 // --contain and --containall keep the host's /tmp out: the agent's socket
                 // directory comes in, nothing else of /tmp.
                 s.raw(" ${cssh_agent:+--bind} ${cssh_agent:+\"$cssh_agent\"}");
+            }
+            if binds.xauthority {
+                // ... and the home directory: the X11 cookie file comes in, read-only.
+                s.raw(&format!(
+                    " ${{cssh_xauth:+--bind}} ${{cssh_xauth:+\"$cssh_xauth:{XAUTHORITY_INSIDE}:ro\"}}"
+                ));
             }
             image_arguments(s, target);
         }
@@ -259,6 +269,31 @@ fn instance_start(s: &mut Script, target: &Target, instance: &str) {
         MISSING_ON_REMOTE,
     );
     s.raw("    sleep 1\n  done\nfi\n");
+}
+
+/// Where the X11 cookie file is bound in a container that keeps the home directory out.
+const XAUTHORITY_INSIDE: &str = "/tmp/.cssh-Xauthority";
+
+/// What of the session's files a container needs bound in because its options keep the host's
+/// /tmp and home directory out (`--contain`, `--containall`): the agent's socket directory and
+/// the X11 cookie file, each where the session forwards it. An instance's binds are fixed when
+/// it starts, and a Slurm step runs elsewhere: neither gets them.
+struct SessionBinds {
+    agent: bool,
+    xauthority: bool,
+}
+
+impl SessionBinds {
+    fn of(target: &Target) -> SessionBinds {
+        let contained = has_option(target.settings, &["--contain", "-c", "--containall", "-C"])
+            && target.place == Place::Here
+            && target.settings.instance.is_none();
+        let forwarded = forwarded(target);
+        SessionBinds {
+            agent: contained && forwarded.contains(&"SSH_AUTH_SOCK"),
+            xauthority: contained && forwarded.contains(&"DISPLAY"),
+        }
+    }
 }
 
 /// `cssh_running`: whether the instance runs. The runtime's state file, whose first field is
@@ -323,29 +358,58 @@ const SESSION_VARIABLES: &[&str] = &[
 ];
 
 /// Whether the configured runtime options include one of `flags`.
-fn has_option(target: &Target, flags: &[&str]) -> bool {
-    target
-        .settings
+fn has_option(settings: &Settings, flags: &[&str]) -> bool {
+    settings
         .options
         .iter()
         .flatten()
         .any(|option| flags.contains(&option.as_str()))
 }
 
+/// Whether the runtime options keep the host's environment out of the container.
+pub fn drops_environment(settings: &Settings) -> bool {
+    has_option(settings, &["--cleanenv", "-e", "--containall", "-C"])
+}
+
+/// The session's variables that come into the container, as `forward_env` says.
+fn forwarded<'a>(target: &Target<'a>) -> Vec<&'a str> {
+    match &target.settings.forward_env {
+        None | Some(ForwardEnv::Session) => SESSION_VARIABLES
+            .iter()
+            .copied()
+            .chain(
+                target
+                    .sent
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|name| !SESSION_VARIABLES.contains(name)),
+            )
+            .collect(),
+        Some(ForwardEnv::Off) => Vec::new(),
+        Some(ForwardEnv::Only(names)) => names.iter().map(String::as_str).collect(),
+    }
+}
+
 /// The session's variables where the runtime would drop them, then the configured ones, set by
 /// `env` inside the image rather than the runtime's --env, whose values cannot hold a comma, or
 /// APPTAINERENV_/SINGULARITYENV_, which depend on which runtime answers.
 fn environment(s: &mut Script, target: &Target) {
-    let clean = has_option(target, &["--cleanenv", "-e", "--containall", "-C"]);
+    let forwarded = if drops_environment(target.settings) {
+        forwarded(target)
+    } else {
+        Vec::new()
+    };
     let configured = target.settings.env.as_deref().unwrap_or_default();
-    if !clean && configured.is_empty() {
+    let xauthority = SessionBinds::of(target).xauthority;
+    if forwarded.is_empty() && configured.is_empty() && !xauthority {
         return;
     }
     s.raw(" env");
-    if clean {
-        for name in SESSION_VARIABLES {
-            s.raw(&format!(" ${{{name}+\"{name}=${name}\"}}"));
-        }
+    for name in forwarded {
+        s.raw(&format!(" ${{{name}+\"{name}=${name}\"}}"));
+    }
+    if xauthority {
+        s.raw(&format!(" ${{cssh_xauth:+XAUTHORITY={XAUTHORITY_INSIDE}}}"));
     }
     for (key, value) in configured {
         s.word(format!("{key}={value}").as_bytes());
@@ -567,6 +631,10 @@ exec "$@"
 
     struct Remote {
         dir: PathBuf,
+        /// The ssh session's variables, besides those every run has.
+        session: Vec<(&'static str, &'static str)>,
+        /// What ssh's SendEnv and SetEnv send.
+        sent: Vec<String>,
     }
 
     impl Remote {
@@ -579,7 +647,11 @@ exec "$@"
             std::fs::write(&runtime, FAKE_RUNTIME).unwrap();
             make_executable(&runtime);
             std::fs::write(dir.join("img.sif"), "").unwrap();
-            Remote { dir }
+            Remote {
+                dir,
+                session: Vec::new(),
+                sent: Vec::new(),
+            }
         }
 
         fn image(&self) -> String {
@@ -613,6 +685,7 @@ exec "$@"
                 settings,
                 config_file: "/c.toml",
                 place: Place::Here,
+                sent: &self.sent,
             };
             let text = script(&target, payload);
             let mut child = Command::new("/bin/sh")
@@ -627,6 +700,7 @@ exec "$@"
                 .env("SHELL", "/nonexistent/shell")
                 .env("HOME", self.dir.join("home"))
                 .env("USER", "tester")
+                .envs(self.session.iter().copied())
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -839,6 +913,55 @@ exec "$@"
                 .chain(in_sh("printf %s \"$A\"; cat"))
                 .collect::<Vec<_>>()
             ]
+        );
+    }
+
+    #[test]
+    fn under_cleanenv_the_session_comes_in_as_forward_env_says() {
+        let mut remote = Remote::new("forward", "apptainer");
+        remote.session = vec![
+            ("LANG", "C.UTF-8"),
+            ("GIT_AUTHOR_NAME", "A 'quoted' name"),
+            ("SSH_AUTH_SOCK", "/tmp/ssh-x/agent.1"),
+            ("HOST_ONLY", "stays out"),
+        ];
+        remote.sent = vec!["GIT_AUTHOR_NAME".into(), "UNSET_ONE".into()];
+        let seen = |forward_env: Option<ForwardEnv>| {
+            let settings = Settings {
+                options: Some(vec!["--cleanenv".into()]),
+                forward_env,
+                ..Settings::default()
+            };
+            let out = remote.run(&settings, &remote.image(), Payload::Command(b"true"), b"");
+            assert!(out.status.success(), "{out:?}");
+            let calls = remote.calls();
+            let call = calls.last().unwrap();
+            let start = call
+                .iter()
+                .position(|w| w == "env")
+                .map_or(call.len(), |i| i + 1);
+            call[start..]
+                .iter()
+                .take_while(|w| *w != "/bin/sh")
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            seen(None),
+            [
+                "SSH_AUTH_SOCK=/tmp/ssh-x/agent.1",
+                "LANG=C.UTF-8",
+                "GIT_AUTHOR_NAME=A 'quoted' name"
+            ]
+        );
+        assert_eq!(seen(Some(ForwardEnv::Session)), seen(None));
+        assert_eq!(seen(Some(ForwardEnv::Off)), Vec::<String>::new());
+        assert_eq!(
+            seen(Some(ForwardEnv::Only(vec![
+                "LANG".into(),
+                "HOST_ONLY".into()
+            ]))),
+            ["LANG=C.UTF-8", "HOST_ONLY=stays out"]
         );
     }
 

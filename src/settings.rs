@@ -83,6 +83,8 @@ declare_settings! {
     binds: Vec<String>;
     /// Variables set inside the container.
     env: Vec<(String, String)>;
+    /// What of the ssh session's environment comes in where the runtime would drop it.
+    forward_env: ForwardEnv;
     /// Runtime arguments placed before the image.
     options: Vec<String>;
     /// The interactive shell inside the image.
@@ -106,6 +108,19 @@ declare_settings! {
 pub enum Image {
     None,
     Path(String),
+}
+
+/// What of the ssh session's environment comes into a container whose options drop the host's
+/// (`--cleanenv`, `--containall`), and whether the agent's socket is bound in under `--contain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardEnv {
+    /// What ssh set up for the session: its own variables, the terminal, the locale, the agent,
+    /// X11, and what SendEnv and SetEnv send (`true`, the default).
+    Session,
+    /// Nothing (`false`).
+    Off,
+    /// Exactly these variables, where the session has them.
+    Only(Vec<String>),
 }
 
 /// Which program runs containers on the remote.
@@ -213,6 +228,34 @@ impl SettingValue for Vec<(String, String)> {
                 .map(|(name, value)| (name.clone(), value.to_toml()))
                 .collect(),
         )
+    }
+}
+
+impl SettingValue for ForwardEnv {
+    fn from_toml(value: &DeValue) -> Result<ForwardEnv, String> {
+        match value {
+            DeValue::Boolean(true) => Ok(ForwardEnv::Session),
+            DeValue::Boolean(false) => Ok(ForwardEnv::Off),
+            DeValue::Array(_) => {
+                let names = Vec::<String>::from_toml(value)?;
+                match names.iter().find(|name| !is_env_name(name)) {
+                    Some(name) => Err(format!("{name:?} is not a valid variable name")),
+                    None => Ok(ForwardEnv::Only(names)),
+                }
+            }
+            _ => Err(format!(
+                "expected true, false or a list of variable names, found {}",
+                value.type_str()
+            )),
+        }
+    }
+
+    fn to_toml(&self) -> toml::Value {
+        match self {
+            ForwardEnv::Session => toml::Value::Boolean(true),
+            ForwardEnv::Off => toml::Value::Boolean(false),
+            ForwardEnv::Only(names) => names.to_toml(),
+        }
     }
 }
 
@@ -342,7 +385,8 @@ fn persist_time(value: &str) -> Result<(), String> {
     ))
 }
 
-fn is_env_name(name: &str) -> bool {
+/// A name sh takes as a variable's: a letter or `_`, then letters, digits and `_`.
+pub fn is_env_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -389,6 +433,17 @@ mod tests {
             assert_eq!(set("persist", &format!("{good:?}")), Some(Ok(())), "{good}");
         }
         assert_eq!(set("slurm_connect", "\"ssh\""), Some(Ok(())));
+        assert_eq!(set("forward_env", "false"), Some(Ok(())));
+        assert_eq!(
+            set("forward_env", "[\"LANG\", \"A-B\"]"),
+            Some(Err("\"A-B\" is not a valid variable name".into()))
+        );
+        assert_eq!(
+            set("forward_env", "\"yes\""),
+            Some(Err(
+                "expected true, false or a list of variable names, found string".into()
+            ))
+        );
         assert_eq!(
             set("slurm_transfers", "\"node\""),
             Some(Err("\"node\": use \"login\" or \"job\"".into()))
@@ -412,6 +467,7 @@ mod tests {
             ("slurm", "[\"--partition=gpu\", \"--time=8:00:00\"]"),
             ("slurm_connect", "\"ssh\""),
             ("slurm_transfers", "\"job\""),
+            ("forward_env", "[\"LANG\", \"GIT_AUTHOR_NAME\"]"),
         ] {
             let value = toml::de::DeValue::parse(toml).unwrap();
             settings.set(key, value.get_ref(), 1).unwrap().unwrap();

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod along;
 mod commands;
 mod demo;
 mod doctor;

@@ -247,9 +247,17 @@ impl Drop for Agent {
 }
 
 #[test]
-fn the_sessions_agent_and_locale_survive_cleanenv_and_contain() {
+fn the_sessions_agent_and_variables_survive_cleanenv_and_contain() {
     let agent = Agent::start();
-    let check = "echo conn=${SSH_CONNECTION:+set} lc=$LC_TIME mail=${MAIL-unset}; ssh-add -l >/dev/null && echo agent=usable";
+    // The agent works inside, also for ssh onward from the container to the test host.
+    let onward = format!(
+        "ssh -p {} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR bashuser@127.0.0.1 cat {}",
+        host().port,
+        host().remote_marker
+    );
+    let check = format!(
+        "echo conn=${{SSH_CONNECTION:+set}} lc=$LC_TIME sent=${{CSSH_TEST_SENT-}} set=${{CSSH_TEST_SET-}} mail=${{MAIL-unset}}; ssh-add -l >/dev/null && echo agent=usable; {onward}"
+    );
     for (options, host_variables) in [
         ("", true),
         ("\"--cleanenv\"", false),
@@ -259,9 +267,11 @@ fn the_sessions_agent_and_locale_survive_cleanenv_and_contain() {
         let config = tagging(FULL_SIF, &format!("options = [{options}]"));
         for alias in ["th-bash", "th-tcsh", "th-fish"] {
             let out = run(cssh(&config)
-                .args(["-A", "-o", "SendEnv=LC_TIME", alias, check])
+                .args(["-A", "-o", "SendEnv=LC_TIME", "-o", "SendEnv=CSSH_TEST_*"])
+                .args(["-o", "SetEnv=CSSH_TEST_SET=by-setenv", alias, &check])
                 .env("SSH_AUTH_SOCK", &agent.socket)
-                .env("LC_TIME", "C.UTF-8"));
+                .env("LC_TIME", "C.UTF-8")
+                .env("CSSH_TEST_SENT", "by sendenv"));
             let mail = if host_variables {
                 format!("/var/mail/{}user", alias.trim_start_matches("th-"))
             } else {
@@ -269,7 +279,9 @@ fn the_sessions_agent_and_locale_survive_cleanenv_and_contain() {
             };
             assert_eq!(
                 text(&out.stdout),
-                format!("conn=set lc=C.UTF-8 mail={mail}\nagent=usable\n"),
+                format!(
+                    "conn=set lc=C.UTF-8 sent=by sendenv set=by-setenv mail={mail}\nagent=usable\n{REMOTE_MARKER}"
+                ),
                 "{alias} with options [{options}]: {}",
                 describe(&out)
             );
@@ -285,4 +297,30 @@ fn the_sessions_agent_and_locale_survive_cleanenv_and_contain() {
             describe(&out)
         );
     }
+}
+
+#[test]
+fn forward_env_switches_the_session_off_or_names_what_comes() {
+    let agent = Agent::start();
+    let check = "echo lc=${LC_TIME-unset} lang=${LANG-unset}; ssh-add -l >/dev/null 2>&1 && echo agent=usable";
+    let seen = |settings: &str| {
+        let config = tagging(FULL_SIF, settings);
+        let out = run(cssh(&config)
+            .args(["-A", "-o", "SendEnv=LC_TIME LANG", "th-bash", check])
+            .env("SSH_AUTH_SOCK", &agent.socket)
+            .env("LC_TIME", "C.UTF-8")
+            .env("LANG", "C.UTF-8"));
+        text(&out.stdout)
+    };
+    let all = "options = [\"--containall\"]\n";
+    assert_eq!(seen(all), "lc=C.UTF-8 lang=C.UTF-8\nagent=usable\n");
+    // Apptainer sets LANG=C in a clean environment; the session's LANG stays out.
+    assert_eq!(
+        seen(&format!("{all}forward_env = false")),
+        "lc=unset lang=C\n"
+    );
+    assert_eq!(
+        seen(&format!("{all}forward_env = [\"LANG\"]")),
+        "lc=unset lang=C.UTF-8\n"
+    );
 }
