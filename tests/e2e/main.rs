@@ -16,4 +16,5 @@ mod sessions;
 mod settings;
 mod slurm;
 mod testhost;
+mod tools;
 mod transfer;

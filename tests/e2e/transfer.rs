@@ -134,7 +134,7 @@ fn manifest(root: &Path) -> BTreeMap<Vec<u8>, String> {
     entries
 }
 
-fn assert_same_tree(what: &str, left: &Path, right: &Path) {
+pub fn assert_same_tree(what: &str, left: &Path, right: &Path) {
     let (l, r) = (manifest(left), manifest(right));
     if l != r {
         let only_left: Vec<_> = l
@@ -182,12 +182,17 @@ impl DataDir {
         DataDir { scratch, remote }
     }
 
-    fn config(&self) -> PathBuf {
+    pub fn config(&self) -> PathBuf {
         self.scratch.path("config.toml")
     }
 
     pub fn local(&self, name: &str) -> PathBuf {
         self.scratch.path(name)
+    }
+
+    /// The directory as the client sees it in the remote root filesystem.
+    pub fn remote_path(&self) -> &Path {
+        &self.remote
     }
 }
 
