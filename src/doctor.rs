@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
+use crate::config::Config;
 use crate::output::write_out;
 use crate::plan::{self, Local, Probe, Refusal};
 use crate::ssh_args::{self, Unparsable};
@@ -50,36 +51,7 @@ pub fn run(
     local: &mut dyn Local,
 ) -> anyhow::Result<ExitCode> {
     let config = local.config()?;
-    let (ssh_options, hosts) = match ssh_args::parse(args.clone(), &mut || local.p_takes_argument())
-    {
-        Ok(inv) => {
-            let mut ssh_options = inv.args[..inv.command_start].to_vec();
-            ssh_options.remove(inv.destination);
-            let mut hosts = vec![inv.args[inv.destination].clone()];
-            hosts.extend_from_slice(&inv.args[inv.command_start..]);
-            (ssh_options, hosts)
-        }
-        Err(Unparsable::NoDestination) => {
-            let hosts: Vec<OsString> = config
-                .literal_hosts()
-                .into_iter()
-                .map(OsString::from)
-                .collect();
-            if hosts.is_empty() {
-                return Err(Refusal(format!(
-                    "--doctor: no host named, and {} names none without wildcards",
-                    config.file
-                ))
-                .into());
-            }
-            (args, hosts)
-        }
-        Err(why) => {
-            return Err(
-                Refusal(format!("--doctor: ssh would refuse these options ({why})")).into(),
-            );
-        }
-    };
+    let (ssh_options, hosts) = split(args, &config, &mut || local.p_takes_argument())?;
     let probes = hosts
         .iter()
         .map(|host| plan::probe(&ssh_options, host, options.image.as_deref(), &config, local))
@@ -114,6 +86,42 @@ pub fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// ssh's options and the hosts to check: the words of `[ssh options] [host ...]`, read as ssh
+/// reads its own command line (the first host is its destination, the rest its command), or,
+/// without hosts, the configuration's host names without wildcards.
+fn split(
+    args: Vec<OsString>,
+    config: &Config,
+    p_takes_argument: &mut dyn FnMut() -> bool,
+) -> Result<(Vec<OsString>, Vec<OsString>), Refusal> {
+    match ssh_args::parse(args.clone(), p_takes_argument) {
+        Ok(inv) => {
+            let mut ssh_options = inv.args[..inv.command_start].to_vec();
+            ssh_options.remove(inv.destination);
+            let mut hosts = vec![inv.args[inv.destination].clone()];
+            hosts.extend_from_slice(&inv.args[inv.command_start..]);
+            Ok((ssh_options, hosts))
+        }
+        Err(Unparsable::NoDestination) => {
+            let hosts: Vec<OsString> = config
+                .literal_hosts()
+                .into_iter()
+                .map(OsString::from)
+                .collect();
+            if hosts.is_empty() {
+                return Err(Refusal(format!(
+                    "--doctor: no host named, and {} names none without wildcards",
+                    config.file
+                )));
+            }
+            Ok((args, hosts))
+        }
+        Err(why) => Err(Refusal(format!(
+            "--doctor: ssh would refuse these options ({why})"
+        ))),
+    }
 }
 
 /// For the progress line: the hosts being checked, each with when it started, and how many
@@ -288,5 +296,52 @@ impl Collected {
             let _ = tokio::time::timeout_at(deadline, task).await;
         }
         std::mem::take(&mut *lock(&self.buffer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn os(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn options_before_the_hosts_apply_to_all_and_no_host_means_every_configured_name() {
+        let config = crate::config::parse(
+            "[[host]]\npattern = \"a b* c\"\nimage = \"/i\"\n",
+            Path::new("/c.toml"),
+        )
+        .unwrap();
+        let split = |words: &[&str]| split(os(words), &config, &mut || true);
+        assert_eq!(
+            split(&["-F", "cfg", "-o", "ConnectTimeout=5", "h1", "h2", "h3"]).unwrap(),
+            (
+                os(&["-F", "cfg", "-o", "ConnectTimeout=5"]),
+                os(&["h1", "h2", "h3"])
+            )
+        );
+        // As ssh reads it: options right after the first host are options too.
+        assert_eq!(
+            split(&["h1", "-p", "22", "h2"]).unwrap(),
+            (os(&["-p", "22"]), os(&["h1", "h2"]))
+        );
+        assert_eq!(
+            split(&["-l", "me"]).unwrap(),
+            (os(&["-l", "me"]), os(&["a", "c"]))
+        );
+        assert_eq!(
+            split(&["-l"]).unwrap_err().0,
+            "--doctor: ssh would refuse these options (option requires an argument -- l)"
+        );
+        let empty = crate::config::parse("# nothing\n", Path::new("/c.toml")).unwrap();
+        assert_eq!(
+            super::split(Vec::new(), &empty, &mut || true)
+                .unwrap_err()
+                .0,
+            "--doctor: no host named, and /c.toml names none without wildcards"
+        );
     }
 }
