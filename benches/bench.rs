@@ -588,7 +588,8 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
 /// sessions started at once by hand; then with one host that hangs.
 fn doctor(host: &Host, work: &Path, report: &mut Report) {
     const HOSTS: usize = 50;
-    const TIMEOUT: u64 = 5;
+    // The doctor's default: 50 hosts at once on 2 cores each take most of the whole run.
+    const TIMEOUT: u64 = 20;
     let ssh_config = config(
         work,
         "doctor_ssh_config",
