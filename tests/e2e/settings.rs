@@ -256,7 +256,7 @@ fn the_sessions_agent_and_variables_survive_cleanenv_and_contain() {
         host().remote_marker
     );
     let check = format!(
-        "echo conn=${{SSH_CONNECTION:+set}} lc=$LC_TIME sent=${{CSSH_TEST_SENT-}} set=${{CSSH_TEST_SET-}} mail=${{MAIL-unset}}; ssh-add -l >/dev/null && echo agent=usable; {onward}"
+        "echo conn=${{SSH_CONNECTION:+set}} client=${{SSH_CLIENT:+set}} lc=$LC_TIME sent=${{CSSH_TEST_SENT-}} set=${{CSSH_TEST_SET-}} mail=${{MAIL-unset}}; ssh-add -l >/dev/null && echo agent=usable; {onward}"
     );
     for (options, host_variables) in [
         ("", true),
@@ -280,7 +280,7 @@ fn the_sessions_agent_and_variables_survive_cleanenv_and_contain() {
             assert_eq!(
                 text(&out.stdout),
                 format!(
-                    "conn=set lc=C.UTF-8 sent=by sendenv set=by-setenv mail={mail}\nagent=usable\n{REMOTE_MARKER}"
+                    "conn=set client=set lc=C.UTF-8 sent=by sendenv set=by-setenv mail={mail}\nagent=usable\n{REMOTE_MARKER}"
                 ),
                 "{alias} with options [{options}]: {}",
                 describe(&out)
