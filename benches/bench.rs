@@ -256,6 +256,26 @@ fn wrapper_cost(work: &Path, report: &mut Report) {
             },
         );
     }
+    // The configuration cache is keyed by the file's text: a changed comment makes it stale.
+    let mut edits = 0;
+    let mut edited_first_call = || {
+        edits += 1;
+        let mut text = std::fs::read_to_string(&big).unwrap();
+        let _ = writeln!(text, "# edit {edits}");
+        std::fs::write(&big, text).unwrap();
+        through(&big, "tagged")
+    };
+    let (plain, cssh) = interleaved(20, &mut || direct(), &mut edited_first_call);
+    report.add(
+        "Wrapper cost (300 runs, ssh replaced by /bin/true)",
+        Row {
+            figure: "the same, first call after an edit (the cache is rebuilt), 20 runs".into(),
+            plain,
+            cssh,
+            comparison: format!("+{} per call", ms(cssh.median.saturating_sub(plain.median))),
+            target: String::new(),
+        },
+    );
 }
 
 fn end_to_end(host: &Host, work: &Path, report: &mut Report) {

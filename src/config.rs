@@ -7,8 +7,12 @@
 //!
 //! Every error names the file, line and column, and is reported before anything runs.
 
+pub mod cache;
+
+use std::cell::OnceCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -49,7 +53,21 @@ pub struct Entry {
     pub line: usize,
     pub pattern_text: String,
     pub pattern: PatternList,
-    pub settings: Settings,
+    /// Its settings: read with the file, or, for an entry from the cache, when first asked for
+    /// (boxed: most entries of a large file are never asked).
+    settings: OnceCell<Box<Settings>>,
+    /// Where its text is in the file: from the start of its `[[host]]` line to the next entry.
+    pub source: Source,
+}
+
+/// Where an entry's text is in the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Source {
+    /// The line of its `[[host]]` header.
+    pub header_line: usize,
+    /// Byte offsets: the start of that line, and the start of the next entry's.
+    pub start: usize,
+    pub end: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -59,6 +77,51 @@ pub struct Config {
     /// Whether the file exists; a missing default file tags no host.
     pub found: bool,
     pub entries: Vec<Entry>,
+    /// The file's text, where entries from the cache read their settings when first asked.
+    pub text: Arc<str>,
+}
+
+impl Entry {
+    /// An entry whose settings are read from the file's text when first asked for.
+    pub fn unread(
+        line: usize,
+        pattern_text: String,
+        pattern: PatternList,
+        source: Source,
+    ) -> Entry {
+        Entry {
+            line,
+            pattern_text,
+            pattern,
+            settings: OnceCell::new(),
+            source,
+        }
+    }
+
+    /// Its settings, read from `config`'s text the first time for an entry from the cache.
+    pub fn settings(&self, config: &Config) -> Result<&Settings, ConfigError> {
+        if let Some(settings) = self.settings.get() {
+            return Ok(settings);
+        }
+        let Source {
+            header_line,
+            start,
+            end,
+        } = self.source;
+        // The entry's text alone, numbered as the file numbers it.
+        let text = config.text.get(start..end).unwrap_or_default();
+        let mut read = parse_from(text, Path::new(&config.file), header_line)?;
+        let settings = match read.entries.pop() {
+            Some(entry) if read.entries.is_empty() => entry.settings.into_inner(),
+            _ => None,
+        };
+        let settings = settings.ok_or_else(|| ConfigError {
+            path: PathBuf::from(&config.file),
+            position: Some((header_line, 1)),
+            message: "the cached entry no longer matches the file".into(),
+        })?;
+        Ok(self.settings.get_or_init(|| settings))
+    }
 }
 
 impl Config {
@@ -85,7 +148,7 @@ pub struct Resolution {
 
 /// The settings of `host`: for each, the first matching entry that sets it, as ssh_config
 /// resolves its options.
-pub fn resolve(config: &Config, host: &[u8]) -> Resolution {
+pub fn resolve(config: &Config, host: &[u8]) -> Result<Resolution, ConfigError> {
     let mut resolution = Resolution::default();
     let host = host.to_ascii_lowercase();
     for entry in config
@@ -96,9 +159,9 @@ pub fn resolve(config: &Config, host: &[u8]) -> Resolution {
         resolution
             .matched
             .push((entry.line, entry.pattern_text.clone()));
-        resolution.settings.fill_from(&entry.settings);
+        resolution.settings.fill_from(entry.settings(config)?);
     }
-    resolution
+    Ok(resolution)
 }
 
 /// The configuration cssh runs with, from the file [`locate`] finds.
@@ -137,6 +200,15 @@ pub fn locate(
 
 /// Reads and validates the file; `Ok(None)` for a missing file that the user did not name.
 pub fn load(path: &Path, named: bool) -> Result<Option<Config>, ConfigError> {
+    load_with(path, named, cache::Cache::standard().as_ref())
+}
+
+/// [`load`], with the cache to use, if any.
+pub fn load_with(
+    path: &Path,
+    named: bool,
+    cache: Option<&cache::Cache>,
+) -> Result<Option<Config>, ConfigError> {
     let error = |message: String| ConfigError {
         path: path.to_path_buf(),
         position: None,
@@ -158,11 +230,18 @@ pub fn load(path: &Path, named: bool) -> Result<Option<Config>, ConfigError> {
         let text = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
         ConfigError {
             path: path.to_path_buf(),
-            position: Some(Lines::new(&text).position(offset)),
+            position: Some(Lines::starting_at(&text, 1).position(offset)),
             message: "not valid UTF-8".into(),
         }
     })?;
-    parse(&text, path).map(Some)
+    if let Some(config) = cache.and_then(|cache| cache.lookup(path, &text)) {
+        return Ok(Some(config));
+    }
+    let config = parse(&text, path)?;
+    if let Some(cache) = cache {
+        cache.store(path, &text, &config);
+    }
+    Ok(Some(config))
 }
 
 /// Refuses a file that someone else could have written, as OpenSSH refuses such an ssh_config
@@ -216,7 +295,12 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// Parses a configuration text; `path` is only used in messages.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let lines = Lines::new(text);
+    parse_from(text, path, 1)
+}
+
+/// [`parse`] for a text that starts on line `first_line` of the file.
+fn parse_from(text: &str, path: &Path, first_line: usize) -> Result<Config, ConfigError> {
+    let lines = Lines::starting_at(text, first_line);
     let at = |offset: usize, message: String| ConfigError {
         path: path.to_path_buf(),
         position: Some(lines.position(offset)),
@@ -252,10 +336,22 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             entries.push(entry(table, &at, &lines)?);
         }
     }
+    // Each entry's text runs from its header's line to the next entry's (the file holds only
+    // [[host]] tables, so whatever lies between belongs to the one before).
+    let ends: Vec<usize> = entries
+        .iter()
+        .skip(1)
+        .map(|e| e.source.start)
+        .chain([text.len()])
+        .collect();
+    for (entry, end) in entries.iter_mut().zip(ends) {
+        entry.source.end = end;
+    }
     Ok(Config {
         file: path.display().to_string(),
         found: true,
         entries,
+        text: Arc::default(),
     })
 }
 
@@ -322,7 +418,12 @@ fn entry(
         line: lines.position(start).0,
         pattern_text,
         pattern,
-        settings,
+        settings: OnceCell::from(Box::new(settings)),
+        source: Source {
+            header_line: lines.position(table.span().start).0,
+            start: lines.line_start(table.span().start),
+            end: 0,
+        },
     })
 }
 
@@ -338,14 +439,20 @@ pub fn host_keys() -> Vec<&'static str> {
 struct Lines<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    /// The file's line number of the text's first line.
+    first_line: usize,
 }
 
 impl<'a> Lines<'a> {
-    fn new(text: &'a str) -> Lines<'a> {
+    fn starting_at(text: &'a str, first_line: usize) -> Lines<'a> {
         let starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        Lines { text, starts }
+        Lines {
+            text,
+            starts,
+            first_line,
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -353,7 +460,16 @@ impl<'a> Lines<'a> {
         let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|&start| start <= offset);
         let start = self.starts[line - 1];
-        (line, self.text[start..offset].chars().count() + 1)
+        (
+            line + self.first_line - 1,
+            self.text[start..offset].chars().count() + 1,
+        )
+    }
+
+    /// The byte offset where the text's line holding `offset` starts.
+    fn line_start(&self, offset: usize) -> usize {
+        let line = self.starts.partition_point(|&start| start <= offset);
+        self.starts[line - 1]
     }
 }
 
@@ -434,7 +550,7 @@ runtime = "singularity"
         .unwrap();
         let first = &config.entries[0];
         assert_eq!(first.line, 3);
-        let s = &first.settings;
+        let s = first.settings(&config).unwrap();
         assert_eq!(s.image, Some(Image::Path("/shared/el9.sif".into())));
         assert_eq!(s.runtime, Some(Runtime::Auto));
         assert_eq!(s.env, Some(vec![("OMP_NUM_THREADS".into(), "8".into())]));
@@ -442,11 +558,11 @@ runtime = "singularity"
         assert_eq!((s.lines.image, s.lines.instance), (4, 12));
         let second = &config.entries[1];
         assert_eq!(
-            (second.line, &second.settings.image),
+            (second.line, &second.settings(&config).unwrap().image),
             (15, &Some(Image::None))
         );
         assert_eq!(
-            second.settings.runtime,
+            second.settings(&config).unwrap().runtime,
             Some(Runtime::Program("singularity".into()))
         );
     }
@@ -480,7 +596,7 @@ binds = []
             Path::new("c.toml"),
         )
         .unwrap();
-        let node = resolve(&config, b"hpc-1");
+        let node = resolve(&config, b"hpc-1").unwrap();
         assert_eq!(
             node.matched.iter().map(|m| m.0).collect::<Vec<_>>(),
             vec![7, 12, 19]
@@ -495,10 +611,13 @@ binds = []
                 ("env", "{ X = \"1\" }".into(), 16),
             ]
         );
-        let gpu = resolve(&config, b"HPC-GPU").settings;
+        let gpu = resolve(&config, b"HPC-GPU").unwrap().settings;
         assert_eq!(gpu.image, Some(Image::Path("/b.sif".into())));
-        assert_eq!(resolve(&config, b"login").settings.image, Some(Image::None));
-        let other = resolve(&config, b"elsewhere").settings;
+        assert_eq!(
+            resolve(&config, b"login").unwrap().settings.image,
+            Some(Image::None)
+        );
+        let other = resolve(&config, b"elsewhere").unwrap().settings;
         assert_eq!(
             (other.image, other.runtime, other.binds),
             (Some(Image::Path("/default.sif".into())), None, Some(vec![]),),

@@ -197,7 +197,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         inv.host.to_string_lossy().into_owned(),
     ));
     if let Some(config) = &config {
-        report.resolution = config::resolve(config, inv.host.as_bytes());
+        report.resolution = config::resolve(config, inv.host.as_bytes())?;
     }
     if request.no_container {
         return Ok(passthrough("--no-container".into(), report));
@@ -550,7 +550,7 @@ fn remote_command(
             "{option} needs a destination, as ssh takes it ({why})"
         ))
     })?;
-    let settings = config::resolve(config, inv.host.as_bytes()).settings;
+    let settings = config::resolve(config, inv.host.as_bytes())?.settings;
     let cx = Context {
         settings: &settings,
         image_override: request.image.as_deref(),
@@ -616,7 +616,7 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
         return Err(Refusal("--release takes a destination and no command".into()).into());
     }
     let config = local.config()?;
-    let resolution = config::resolve(&config, inv.host.as_bytes());
+    let resolution = config::resolve(&config, inv.host.as_bytes())?;
     let host = checked_host(inv.host.as_bytes())?;
     let cx = Context {
         settings: &resolution.settings,
@@ -687,7 +687,7 @@ pub fn probe(
             host.to_string_lossy()
         ))
     })?;
-    let resolution = config::resolve(config, inv.host.as_bytes());
+    let resolution = config::resolve(config, inv.host.as_bytes())?;
     let name = checked_host(inv.host.as_bytes())?;
     let cx = Context {
         settings: &resolution.settings,
