@@ -78,7 +78,7 @@ pub struct Config {
     pub found: bool,
     pub entries: Vec<Entry>,
     /// The file's text, where entries from the cache read their settings when first asked.
-    pub text: Arc<str>,
+    pub text: Arc<String>,
 }
 
 impl Entry {
@@ -234,8 +234,13 @@ pub fn load_with(
             message: "not valid UTF-8".into(),
         }
     })?;
-    if let Some(config) = cache.and_then(|cache| cache.lookup(path, &text)) {
-        return Ok(Some(config));
+    if let Some(entries) = cache.and_then(|cache| cache.lookup(path, &text)) {
+        return Ok(Some(Config {
+            file: path.display().to_string(),
+            found: true,
+            entries,
+            text: Arc::new(text),
+        }));
     }
     let config = parse(&text, path)?;
     if let Some(cache) = cache {

@@ -14,7 +14,6 @@ use std::fmt::Write as _;
 use std::hash::Hasher;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::{Config, Entry, Source};
 use crate::pattern::PatternList;
@@ -48,17 +47,19 @@ impl Cache {
             .join(format!("config-{}-{:016x}", euid(), hasher.finish()))
     }
 
-    /// The configuration at `path` from the cache, if the cache holds this very `text`.
-    pub fn lookup(&self, path: &Path, text: &str) -> Option<Config> {
+    /// The entries of the configuration at `path`, their settings unread, if the cache holds
+    /// this very `text`.
+    pub fn lookup(&self, path: &Path, text: &str) -> Option<Vec<Entry>> {
         if text.len() < self.min_len {
             return None;
         }
         let cached = read_private(&self.file(path))?;
         let mut lines = cached.lines();
-        if lines.next()? != header(text) {
+        let (count, key) = lines.next()?.split_once(' ')?;
+        if key != header(text) {
             return None;
         }
-        let mut entries = Vec::new();
+        let mut entries = Vec::with_capacity(count.parse().ok()?);
         let mut last_end = 0;
         for line in lines {
             // The last line counts the entries: a cut file never reads back as a shorter list.
@@ -66,12 +67,7 @@ impl Cache {
                 if count.parse::<usize>().ok()? != entries.len() {
                     return None;
                 }
-                return Some(Config {
-                    file: path.display().to_string(),
-                    found: true,
-                    entries,
-                    text: Arc::from(text),
-                });
+                return Some(entries);
             }
             let mut fields = line.splitn(5, ' ');
             let mut number = || fields.next()?.parse::<usize>().ok();
@@ -105,7 +101,7 @@ impl Cache {
         if text.len() < self.min_len {
             return;
         }
-        let mut index = header(text);
+        let mut index = format!("{} {}", config.entries.len(), header(text));
         for entry in &config.entries {
             let Source {
                 header_line,
