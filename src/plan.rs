@@ -215,10 +215,8 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         mut first_hop,
     } = decide(&inv, &cx, local)?;
     if let (Decision::Container { .. }, Some(persist)) = (&decision, &settings.persist)
-        && !inv.sets_multiplexing()
-        && !multiplexing_configured(&local.resolved_ssh_config(&inv.args)?)
+        && let Some(dir) = reuse_directory(&inv, local)?
     {
-        let dir = local.control_dir()?;
         let args_before = args.len();
         args = with_connection_reuse(args, &dir, persist);
         if let Some(hop) = &mut first_hop {
@@ -496,6 +494,15 @@ fn on_node(inv: &Invocation, login_user: &str) -> Result<Invocation, Refusal> {
         .map_err(|why| Refusal(format!("cannot reach the allocation's node: {why}")))
 }
 
+/// The directory for `persist`'s connection sharing, unless the command line or ssh_config
+/// already decides multiplexing for this host.
+fn reuse_directory(inv: &Invocation, local: &mut dyn Local) -> anyhow::Result<Option<PathBuf>> {
+    if inv.sets_multiplexing() || multiplexing_configured(&local.resolved_ssh_config(&inv.args)?) {
+        return Ok(None);
+    }
+    Ok(Some(local.control_dir()?))
+}
+
 /// `args` with ssh's connection sharing turned on: the first connection to a host becomes a
 /// master that stays `persist` after its last session, and later ones ride on it, skipping the
 /// handshake. Options go first, where they win over ssh_config (only used where neither the
@@ -724,10 +731,7 @@ pub fn probe(
             inv.destination..inv.destination,
             ["-O", "check"].map(OsString::from),
         );
-        if !inv.sets_multiplexing()
-            && !multiplexing_configured(&local.resolved_ssh_config(&inv.args)?)
-        {
-            let dir = local.control_dir()?;
+        if let Some(dir) = reuse_directory(&inv, local)? {
             args = with_connection_reuse(args, &dir, persist);
             check = with_connection_reuse(check, &dir, persist);
         }

@@ -236,9 +236,9 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
             Check::Quiet,
             Status::Fail,
             format!(
-                "the login shell wrote {} bytes to stdout before any command: {:?}",
+                "the login shell wrote {} bytes to stdout before any command: \"{}\"",
                 facts.noise.len(),
-                shorten(first, 60)
+                shown(first, 60)
             ),
             Some(quiet_fix(&login_shell)),
         );
@@ -638,11 +638,18 @@ fn last_line(bytes: &[u8]) -> String {
         .to_string()
 }
 
-fn shorten(text: &str, at: usize) -> String {
-    match text.char_indices().nth(at) {
-        Some((i, _)) => format!("{}...", &text[..i]),
-        None => text.to_string(),
+/// At most `at` characters of a line the remote wrote, control characters (a terminal's colour
+/// codes) shown as `?`, for one line of the table.
+fn shown(text: &str, at: usize) -> String {
+    let mut shown: String = text
+        .chars()
+        .take(at)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().nth(at).is_some() {
+        shown.push_str("...");
     }
+    shown
 }
 
 fn seconds(duration: Duration) -> String {
@@ -797,6 +804,8 @@ mod tests {
             "the login shell wrote 9 bytes to stdout before any command: \"Welcome!\""
         );
         assert!(quiet.fix.as_deref().unwrap().contains("~/.cshrc"));
+        assert_eq!(shown("\u{1b}[1mWelcome\u{1b}[0m", 60), "?[1mWelcome?[0m");
+        assert_eq!(shown("abcdef", 3), "abc...");
     }
 
     #[test]

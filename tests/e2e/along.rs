@@ -57,19 +57,22 @@ fn an_x_client_in_the_image_draws_on_the_users_display() {
     for options in OPTIONS {
         let config = tagging(FULL_SIF, &format!("options = [{options}]"));
         for alias in ["th-bash", "th-tcsh", "th-fish"] {
-            let out = run(cssh(&config)
-                .args([
-                    "-Y",
-                    alias,
-                    "xdpyinfo | grep -o '640x480 pixels'; cat /etc/cssh-image-marker",
-                ])
-                .env("DISPLAY", &x.display));
-            assert_eq!(
-                text(&out.stdout),
-                format!("640x480 pixels\n{FULL_MARKER}"),
-                "{alias} with options [{options}]: {}",
-                describe(&out)
-            );
+            // Untrusted (-X) and trusted (-Y) forwarding.
+            for forwarding in ["-X", "-Y"] {
+                let out = run(cssh(&config)
+                    .args([
+                        forwarding,
+                        alias,
+                        "xdpyinfo | grep -o '640x480 pixels'; cat /etc/cssh-image-marker",
+                    ])
+                    .env("DISPLAY", &x.display));
+                assert_eq!(
+                    text(&out.stdout),
+                    format!("640x480 pixels\n{FULL_MARKER}"),
+                    "{alias} {forwarding} with options [{options}]: {}",
+                    describe(&out)
+                );
+            }
         }
     }
 }

@@ -234,7 +234,7 @@ fn the_table_shows_each_problem_with_its_fix() {
         lines[3].starts_with("th-noimage  ok     ok     ok      ok       FAIL   -      -"),
         "{table}"
     );
-    let noise = format!("{:?}", host().noise);
+    let noise = format!("\"{}\"", host().noise);
     let problems = [
         format!(
             "th-noisy: quiet FAIL: the login shell wrote {} bytes to stdout before any command: {noise}",

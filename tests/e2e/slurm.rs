@@ -419,12 +419,12 @@ fn the_doctor_checks_the_partition_and_reports_the_allocation_without_submitting
         "[[host]]\npattern = \"th-doc-nopart\"\nslurm = [\"--time=30\", \"--partition=nosuch\"]\n\
          [[host]]\npattern = \"th-*\"\nimage = \"{FULL_SIF}\"\n{SLURM}\n"
     ));
-    let doctor = || {
+    let doctor = |user: &str| {
         let out = run(Command::new(CSSH)
             .env("CSSH_CONFIG", config.path("config.toml"))
             .args(["--doctor", "--json", "-F"])
             .arg(&host().ssh_config)
-            .args(["-l", "bashuser", "th-doc-slurm", "th-doc-nopart"]));
+            .args(["-l", user, "th-doc-slurm", "th-doc-nopart"]));
         let report: serde_json::Value =
             serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", describe(&out)));
         let slurm = |host: usize| {
@@ -441,28 +441,32 @@ fn the_doctor_checks_the_partition_and_reports_the_allocation_without_submitting
         };
         (out.status.code(), slurm(0), slurm(1))
     };
-    let (status, ready, nopart) = doctor();
-    assert_eq!(status, Some(1));
-    assert_eq!(
-        ready,
-        (
-            "pass".into(),
-            "no allocation (the next session submits one)".into()
-        )
-    );
-    assert_eq!(nopart.0, "fail");
-    assert!(
-        nopart.1.starts_with("no partition nosuch (sinfo lists: "),
-        "{nopart:?}"
-    );
-    assert!(
-        live_jobs("th-doc-slurm", "bashuser").is_empty(),
-        "the doctor submitted a job"
-    );
+    // The Slurm step of the probe, through every kind of login shell.
+    for user in ["bashuser", "tcshuser", "fishuser"] {
+        let (status, ready, nopart) = doctor(user);
+        assert_eq!(status, Some(1), "{user}");
+        assert_eq!(
+            ready,
+            (
+                "pass".into(),
+                "no allocation (the next session submits one)".into()
+            ),
+            "{user}"
+        );
+        assert_eq!(nopart.0, "fail", "{user}");
+        assert!(
+            nopart.1.starts_with("no partition nosuch (sinfo lists: "),
+            "{user}: {nopart:?}"
+        );
+        assert!(
+            live_jobs("th-doc-slurm", user).is_empty(),
+            "the doctor submitted a job for {user}"
+        );
+    }
 
     let session = run(cssh(&config).args(["-l", "bashuser", "th-doc-slurm", WHERE]));
     let (node, job) = landed(&session);
-    let (_, running, _) = doctor();
+    let (_, running, _) = doctor("bashuser");
     assert_eq!(
         running,
         ("pass".into(), format!("job {job} running on {node}"))
