@@ -2,7 +2,7 @@
 //! modes: exec the real ssh, print the command line, explain the plan, print an rsync path or
 //! list the configured hosts.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +15,7 @@ use crate::options::{self, Mode, OwnOptions};
 use crate::output::{self, write_line, write_out};
 use crate::plan::{self, Local, Request};
 use crate::ssh_args;
+use crate::ssh_config;
 
 /// Runs cssh with the process's argv.
 pub fn main(argv: impl Iterator<Item = OsString>) -> ExitCode {
@@ -34,7 +35,7 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         Mode::Help => write_out(options::help().as_bytes())?,
         Mode::Version => write_line(format!("cssh {}", env!("CARGO_PKG_VERSION")).as_bytes())?,
         Mode::ListHosts => {
-            let config = config::read(own.config.as_deref())?;
+            let config = config::read(own.config.as_deref(), None)?;
             let lines: String = config
                 .literal_hosts()
                 .iter()
@@ -45,11 +46,11 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         Mode::RsyncPath => {
             write_line(&plan::rsync_path(
                 &request,
-                &config::read(own.config.as_deref())?,
+                &config::read(own.config.as_deref(), None)?,
             )?)?;
         }
         Mode::SftpServerCommand => {
-            let config = config::read(own.config.as_deref())?;
+            let config = config::read(own.config.as_deref(), None)?;
             write_line(&plan::sftp_server_command(&request, &config)?)?;
         }
         Mode::Doctor => {
@@ -115,12 +116,16 @@ impl Local for System {
         ssh_args::p_takes_argument(&exec::version_banner(&self.ssh))
     }
 
-    fn config(&mut self) -> anyhow::Result<Config> {
-        Ok(config::read(self.config_flag.as_deref())?)
+    fn config(&mut self, host: Option<&[u8]>) -> anyhow::Result<Config> {
+        Ok(config::read(self.config_flag.as_deref(), host)?)
     }
 
     fn resolved_ssh_config(&mut self, args: &[OsString]) -> anyhow::Result<String> {
         exec::resolved_config(&self.ssh, args)
+    }
+
+    fn ssh_config_may_set(&mut self, config_file: Option<&OsStr>, keywords: &[&str]) -> bool {
+        ssh_config::may_set(&ssh_config::Places::of(&self.ssh), config_file, keywords)
     }
 
     fn control_dir(&mut self) -> anyhow::Result<PathBuf> {

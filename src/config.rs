@@ -9,10 +9,8 @@
 
 pub mod cache;
 
-use std::cell::OnceCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -53,9 +51,7 @@ pub struct Entry {
     pub line: usize,
     pub pattern_text: String,
     pub pattern: PatternList,
-    /// Its settings: read with the file, or, for an entry from the cache, when first asked for
-    /// (boxed: most entries of a large file are never asked).
-    settings: OnceCell<Box<Settings>>,
+    pub settings: Settings,
     /// Where its text is in the file: from the start of its `[[host]]` line to the next entry.
     pub source: Source,
 }
@@ -77,51 +73,6 @@ pub struct Config {
     /// Whether the file exists; a missing default file tags no host.
     pub found: bool,
     pub entries: Vec<Entry>,
-    /// The file's text, where entries from the cache read their settings when first asked.
-    pub text: Arc<String>,
-}
-
-impl Entry {
-    /// An entry whose settings are read from the file's text when first asked for.
-    pub fn unread(
-        line: usize,
-        pattern_text: String,
-        pattern: PatternList,
-        source: Source,
-    ) -> Entry {
-        Entry {
-            line,
-            pattern_text,
-            pattern,
-            settings: OnceCell::new(),
-            source,
-        }
-    }
-
-    /// Its settings, read from `config`'s text the first time for an entry from the cache.
-    pub fn settings(&self, config: &Config) -> Result<&Settings, ConfigError> {
-        if let Some(settings) = self.settings.get() {
-            return Ok(settings);
-        }
-        let Source {
-            header_line,
-            start,
-            end,
-        } = self.source;
-        // The entry's text alone, numbered as the file numbers it.
-        let text = config.text.get(start..end).unwrap_or_default();
-        let mut read = parse_from(text, Path::new(&config.file), header_line)?;
-        let settings = match read.entries.pop() {
-            Some(entry) if read.entries.is_empty() => entry.settings.into_inner(),
-            _ => None,
-        };
-        let settings = settings.ok_or_else(|| ConfigError {
-            path: PathBuf::from(&config.file),
-            position: Some((header_line, 1)),
-            message: "the cached entry no longer matches the file".into(),
-        })?;
-        Ok(self.settings.get_or_init(|| settings))
-    }
 }
 
 impl Config {
@@ -148,7 +99,7 @@ pub struct Resolution {
 
 /// The settings of `host`: for each, the first matching entry that sets it, as ssh_config
 /// resolves its options.
-pub fn resolve(config: &Config, host: &[u8]) -> Result<Resolution, ConfigError> {
+pub fn resolve(config: &Config, host: &[u8]) -> Resolution {
     let mut resolution = Resolution::default();
     let host = host.to_ascii_lowercase();
     for entry in config
@@ -159,20 +110,21 @@ pub fn resolve(config: &Config, host: &[u8]) -> Result<Resolution, ConfigError> 
         resolution
             .matched
             .push((entry.line, entry.pattern_text.clone()));
-        resolution.settings.fill_from(entry.settings(config)?);
+        resolution.settings.fill_from(&entry.settings);
     }
-    Ok(resolution)
+    resolution
 }
 
-/// The configuration cssh runs with, from the file [`locate`] finds.
-pub fn read(flag: Option<&Path>) -> Result<Config, ConfigError> {
+/// The configuration cssh runs with, from the file [`locate`] finds. Given a `host`, it may
+/// hold only the entries that match that host: enough to [`resolve`] it, and no more.
+pub fn read(flag: Option<&Path>, host: Option<&[u8]>) -> Result<Config, ConfigError> {
     let Some((path, named)) = locate(flag, &|name| std::env::var(name).ok()) else {
         return Ok(Config {
             file: "~/.config/cssh/config.toml (no home directory)".into(),
             ..Config::default()
         });
     };
-    Ok(load(&path, named)?.unwrap_or_else(|| Config {
+    Ok(load(&path, named, host)?.unwrap_or_else(|| Config {
         file: path.display().to_string(),
         ..Config::default()
     }))
@@ -199,32 +151,52 @@ pub fn locate(
 }
 
 /// Reads and validates the file; `Ok(None)` for a missing file that the user did not name.
-pub fn load(path: &Path, named: bool) -> Result<Option<Config>, ConfigError> {
-    load_with(path, named, cache::Cache::standard().as_ref())
+/// Given a `host`, entries may come from the cache, only those that match it.
+pub fn load(path: &Path, named: bool, host: Option<&[u8]>) -> Result<Option<Config>, ConfigError> {
+    load_with(path, named, host, cache::Cache::standard().as_ref())
 }
 
 /// [`load`], with the cache to use, if any.
 pub fn load_with(
     path: &Path,
     named: bool,
+    host: Option<&[u8]>,
     cache: Option<&cache::Cache>,
 ) -> Result<Option<Config>, ConfigError> {
-    let error = |message: String| ConfigError {
+    let error = |e: &std::io::Error| ConfigError {
         path: path.to_path_buf(),
         position: None,
-        message,
+        message: match e.kind() {
+            std::io::ErrorKind::IsADirectory => "is a directory, not a configuration file".into(),
+            _ => format!("cannot read: {}", io_reason(e)),
+        },
     };
     if let Err(why) = check_ownership(path) {
-        return Err(error(why));
+        return Err(ConfigError {
+            path: path.to_path_buf(),
+            position: None,
+            message: why,
+        });
     }
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => return Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
-            return Err(error("is a directory, not a configuration file".into()));
-        }
-        Err(e) => return Err(error(format!("cannot read: {}", io_reason(&e)))),
+        Err(e) => return Err(error(&e)),
     };
+    if let (Some(cache), Some(host)) = (cache, host)
+        && let Some(entries) = cache.lookup(path, &file, &host.to_ascii_lowercase())
+    {
+        return Ok(Some(Config {
+            file: path.display().to_string(),
+            found: true,
+            entries,
+        }));
+    }
+    let mut bytes = Vec::new();
+    // From the start: the cache may have read entries from the file before giving up.
+    std::io::Seek::rewind(&mut &file)
+        .and_then(|()| std::io::Read::read_to_end(&mut &file, &mut bytes))
+        .map_err(|e| error(&e))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
@@ -234,17 +206,9 @@ pub fn load_with(
             message: "not valid UTF-8".into(),
         }
     })?;
-    if let Some(entries) = cache.and_then(|cache| cache.lookup(path, &text)) {
-        return Ok(Some(Config {
-            file: path.display().to_string(),
-            found: true,
-            entries,
-            text: Arc::new(text),
-        }));
-    }
     let config = parse(&text, path)?;
-    if let Some(cache) = cache {
-        cache.store(path, &text, &config);
+    if let (Some(cache), Ok(meta)) = (cache, file.metadata()) {
+        cache.store(path, &meta, &text, &config);
     }
     Ok(Some(config))
 }
@@ -356,7 +320,6 @@ fn parse_from(text: &str, path: &Path, first_line: usize) -> Result<Config, Conf
         file: path.display().to_string(),
         found: true,
         entries,
-        text: Arc::default(),
     })
 }
 
@@ -423,7 +386,7 @@ fn entry(
         line: lines.position(start).0,
         pattern_text,
         pattern,
-        settings: OnceCell::from(Box::new(settings)),
+        settings,
         source: Source {
             header_line: lines.position(table.span().start).0,
             start: lines.line_start(table.span().start),
@@ -555,7 +518,7 @@ runtime = "singularity"
         .unwrap();
         let first = &config.entries[0];
         assert_eq!(first.line, 3);
-        let s = first.settings(&config).unwrap();
+        let s = &first.settings;
         assert_eq!(s.image, Some(Image::Path("/shared/el9.sif".into())));
         assert_eq!(s.runtime, Some(Runtime::Auto));
         assert_eq!(s.env, Some(vec![("OMP_NUM_THREADS".into(), "8".into())]));
@@ -563,11 +526,11 @@ runtime = "singularity"
         assert_eq!((s.lines.image, s.lines.instance), (4, 12));
         let second = &config.entries[1];
         assert_eq!(
-            (second.line, &second.settings(&config).unwrap().image),
+            (second.line, &second.settings.image),
             (15, &Some(Image::None))
         );
         assert_eq!(
-            second.settings(&config).unwrap().runtime,
+            second.settings.runtime,
             Some(Runtime::Program("singularity".into()))
         );
     }
@@ -601,7 +564,7 @@ binds = []
             Path::new("c.toml"),
         )
         .unwrap();
-        let node = resolve(&config, b"hpc-1").unwrap();
+        let node = resolve(&config, b"hpc-1");
         assert_eq!(
             node.matched.iter().map(|m| m.0).collect::<Vec<_>>(),
             vec![7, 12, 19]
@@ -616,13 +579,10 @@ binds = []
                 ("env", "{ X = \"1\" }".into(), 16),
             ]
         );
-        let gpu = resolve(&config, b"HPC-GPU").unwrap().settings;
+        let gpu = resolve(&config, b"HPC-GPU").settings;
         assert_eq!(gpu.image, Some(Image::Path("/b.sif".into())));
-        assert_eq!(
-            resolve(&config, b"login").unwrap().settings.image,
-            Some(Image::None)
-        );
-        let other = resolve(&config, b"elsewhere").unwrap().settings;
+        assert_eq!(resolve(&config, b"login").settings.image, Some(Image::None));
+        let other = resolve(&config, b"elsewhere").settings;
         assert_eq!(
             (other.image, other.runtime, other.binds),
             (Some(Image::Path("/default.sif".into())), None, Some(vec![]),),

@@ -50,7 +50,7 @@ pub fn run(
     options: &Options,
     local: &mut dyn Local,
 ) -> anyhow::Result<ExitCode> {
-    let config = local.config()?;
+    let config = local.config(None)?;
     let (ssh_options, hosts) = split(args, &config, &mut || local.p_takes_argument())?;
     let probes = hosts
         .iter()

@@ -13,8 +13,8 @@
 //! Dependencies point one way: the front doors (`cli` for cssh, with `doctor`, `wrapper` for the others) use
 //! everything below them; `explain` and `output` use `plan`; `plan` uses `config`, `ssh_args`,
 //! `settings`, `remote` and `quote`; `config` uses `settings` and `pattern`; the leaves
-//! (`getopt`, `pattern`, `quote`, `settings`, `options`, `exec`, `clients`) use nothing of the
-//! crate but each other.
+//! (`getopt`, `pattern`, `quote`, `settings`, `options`, `exec`, `clients`, `ssh_config`) use
+//! nothing of the crate but each other.
 
 pub mod cli;
 pub mod clients;
@@ -29,6 +29,9 @@ pub mod pattern;
 pub mod plan;
 pub mod quote;
 pub mod remote;
+#[cfg(test)]
+mod scratch;
 pub mod settings;
 pub mod ssh_args;
+pub mod ssh_config;
 pub mod wrapper;

@@ -39,14 +39,8 @@ impl fmt::Display for PatternError {
 
 impl PatternList {
     pub fn parse(list: &str) -> Result<PatternList, PatternError> {
-        let patterns = list
-            .split([' ', '\t', ','])
-            .filter(|word| !word.is_empty())
-            .map(|word| {
-                let (negated, glob) = match word.strip_prefix('!') {
-                    Some(rest) => (true, rest),
-                    None => (false, word),
-                };
+        let patterns = words(list)
+            .map(|(negated, glob)| {
                 if glob.is_empty() {
                     return Err(PatternError::LoneNegation);
                 }
@@ -77,17 +71,41 @@ impl PatternList {
     /// [`PatternList::matches`] for a host already in lower case, to match one host against
     /// many lists without lowering it each time.
     pub fn matches_lowercase(&self, host: &[u8]) -> bool {
-        let mut positive = false;
-        for pattern in &self.patterns {
-            if glob_match(&pattern.glob, host) {
-                if pattern.negated {
-                    return false;
-                }
-                positive = true;
-            }
-        }
-        positive
+        list_matches(
+            self.patterns.iter().map(|p| (p.negated, p.glob.as_slice())),
+            host,
+        )
     }
+}
+
+/// [`PatternList::matches_lowercase`] for a valid list already in lower case, kept as text:
+/// matches without building the list, as the configuration cache does for thousands per call.
+pub fn text_matches_lowercase(list: &str, host: &[u8]) -> bool {
+    list_matches(words(list).map(|(n, glob)| (n, glob.as_bytes())), host)
+}
+
+/// A list's words as (negated, glob): spaces, tabs and commas separate them, `!` negates.
+fn words(list: &str) -> impl Iterator<Item = (bool, &str)> {
+    list.split([' ', '\t', ','])
+        .filter(|word| !word.is_empty())
+        .map(|word| match word.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, word),
+        })
+}
+
+/// Whether `host` matches a list: some positive pattern matches and no negated one does.
+fn list_matches<'a>(patterns: impl Iterator<Item = (bool, &'a [u8])>, host: &[u8]) -> bool {
+    let mut positive = false;
+    for (negated, glob) in patterns {
+        if glob_match(glob, host) {
+            if negated {
+                return false;
+            }
+            positive = true;
+        }
+    }
+    positive
 }
 
 /// `*` and `?` globbing with backtracking to the last `*`, linear in practice.
@@ -121,8 +139,15 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// Matches both ways, built and as text, and checks they agree.
     fn m(list: &str, host: &str) -> bool {
-        PatternList::parse(list).unwrap().matches(host.as_bytes())
+        let built = PatternList::parse(list).unwrap().matches(host.as_bytes());
+        let text = text_matches_lowercase(
+            &list.to_ascii_lowercase(),
+            &host.to_ascii_lowercase().into_bytes(),
+        );
+        assert_eq!(built, text, "{list} against {host}");
+        built
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! image's sftp-server. Every other word, option order included, stays byte for byte, except the
 //! connection-reuse options that `persist` puts first.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -42,10 +42,16 @@ pub struct Request {
 pub trait Local {
     /// Whether the real ssh's `-P` takes an argument (OpenSSH 9.4 and later).
     fn p_takes_argument(&mut self) -> bool;
-    /// The configuration.
-    fn config(&mut self) -> anyhow::Result<Config>;
+    /// The configuration; given a host, it may hold only the entries that match it.
+    fn config(&mut self, host: Option<&[u8]>) -> anyhow::Result<Config>;
     /// What `ssh -G` resolves for these arguments (no connection is made).
     fn resolved_ssh_config(&mut self, args: &[OsString]) -> anyhow::Result<String>;
+    /// Whether the ssh_config files read with `-F config_file` (if any) could set one of
+    /// `keywords` (lower case) at all: when not, `ssh -G` need not run to tell. Unless told
+    /// otherwise, they could.
+    fn ssh_config_may_set(&mut self, _config_file: Option<&OsStr>, _keywords: &[&str]) -> bool {
+        true
+    }
     /// A private directory for connection-sharing sockets.
     fn control_dir(&mut self) -> anyhow::Result<PathBuf>;
     /// The names of cssh's own environment variables: what ssh's SendEnv patterns match.
@@ -58,6 +64,8 @@ pub struct Given {
     pub config: Config,
     pub p_takes_argument: bool,
     pub ssh_config: String,
+    /// The ssh_config files mention nothing cssh would ask `ssh -G` about.
+    pub ssh_config_silent: bool,
     pub control_dir: PathBuf,
     pub variable_names: Vec<String>,
 }
@@ -67,12 +75,16 @@ impl Local for Given {
         self.p_takes_argument
     }
 
-    fn config(&mut self) -> anyhow::Result<Config> {
+    fn config(&mut self, _: Option<&[u8]>) -> anyhow::Result<Config> {
         Ok(self.config.clone())
     }
 
     fn resolved_ssh_config(&mut self, _: &[OsString]) -> anyhow::Result<String> {
         Ok(self.ssh_config.clone())
+    }
+
+    fn ssh_config_may_set(&mut self, _: Option<&OsStr>, _: &[&str]) -> bool {
+        !self.ssh_config_silent
     }
 
     fn control_dir(&mut self) -> anyhow::Result<PathBuf> {
@@ -177,7 +189,8 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         .is_ok_and(|inv| inv.session() != Session::None);
     let mut report = Report::default();
     let config = if request.explain || (opens_session && !request.no_container) {
-        let config = local.config()?;
+        let host = parsed.as_ref().ok().map(|inv| inv.host.as_bytes());
+        let config = local.config(host)?;
         report.config = Some((config.file.clone(), config.found));
         Some(config)
     } else {
@@ -197,7 +210,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         inv.host.to_string_lossy().into_owned(),
     ));
     if let Some(config) = &config {
-        report.resolution = config::resolve(config, inv.host.as_bytes())?;
+        report.resolution = config::resolve(config, inv.host.as_bytes());
     }
     if request.no_container {
         return Ok(passthrough("--no-container".into(), report));
@@ -244,8 +257,8 @@ impl Local for Remembering<'_> {
         self.local.p_takes_argument()
     }
 
-    fn config(&mut self) -> anyhow::Result<Config> {
-        self.local.config()
+    fn config(&mut self, host: Option<&[u8]>) -> anyhow::Result<Config> {
+        self.local.config(host)
     }
 
     fn resolved_ssh_config(&mut self, args: &[OsString]) -> anyhow::Result<String> {
@@ -257,6 +270,10 @@ impl Local for Remembering<'_> {
         let resolved = self.local.resolved_ssh_config(args)?;
         self.resolved = Some((args.to_vec(), resolved.clone()));
         Ok(resolved)
+    }
+
+    fn ssh_config_may_set(&mut self, config_file: Option<&OsStr>, keywords: &[&str]) -> bool {
+        self.local.ssh_config_may_set(config_file, keywords)
     }
 
     fn control_dir(&mut self) -> anyhow::Result<PathBuf> {
@@ -313,7 +330,12 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
     }
     let host = checked_host(inv.host.as_bytes())?;
     let forwards_session = matches!(cx.settings.forward_env, None | Some(ForwardEnv::Session));
-    let sent = if remote::drops_environment(cx.settings) && forwards_session {
+    // ssh sends what SendEnv and SetEnv say, on the command line or in an ssh_config file.
+    let sends = ["SendEnv", "SetEnv"]
+        .iter()
+        .any(|k| inv.config_values(k).next().is_some())
+        || local.ssh_config_may_set(inv.config_file(), &["sendenv", "setenv"]);
+    let sent = if remote::drops_environment(cx.settings) && forwards_session && sends {
         sent_variables(
             &local.resolved_ssh_config(&inv.args)?,
             &local.variable_names(),
@@ -495,9 +517,13 @@ fn on_node(inv: &Invocation, login_user: &str) -> Result<Invocation, Refusal> {
 }
 
 /// The directory for `persist`'s connection sharing, unless the command line or ssh_config
-/// already decides multiplexing for this host.
+/// already decides multiplexing for this host (`ssh -G` tells, asked only where an ssh_config
+/// file mentions it at all).
 fn reuse_directory(inv: &Invocation, local: &mut dyn Local) -> anyhow::Result<Option<PathBuf>> {
-    if inv.sets_multiplexing() || multiplexing_configured(&local.resolved_ssh_config(&inv.args)?) {
+    if inv.sets_multiplexing()
+        || (local.ssh_config_may_set(inv.config_file(), &["controlmaster", "controlpath"])
+            && multiplexing_configured(&local.resolved_ssh_config(&inv.args)?))
+    {
         return Ok(None);
     }
     Ok(Some(local.control_dir()?))
@@ -557,7 +583,7 @@ fn remote_command(
             "{option} needs a destination, as ssh takes it ({why})"
         ))
     })?;
-    let settings = config::resolve(config, inv.host.as_bytes())?.settings;
+    let settings = config::resolve(config, inv.host.as_bytes()).settings;
     let cx = Context {
         settings: &settings,
         image_override: request.image.as_deref(),
@@ -622,8 +648,8 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
     if inv.command_start < inv.args.len() {
         return Err(Refusal("--release takes a destination and no command".into()).into());
     }
-    let config = local.config()?;
-    let resolution = config::resolve(&config, inv.host.as_bytes())?;
+    let config = local.config(Some(inv.host.as_bytes()))?;
+    let resolution = config::resolve(&config, inv.host.as_bytes());
     let host = checked_host(inv.host.as_bytes())?;
     let cx = Context {
         settings: &resolution.settings,
@@ -694,7 +720,7 @@ pub fn probe(
             host.to_string_lossy()
         ))
     })?;
-    let resolution = config::resolve(config, inv.host.as_bytes())?;
+    let resolution = config::resolve(config, inv.host.as_bytes());
     let name = checked_host(inv.host.as_bytes())?;
     let cx = Context {
         settings: &resolution.settings,
@@ -803,6 +829,7 @@ mod tests {
             config: crate::config::parse(toml, Path::new("/c.toml")).unwrap(),
             p_takes_argument: true,
             ssh_config: String::new(),
+            ssh_config_silent: false,
             control_dir: PathBuf::from("/run/user/7/cssh"),
             variable_names: Vec::new(),
         }
@@ -865,7 +892,7 @@ mod tests {
         fn p_takes_argument(&mut self) -> bool {
             true
         }
-        fn config(&mut self) -> anyhow::Result<Config> {
+        fn config(&mut self, _: Option<&[u8]>) -> anyhow::Result<Config> {
             anyhow::bail!("the configuration was read")
         }
         fn resolved_ssh_config(&mut self, _: &[OsString]) -> anyhow::Result<String> {
@@ -1010,8 +1037,11 @@ mod tests {
         );
         assert!(refusal(&["-o", "RemoteCommand=bash", "h"]).contains("RemoteCommand"));
         assert!(plan(&["-oRemoteCommand=none", "h", "id"], tag_all).is_ok());
-        let long = "x".repeat(100 * 1024);
-        assert!(refusal(&["h", &long]).contains("too long"));
+        // Plain characters travel as themselves, others in base64 once escapes would not fit.
+        assert!(plan(&["h", &"x".repeat(120 * 1024)], tag_all).is_ok());
+        assert!(plan(&["h", &"\\".repeat(90 * 1024)], tag_all).is_ok());
+        assert!(refusal(&["h", &"\\".repeat(100 * 1024)]).contains("too long"));
+        assert!(refusal(&["h", &"x".repeat(128 * 1024)]).contains("too long"));
     }
 
     #[test]
@@ -1067,12 +1097,15 @@ mod tests {
         fn p_takes_argument(&mut self) -> bool {
             self.given.p_takes_argument()
         }
-        fn config(&mut self) -> anyhow::Result<Config> {
-            self.given.config()
+        fn config(&mut self, _: Option<&[u8]>) -> anyhow::Result<Config> {
+            self.given.config(None)
         }
         fn resolved_ssh_config(&mut self, args: &[OsString]) -> anyhow::Result<String> {
             self.resolved += 1;
             self.given.resolved_ssh_config(args)
+        }
+        fn ssh_config_may_set(&mut self, file: Option<&OsStr>, keywords: &[&str]) -> bool {
+            self.given.ssh_config_may_set(file, keywords)
         }
         fn control_dir(&mut self) -> anyhow::Result<PathBuf> {
             self.given.control_dir()
@@ -1120,6 +1153,40 @@ mod tests {
         };
         make(&request, &mut untouched).unwrap();
         assert_eq!(untouched.resolved, 0);
+    }
+
+    #[test]
+    fn ssh_g_runs_only_where_ssh_config_could_decide() {
+        let toml = format!("{TAGGED}options = [\"--cleanenv\"]\npersist = \"1m\"\n");
+        let silent = |args: &[&str]| {
+            let mut local = Counting {
+                given: Given {
+                    ssh_config: "user bob\nsendenv LANG\n".into(),
+                    ssh_config_silent: true,
+                    variable_names: vec!["LANG".into()],
+                    ..given(&toml)
+                },
+                resolved: 0,
+            };
+            let request = Request {
+                args: os(args),
+                ..Request::default()
+            };
+            let plan = make(&request, &mut local).unwrap();
+            (plan.args, local.resolved)
+        };
+        let (args, resolved) = silent(&["h", "id"]);
+        assert_eq!(
+            resolved, 0,
+            "no file mentions multiplexing, SendEnv or SetEnv"
+        );
+        assert!(
+            args.contains(&OsString::from("ControlPersist=1m")),
+            "{args:?}"
+        );
+        // SendEnv on the command line: ssh -G says what it sends.
+        let (_, resolved) = silent(&["-o", "SendEnv=LANG", "h", "id"]);
+        assert_eq!(resolved, 1);
     }
 
     #[test]

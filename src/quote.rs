@@ -7,20 +7,31 @@
 //! command string to with `-c`, and that shell may be bash, dash, zsh, tcsh, csh or fish. No
 //! quoting survives all of them: tcsh and csh expand `!` inside single quotes and reject
 //! newlines in them, fish treats `\\` and `\'` as escapes inside single quotes. So the script
-//! travels base64-encoded as arguments of a fixed bootstrap whose text holds only characters
-//! that every one of those shells reads literally inside single quotes (no `!`, `\` or newline).
-//! The encoding is cut into words of at most [`CHUNK`] characters, since csh refuses longer
-//! words ("Word too long."), and ends with a lone `.`: what follows it (rsync's arguments after
-//! a `--rsync-path`) is the script's own `$@`.
+//! travels as arguments of a fixed bootstrap whose text holds only characters that every one of
+//! those shells reads literally inside single quotes (no `!`, `\` or newline), encoded as a
+//! printf format: printable ASCII as itself, every other byte and `'`, `!`, `\` and `%` as an
+//! octal escape, in single-quoted words where a backslash is only ever followed by a digit. The
+//! image's `/bin/sh` joins the words and prints the format with its builtin printf, in a
+//! command substitution (a fork, no other program). A script whose format would not fit in one
+//! remote command (mostly bytes that need escapes, 4 characters each) travels base64-encoded
+//! instead (4 characters for 3 bytes), decoded by the remote's `base64`.
+//!
+//! The words are at most [`CHUNK`] characters, since csh refuses longer ones ("Word too
+//! long."), and end with a lone `.`: what follows it (rsync's arguments after a
+//! `--rsync-path`) is the script's own `$@`.
 
 use std::borrow::Cow;
 
-/// The login shell runs this with the encoded script in words up to `.`; `/bin/sh` joins,
-/// decodes and runs it with the words after `.` as its arguments.
+/// The login shell runs this with the encoded script in words up to `.`; `/bin/sh` joins them,
+/// prints the format and runs the result with the words after `.` as its arguments.
 const BOOTSTRAP: &[u8] =
+    b"/bin/sh -c 'c=; for a; do shift; case $a in .) break ;; esac; c=$c$a; done; eval \"$(printf \"$c\")\"' sh";
+
+/// [`BOOTSTRAP`] for a script that travels in base64.
+const BOOTSTRAP_BASE64: &[u8] =
     b"/bin/sh -c 'c=; for a; do shift; case $a in .) break ;; esac; c=$c$a; done; eval \"$(printf %s \"$c\" | base64 -d)\"' sh";
 
-/// The longest base64 word: bsd-csh gives up between 5 and 11 KiB.
+/// The longest word: bsd-csh gives up between 5 and 11 KiB.
 const CHUNK: usize = 1024;
 
 /// sshd runs `shell -c COMMAND`: the kernel refuses a single argument longer than
@@ -51,13 +62,59 @@ pub fn sh(word: &[u8]) -> Cow<'_, [u8]> {
 
 /// The command string to send for a remote script: readable by every login shell alike.
 pub fn for_login_shell(script: &[u8]) -> Vec<u8> {
+    let literal = |b: u8| (0x20..=0x7e).contains(&b) && !b"'!\\%".contains(&b);
     let mut command = BOOTSTRAP.to_vec();
+    let mut word = Vec::with_capacity(CHUNK);
+    for (i, &b) in script.iter().enumerate() {
+        // A format that starts with `-` would be an option to some printf builtins.
+        let literal = literal(b) && !(i == 0 && b == b'-');
+        if word.len() + if literal { 1 } else { 4 } > CHUNK {
+            push_word(&mut command, &word);
+            word.clear();
+        }
+        push_format_byte(&mut word, b, literal);
+    }
+    if !word.is_empty() {
+        push_word(&mut command, &word);
+    }
+    command.extend_from_slice(b" .");
+    if command.len() <= MAX_REMOTE_COMMAND {
+        return command;
+    }
+    let mut command = BOOTSTRAP_BASE64.to_vec();
     for chunk in base64(script).chunks(CHUNK) {
         command.push(b' ');
         command.extend_from_slice(chunk);
     }
     command.extend_from_slice(b" .");
     command
+}
+
+/// ` 'word'`: a word of the format in single quotes, which it never holds.
+fn push_word(command: &mut Vec<u8>, word: &[u8]) {
+    command.extend_from_slice(b" '");
+    command.extend_from_slice(word);
+    command.push(b'\'');
+}
+
+/// A printf format that prints `bytes`: each byte as itself where `literal` says so (never for
+/// `%` or `\\`), else as its octal escape, which POSIX printf decodes in a format.
+pub fn printf_format(bytes: &[u8], literal: impl Fn(u8) -> bool) -> Vec<u8> {
+    let mut format = Vec::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        push_format_byte(&mut format, b, literal(b));
+    }
+    format
+}
+
+/// One byte of a printf format: itself, or `\\` and three octal digits (always three, so a digit
+/// that follows is never taken into the escape).
+fn push_format_byte(format: &mut Vec<u8>, b: u8, literal: bool) {
+    if literal {
+        format.push(b);
+    } else {
+        format.extend_from_slice(&[b'\\', b'0' + (b >> 6), b'0' + (b >> 3 & 7), b'0' + (b & 7)]);
+    }
 }
 
 fn base64(bytes: &[u8]) -> Vec<u8> {
@@ -102,27 +159,91 @@ mod tests {
     }
 
     #[test]
-    fn bootstrap_is_literal_in_every_login_shell() {
-        // Inside its single quotes: nothing tcsh, csh or fish would interpret.
-        let quoted = &BOOTSTRAP[12..BOOTSTRAP.len() - 4];
+    fn bootstraps_are_literal_in_every_login_shell() {
+        for bootstrap in [BOOTSTRAP, BOOTSTRAP_BASE64] {
+            // Inside its single quotes: nothing tcsh, csh or fish would interpret.
+            let quoted = &bootstrap[b"/bin/sh -c '".len()..bootstrap.len() - b"' sh".len()];
+            assert!(
+                !quoted.iter().any(|b| b"!\\\n'".contains(b)),
+                "{}",
+                String::from_utf8_lossy(quoted)
+            );
+        }
+    }
+
+    /// The words between the bootstrap and the final `.`: in single quotes after [`BOOTSTRAP`],
+    /// bare after [`BOOTSTRAP_BASE64`].
+    fn words<'a>(command: &'a [u8], bootstrap: &[u8]) -> Vec<&'a [u8]> {
+        assert!(command.starts_with(bootstrap));
+        let mut rest = command[bootstrap.len()..].strip_suffix(b" .").unwrap();
+        if bootstrap == BOOTSTRAP_BASE64 {
+            return rest.split(|&b| b == b' ').skip(1).collect();
+        }
+        let mut words = Vec::new();
+        while let Some(quoted) = rest.strip_prefix(b" '") {
+            let end = quoted.iter().position(|&b| b == b'\'').unwrap();
+            words.push(&quoted[..end]);
+            rest = &quoted[end + 1..];
+        }
+        assert!(rest.is_empty(), "{}", String::from_utf8_lossy(rest));
+        words
+    }
+
+    /// What `/bin/sh -c command` prints.
+    fn run(command: &[u8]) -> Vec<u8> {
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(std::ffi::OsStr::from_bytes(command))
+            .output()
+            .unwrap();
         assert!(
-            !quoted.iter().any(|b| b"!\\\n'".contains(b)),
+            out.status.success(),
             "{}",
-            String::from_utf8_lossy(quoted)
+            String::from_utf8_lossy(&out.stderr)
         );
-        let command = for_login_shell(&[b'x'; 5000]);
-        let words: Vec<&[u8]> = command[BOOTSTRAP.len()..].split(|&b| b == b' ').collect();
-        assert_eq!(words[0], b"");
-        assert_eq!(words[words.len() - 1], b".");
-        let payload = &words[1..words.len() - 1];
-        assert_eq!(payload.len(), 7, "6668 base64 characters in words of 1024");
-        assert!(payload.iter().all(|w| w.len() <= CHUNK));
+        out.stdout
+    }
+
+    #[test]
+    fn the_format_travels_in_words_that_every_login_shell_reads_literally() {
+        // Every byte but NUL, over several words, starting with `-`.
+        let payload: Vec<u8> = (1..=255_u8).cycle().take(3000).collect();
+        let mut script = b"-n= 2>/dev/null; printf %s ".to_vec();
+        script.extend_from_slice(&sh(&payload));
+        let command = for_login_shell(&script);
+        let words = words(&command, BOOTSTRAP);
+        assert!(words.len() > 3, "{} words", words.len());
+        for inside in &words {
+            assert!(inside.len() <= CHUNK);
+            assert!(!inside.iter().any(|b| b"'!\n".contains(b)));
+            // A backslash always starts an escape of three octal digits, within the word, so
+            // fish never sees `\\` or `\'`.
+            for (i, _) in inside.iter().enumerate().filter(|(_, b)| **b == b'\\') {
+                let digits = inside.get(i + 1..i + 4).unwrap_or_default();
+                assert!(digits.len() == 3 && digits.iter().all(|d| (b'0'..=b'7').contains(d)));
+            }
+        }
+        assert_eq!(&words[0][..4], b"\\055", "a leading `-` is escaped");
+        assert_eq!(run(&command), payload);
+    }
+
+    #[test]
+    fn a_script_too_long_for_a_format_travels_in_base64() {
+        // 40 KiB of `!`: 160 KiB as a format, 53 KiB in base64.
+        let payload = vec![b'!'; 40 * 1024];
+        let mut script = b"printf %s ".to_vec();
+        script.extend_from_slice(&sh(&payload));
+        let command = for_login_shell(&script);
+        assert!(command.len() <= MAX_REMOTE_COMMAND);
+        let words = words(&command, BOOTSTRAP_BASE64);
+        assert!(words.iter().all(|w| w.len() <= CHUNK));
         assert!(
-            payload
+            words
                 .iter()
                 .flat_map(|w| w.iter())
                 .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
         );
+        assert_eq!(run(&command), payload);
     }
 
     #[test]

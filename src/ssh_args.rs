@@ -236,6 +236,15 @@ impl Invocation {
         getopt::remove(&self.args, &self.options, letters)
     }
 
+    /// The ssh_config file ssh reads instead of the standard ones: the last `-F`.
+    pub fn config_file(&self) -> Option<&OsStr> {
+        self.options
+            .iter()
+            .rev()
+            .find(|o| o.letter == b'F')
+            .and_then(|o| o.value.as_deref())
+    }
+
     /// The value of the first option `letter`, the one ssh uses (`-l`, `-p`, `-J`).
     pub fn first_value(&self, letter: u8) -> Option<&OsString> {
         self.options

@@ -15,7 +15,7 @@ use crate::remote::probe::Fact;
 pub enum Check {
     Reach,
     Quiet,
-    Base64,
+    Script,
     Runtime,
     Image,
     Binds,
@@ -34,7 +34,7 @@ pub enum Check {
 pub const CHECKS: &[Check] = &[
     Check::Reach,
     Check::Quiet,
-    Check::Base64,
+    Check::Script,
     Check::Runtime,
     Check::Image,
     Check::Binds,
@@ -56,7 +56,7 @@ impl Check {
         match self {
             Check::Reach => "reach",
             Check::Quiet => "quiet",
-            Check::Base64 => "base64",
+            Check::Script => "script",
             Check::Runtime => "runtime",
             Check::Image => "image",
             Check::Binds => "binds",
@@ -247,23 +247,18 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
     if !facts.begun {
         // The login shell ran, but the script it was given did not start.
         let code = outcome.exit.unwrap_or_default();
-        let value = if ssh_said.contains("base64") {
-            format!("no base64 on the remote: {ssh_said}")
-        } else {
-            format!("the login shell did not run cssh's script (exit {code}): {ssh_said}")
-        };
         add(
-            Check::Base64,
+            Check::Script,
             Status::Fail,
-            value,
-            Some("cssh carries its script past the login shell in base64, decoded by /bin/sh: install coreutils on the remote".into()),
+            format!("the login shell did not run cssh's script (exit {code}): {ssh_said}"),
+            Some("the login shell must run the command sshd gives it, which starts /bin/sh: check that its startup files do not exit and that /bin/sh works on the remote".into()),
         );
         for check in skipped_from(Check::Runtime) {
             add(check, Status::Skip, String::new(), None);
         }
         return found;
     }
-    add(Check::Base64, Status::Pass, "yes".into(), None);
+    add(Check::Script, Status::Pass, "yes".into(), None);
 
     let Some(image) = &probe.image else {
         add(Check::Runtime, Status::Skip, String::new(), None);
@@ -774,15 +769,15 @@ mod tests {
     }
 
     #[test]
-    fn a_login_shell_that_cannot_run_the_script_fails_base64() {
-        let found = failed(0, b"sh: 1: base64: not found\n");
+    fn a_login_shell_that_cannot_run_the_script_fails_script() {
+        let found = failed(1, b"sh: 1: eval: Syntax error\n");
         assert_eq!(found[0].status, Status::Pass);
         assert_eq!(found[1].status, Status::Pass);
-        assert_eq!(found[2].check, Check::Base64);
+        assert_eq!(found[2].check, Check::Script);
         assert_eq!(found[2].status, Status::Fail);
         assert_eq!(
             found[2].value,
-            "no base64 on the remote: sh: 1: base64: not found"
+            "the login shell did not run cssh's script (exit 1): sh: 1: eval: Syntax error"
         );
         assert!(found[3..].iter().all(|f| f.status == Status::Skip));
     }

@@ -168,7 +168,7 @@ mod tests {
         let text = table(&sample(), 1.04);
         let lines: Vec<&str> = text.lines().collect();
         assert!(
-            lines[0].starts_with("HOST        reach  quiet  base64  runtime"),
+            lines[0].starts_with("HOST        reach  quiet  script  runtime"),
             "{text}"
         );
         assert!(

@@ -277,15 +277,18 @@ fn proxy_jump_and_image_override_keep_working() {
 fn a_long_command_reaches_every_login_shell() {
     // csh refuses words over a few KiB ("Word too long."): the encoded script travels in
     // short words. 60 KB of argument is half of what the remote kernel takes in one command.
+    // 36 KB of characters that travel as escapes, 4 bytes each, are too many for one
+    // command: that script travels in base64.
     let config = tagging(FULL_SIF, "");
-    let word = "x".repeat(60_000);
-    for alias in &host().aliases {
-        let out = run(cssh(&config).args([alias, "printf", "%s", &word]));
-        assert!(
-            out.stdout == word.as_bytes(),
-            "{alias}: {} bytes back; {}",
-            out.stdout.len(),
-            text(&out.stderr)
-        );
+    for word in ["x".repeat(60_000), "!%\\".repeat(12_000)] {
+        for alias in &host().aliases {
+            let out = run(cssh(&config).args([alias, "printf", "%s", &format!("'{word}'")]));
+            assert!(
+                out.stdout == word.as_bytes(),
+                "{alias}: {} bytes back; {}",
+                out.stdout.len(),
+                text(&out.stderr)
+            );
+        }
     }
 }

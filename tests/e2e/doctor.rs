@@ -122,7 +122,7 @@ fn every_broken_host_gets_its_finding_and_the_healthy_ones_pass() {
         for check in [
             "reach",
             "quiet",
-            "base64",
+            "script",
             "runtime",
             "image",
             "start",
@@ -219,7 +219,7 @@ fn the_table_shows_each_problem_with_its_fix() {
     let table = text(&out.stdout);
     let lines: Vec<&str> = table.lines().collect();
     assert!(
-        lines[0].starts_with("HOST        reach  quiet  base64  runtime  image"),
+        lines[0].starts_with("HOST        reach  quiet  script  runtime  image"),
         "{table}"
     );
     assert!(

@@ -387,7 +387,7 @@ fn debug_text(shown: &str) -> Option<&str> {
             && word.chars().all(|c| c.is_ascii_alphabetic())
             && !SSH_WORDS.contains(word)
     };
-    // The exec'd command line carries the base64-encoded script, whose words are noise here.
+    // The exec'd command line carries the encoded script, whose words are noise here.
     let prose = || shown.lines().filter(|line| !line.starts_with("exec: "));
     ["Some(", "Path("]
         .into_iter()
