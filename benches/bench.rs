@@ -229,6 +229,22 @@ fn config(work: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// The static build of cssh (x86_64-unknown-linux-musl), built here: it starts faster than the
+/// C library's dynamic one that cargo builds by default.
+fn static_cssh() -> PathBuf {
+    let built = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--release", "--bin", "cssh"])
+        .args(["--target", "x86_64-unknown-linux-musl"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("runs cargo");
+    assert!(
+        built.success(),
+        "the static build failed (rustup target add x86_64-unknown-linux-musl)"
+    );
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release/cssh")
+}
+
 /// cssh's own cost: cssh with a real ssh that exits at once, against that program alone.
 fn wrapper_cost(work: &Path, report: &mut Report) {
     let small = config(
@@ -248,26 +264,54 @@ fn wrapper_cost(work: &Path, report: &mut Report) {
     // The index of a large file is kept once the file has not changed for 2 seconds.
     std::thread::sleep(cssh::config::cache::SETTLE);
     let direct = || time(Command::new("/bin/true").args(["tagged", "true"]));
-    let through = |config: &Path, host: &str| {
+    let through = |cssh: &Path, config: &Path, host: &str| {
         time(
-            Command::new(CSSH)
+            Command::new(cssh)
                 .arg("--config")
                 .arg(config)
                 .args([host, "true"])
                 .env("CSSH_SSH", "/bin/true"),
         )
     };
-    for (figure, config, host, target) in [
-        ("untagged host", &small, "other", "< 1 ms added"),
-        ("tagged host", &small, "tagged", "< 1 ms added"),
+    let static_build = static_cssh();
+    for (figure, cssh, config, host, target) in [
+        (
+            "untagged host",
+            Path::new(CSSH),
+            &small,
+            "other",
+            "< 1 ms added",
+        ),
+        (
+            "tagged host",
+            Path::new(CSSH),
+            &small,
+            "tagged",
+            "< 1 ms added",
+        ),
         (
             "tagged host, 10,000 entries, the last one matches",
+            Path::new(CSSH),
             &big,
             "tagged",
             "< 5 ms added",
         ),
+        (
+            "the static build (musl, as the .deb has it), untagged host",
+            &static_build,
+            &small,
+            "other",
+            "< 1 ms added",
+        ),
+        (
+            "the static build, tagged host",
+            &static_build,
+            &small,
+            "tagged",
+            "< 1 ms added",
+        ),
     ] {
-        let (plain, cssh) = interleaved(300, &mut || direct(), &mut || through(config, host));
+        let (plain, cssh) = interleaved(300, &mut || direct(), &mut || through(cssh, config, host));
         let added = cssh.median.saturating_sub(plain.median);
         report.add(
             "Wrapper cost (300 runs, ssh replaced by /bin/true)",
@@ -287,13 +331,13 @@ fn wrapper_cost(work: &Path, report: &mut Report) {
         let mut text = std::fs::read_to_string(&big).unwrap();
         let _ = writeln!(text, "# edit {edits}");
         std::fs::write(&big, text).unwrap();
-        through(&big, "tagged")
+        through(Path::new(CSSH), &big, "tagged")
     };
     let (plain, cssh) = interleaved(20, &mut || direct(), &mut edited_first_call);
     report.add(
         "Wrapper cost (300 runs, ssh replaced by /bin/true)",
         Row {
-            figure: "the same, a call just after an edit (the whole file is read), 20 runs".into(),
+            figure: "tagged host, 10,000 entries, a call just after an edit (the whole file is read), 20 runs".into(),
             plain,
             cssh,
             comparison: format!("+{} per call", ms(cssh.median.saturating_sub(plain.median))),
@@ -468,7 +512,7 @@ fn throughput(host: &Host, work: &Path, report: &mut Report) {
     let scp_cssh = ["-q", "-F", &host.ssh_config];
     let rsync_plain = ["-a", "-e", &ssh_e, "--rsync-path", &rsync_path];
     let rsync_cssh = ["-a", "-e", &cssh_e];
-    let section = "Throughput (1 GiB, 3 runs each)";
+    let section = "Throughput (1 GiB, 5 runs each)";
     let routes = [
         (
             "cscp",
@@ -497,7 +541,7 @@ fn throughput(host: &Host, work: &Path, report: &mut Report) {
                 }
             };
             let (plain, cssh) =
-                interleaved(3, &mut || transfer(plain_program, plain_args), &mut || {
+                interleaved(5, &mut || transfer(plain_program, plain_args), &mut || {
                     transfer(cssh_program, cssh_args)
                 });
             let mib_s = |s: Stats| 1024.0 / s.median.as_secs_f64();

@@ -146,8 +146,18 @@ pub fn locate(
     let base = env("XDG_CONFIG_HOME")
         .filter(|p| Path::new(p).is_absolute())
         .map(PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|home| home.join(".config")))?;
+        .or_else(standard_config_dir)?;
     Some((base.join("cssh").join("config.toml"), false))
+}
+
+/// Where configuration lives without `$XDG_CONFIG_HOME`: `~/.config` (on macOS too, as for
+/// most command-line tools), and on Windows the roaming application data, `%APPDATA%`.
+fn standard_config_dir() -> Option<PathBuf> {
+    if cfg!(windows) {
+        dirs::config_dir()
+    } else {
+        dirs::home_dir().map(|home| home.join(".config"))
+    }
 }
 
 /// Reads and validates the file; `Ok(None)` for a missing file that the user did not name.
@@ -171,6 +181,8 @@ pub fn load_with(
             _ => format!("cannot read: {}", io_reason(e)),
         },
     };
+    // Windows has no such owner and mode bits to check.
+    #[cfg(unix)]
     if let Err(why) = check_ownership(path) {
         return Err(ConfigError {
             path: path.to_path_buf(),
@@ -227,12 +239,8 @@ fn check_ownership(path: &Path) -> Result<(), String> {
     ownership_problem(meta.uid(), meta.mode(), me).map_or(Ok(()), Err)
 }
 
-#[cfg(not(unix))]
-fn check_ownership(_: &Path) -> Result<(), String> {
-    Ok(())
-}
-
 /// What is wrong with a file of this owner and mode for user `me`, if anything.
+#[cfg(any(unix, test))]
 fn ownership_problem(owner: u32, mode: u32, me: u32) -> Option<String> {
     if owner != me && owner != 0 {
         return Some(format!(
@@ -686,6 +694,7 @@ binds = []
 
     #[test]
     fn located_in_order() {
+        const ABSOLUTE: &str = if cfg!(windows) { r"C:\x" } else { "/x" };
         let env = |vars: &'static [(&'static str, &'static str)]| {
             move |k: &str| {
                 vars.iter()
@@ -703,11 +712,24 @@ binds = []
             Some(("/e".into(), true))
         );
         assert_eq!(
-            locate(None, &env(&[("XDG_CONFIG_HOME", "/x")])),
-            Some(("/x/cssh/config.toml".into(), false))
+            locate(None, &env(&[("XDG_CONFIG_HOME", ABSOLUTE)])),
+            Some((Path::new(ABSOLUTE).join("cssh").join("config.toml"), false))
         );
-        let home = locate(None, &env(&[("XDG_CONFIG_HOME", "relative")])).unwrap();
-        assert!(home.0.ends_with(".config/cssh/config.toml"));
+        // A relative one is ignored: ~/.config, on Windows %APPDATA%.
+        let (standard, named) = locate(None, &env(&[("XDG_CONFIG_HOME", "relative")])).unwrap();
+        assert_eq!(
+            standard,
+            standard_config_dir()
+                .unwrap()
+                .join("cssh")
+                .join("config.toml")
+        );
+        assert!(!named);
+        if cfg!(windows) {
+            assert_eq!(Some(standard_config_dir().unwrap()), dirs::config_dir());
+        } else {
+            assert!(standard.ends_with(".config/cssh/config.toml"));
+        }
     }
 
     #[test]

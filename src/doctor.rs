@@ -228,7 +228,7 @@ async fn check(ssh: &Path, probe: &Probe, timeout: Duration) -> Outcome {
     if let Ok(status) = tokio::time::timeout_at(deadline, child.wait()).await {
         outcome.exit = status.ok().and_then(|s| s.code());
     } else {
-        kill_group(&child);
+        kill_group(&mut child);
         let _ = child.wait().await;
         outcome.timed_out = Some(timeout);
     }
@@ -239,25 +239,30 @@ async fn check(ssh: &Path, probe: &Probe, timeout: Duration) -> Outcome {
     outcome
 }
 
-/// ssh with `args`, stdin from /dev/null, in a process group of its own so that a timeout
-/// ends what it started too (a ProxyCommand).
+/// ssh with `args`, stdin from /dev/null, in a process group of its own (on Unix) so that a
+/// timeout ends what it started too (a ProxyCommand).
 fn command(ssh: &Path, args: &[OsString]) -> Command {
     let mut command = Command::new(ssh);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
+    command.args(args).stdin(Stdio::null()).kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
     command
 }
 
-fn kill_group(child: &tokio::process::Child) {
+#[cfg(unix)]
+fn kill_group(child: &mut tokio::process::Child) {
     if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
         // SAFETY: kill(2) with a negative pid signals the process group; no memory is involved.
         unsafe {
             libc::kill(-pid, libc::SIGKILL);
         }
     }
+}
+
+/// Windows has no process groups to signal: ssh.exe alone is ended.
+#[cfg(not(unix))]
+fn kill_group(child: &mut tokio::process::Child) {
+    let _ = child.start_kill();
 }
 
 fn failed_to_start(ssh: &Path) -> Outcome {

@@ -3,9 +3,12 @@
 //! cssh `exec`s ssh rather than spawning it, so the terminal, signals, stdin/stdout and the exit
 //! status are ssh's own and cssh is never in the data path. argv[0] is the real program's
 //! absolute path: ProxyJump children that ssh starts from argv[0] then skip cssh as well.
+//!
+//! Windows has no exec: there cssh starts ssh.exe with its own console and handles, leaves
+//! Ctrl-C and Ctrl-Break to it, waits, and exits with its status. Rust quotes each argument by
+//! the rules Windows programs use to split their command line, which ssh.exe follows.
 
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -19,8 +22,12 @@ pub fn real_program(name: &str, preferred: Option<(&str, OsString)>) -> anyhow::
     let is_me = |path: &Path| me.is_some() && path.canonicalize().ok() == me;
     if let Some((variable, program)) = preferred.filter(|(_, p)| !p.is_empty()) {
         let shown = program.to_string_lossy().into_owned();
-        let path =
-            which::which(&program).with_context(|| format!("{variable}={shown}: not found"))?;
+        // A path is taken as it is (on Windows, also one without .exe); a name is looked up.
+        let path = if shown.chars().any(std::path::is_separator) && Path::new(&program).is_file() {
+            PathBuf::from(&program)
+        } else {
+            which::which(&program).with_context(|| format!("{variable}={shown}: not found"))?
+        };
         if is_me(&path) {
             bail!("{variable}={shown} is this program itself, not {name}");
         }
@@ -36,9 +43,21 @@ pub fn real_program(name: &str, preferred: Option<(&str, OsString)>) -> anyhow::
     bail!("no {name} on PATH other than this program itself ({hint})")
 }
 
-/// The ssh cssh runs: `$CSSH_SSH`, else the first other `ssh` on PATH.
+/// The ssh cssh runs: `$CSSH_SSH`, else the first other `ssh` on PATH; on Windows, else the
+/// one Windows installs, `%SystemRoot%\System32\OpenSSH\ssh.exe`.
 pub fn real_ssh() -> anyhow::Result<PathBuf> {
-    real_program("ssh", std::env::var_os("CSSH_SSH").map(|p| ("CSSH_SSH", p)))
+    let preferred = std::env::var_os("CSSH_SSH").map(|p| ("CSSH_SSH", p));
+    let found = real_program("ssh", preferred.clone());
+    #[cfg(windows)]
+    if found.is_err() && preferred.is_none() {
+        let system = std::env::var_os("SystemRoot").map(PathBuf::from);
+        if let Some(ssh) = system.map(|root| root.join(r"System32\OpenSSH\ssh.exe"))
+            && ssh.is_file()
+        {
+            return Ok(ssh);
+        }
+    }
+    found
 }
 
 /// The cssh that cscp, csftp and crsync hand to their client: the one installed beside them,
@@ -46,7 +65,7 @@ pub fn real_ssh() -> anyhow::Result<PathBuf> {
 pub fn cssh() -> anyhow::Result<PathBuf> {
     let beside = std::env::current_exe()
         .ok()
-        .map(|me| me.with_file_name("cssh"));
+        .map(|me| me.with_file_name(format!("cssh{}", std::env::consts::EXE_SUFFIX)));
     if let Some(path) = beside.filter(|p| p.is_file()) {
         return Ok(path);
     }
@@ -87,6 +106,7 @@ pub fn output(program: &Path, args: &[OsString]) -> anyhow::Result<(ExitStatus, 
 
 /// A private directory for connection-sharing sockets: under `$XDG_RUNTIME_DIR`, else the
 /// cache directory, mode 0700.
+#[cfg(unix)]
 pub fn control_dir() -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let dir = match dirs::runtime_dir() {
@@ -102,13 +122,63 @@ pub fn control_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Windows' OpenSSH has no connection sharing (ControlMaster): `persist` is not used there.
+#[cfg(not(unix))]
+pub fn control_dir() -> anyhow::Result<PathBuf> {
+    bail!("connection sharing (persist) needs ControlMaster, which this system's ssh lacks")
+}
+
 /// Replaces this process with `program args...` and the extra environment; returns only on
 /// failure.
+#[cfg(unix)]
 pub fn exec(program: &Path, args: &[OsString], env: &[(&str, OsString)]) -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
     let mut command = Command::new(program);
     command.arg0(program).args(args);
     for (key, value) in env {
         command.env(key, value);
     }
     anyhow::Error::new(command.exec()).context(format!("cannot run {}", program.display()))
+}
+
+/// Runs `program args...` with the extra environment in this console and exits with its
+/// status; returns only when it cannot start.
+#[cfg(windows)]
+pub fn exec(program: &Path, args: &[OsString], env: &[(&str, OsString)]) -> anyhow::Error {
+    let mut command = Command::new(program);
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    console::leave_interrupts_to_children();
+    match command.status() {
+        Ok(status) => std::process::exit(status.code().unwrap_or(255)),
+        Err(e) => anyhow::Error::new(e).context(format!("cannot run {}", program.display())),
+    }
+}
+
+/// The console's Ctrl-C and Ctrl-Break reach every process attached to it: cssh ignores them,
+/// so that ssh.exe decides what they do and cssh still exits with ssh's status.
+#[cfg(windows)]
+mod console {
+    const CTRL_BREAK_EVENT: u32 = 1;
+
+    unsafe extern "system" {
+        fn SetConsoleCtrlHandler(
+            handler: Option<unsafe extern "system" fn(u32) -> i32>,
+            add: i32,
+        ) -> i32;
+    }
+
+    /// Handled (ignored) for Ctrl-C (0) and Ctrl-Break (1); a closing console ends cssh as usual.
+    unsafe extern "system" fn ignore_interrupts(event: u32) -> i32 {
+        i32::from(event <= CTRL_BREAK_EVENT)
+    }
+
+    pub fn leave_interrupts_to_children() {
+        // SAFETY: registers a handler that touches no memory; the call has no other effect.
+        unsafe {
+            SetConsoleCtrlHandler(Some(ignore_interrupts), 1);
+        }
+    }
 }

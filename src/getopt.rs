@@ -6,8 +6,9 @@
 //! Options are recorded with their position in argv, so a caller can remove one and keep every
 //! other byte of the command line.
 
-use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::ffi::OsString;
+
+use crate::words;
 
 /// One option as getopt returned it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub fn getopt(
 ) -> Result<Pass, GetoptError> {
     let mut index = start;
     while let Some(word) = args.get(index) {
-        let bytes = word.as_bytes();
+        let bytes = word.as_encoded_bytes();
         if bytes == b"--" {
             return Ok(Pass {
                 next: index + 1,
@@ -70,7 +71,7 @@ pub fn getopt(
             let value = if !takes_argument {
                 None
             } else if at + 1 < bytes.len() {
-                Some(OsStr::from_bytes(&bytes[at + 1..]).to_owned())
+                Some(words::as_os_str(&bytes[at + 1..]).to_owned())
             } else {
                 let next = args
                     .get(index)
@@ -96,8 +97,10 @@ pub fn getopt(
 /// `args` without every option whose letter is one of `letters`, and its value: a word left as
 /// a lone `-` disappears, as does a value that stood in the next word. All other bytes stay.
 pub fn remove(args: &[OsString], options: &[Opt], letters: &[u8]) -> Vec<OsString> {
-    let mut words: Vec<Option<Vec<u8>>> =
-        args.iter().map(|w| Some(w.as_bytes().to_vec())).collect();
+    let mut words: Vec<Option<Vec<u8>>> = args
+        .iter()
+        .map(|w| Some(w.as_encoded_bytes().to_vec()))
+        .collect();
     // Right to left within a word, so earlier offsets stay valid.
     let mut doomed: Vec<&Opt> = options
         .iter()
@@ -121,11 +124,7 @@ pub fn remove(args: &[OsString], options: &[Opt], letters: &[u8]) -> Vec<OsStrin
             words[opt.word] = None;
         }
     }
-    words
-        .into_iter()
-        .flatten()
-        .map(OsString::from_vec)
-        .collect()
+    words.into_iter().flatten().map(words::from_bytes).collect()
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@
 //! Dependencies point one way: the front doors (`cli` for cssh, with `doctor`, `wrapper` for the others) use
 //! everything below them; `explain` and `output` use `plan`; `plan` uses `config`, `ssh_args`,
 //! `settings`, `remote` and `quote`; `config` uses `settings` and `pattern`; the leaves
-//! (`getopt`, `pattern`, `quote`, `settings`, `options`, `exec`, `clients`, `ssh_config`) use
-//! nothing of the crate but each other.
+//! (`getopt`, `pattern`, `quote`, `settings`, `options`, `exec`, `clients`, `ssh_config`, `words`)
+//! use nothing of the crate but each other. `words` turns command-line words into bytes and back
+//! on Unix and Windows alike.
 
 pub mod cli;
 pub mod clients;
@@ -34,4 +35,5 @@ mod scratch;
 pub mod settings;
 pub mod ssh_args;
 pub mod ssh_config;
+pub mod words;
 pub mod wrapper;

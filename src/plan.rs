@@ -11,7 +11,6 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, Resolution};
@@ -21,6 +20,7 @@ use crate::remote::slurm::Allocation;
 use crate::remote::{self, Payload, Place, Target};
 use crate::settings::{ForwardEnv, Image, Settings, SlurmConnect, SlurmTransfers, is_env_name};
 use crate::ssh_args::{self, Invocation, Session, TtyRequest};
+use crate::words;
 
 /// What cssh was asked to run.
 #[derive(Debug, Clone, Default)]
@@ -130,7 +130,7 @@ impl Plan {
                 String::from_utf8_lossy(node)
             )));
         }
-        args[hop.node_at] = OsString::from_vec(node.to_vec());
+        args[hop.node_at] = words::from_bytes(node.to_vec());
         Ok(args)
     }
 }
@@ -189,7 +189,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         .is_ok_and(|inv| inv.session() != Session::None);
     let mut report = Report::default();
     let config = if request.explain || (opens_session && !request.no_container) {
-        let host = parsed.as_ref().ok().map(|inv| inv.host.as_bytes());
+        let host = parsed.as_ref().ok().map(|inv| inv.host.as_encoded_bytes());
         let config = local.config(host)?;
         report.config = Some((config.file.clone(), config.found));
         Some(config)
@@ -210,7 +210,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         inv.host.to_string_lossy().into_owned(),
     ));
     if let Some(config) = &config {
-        report.resolution = config::resolve(config, inv.host.as_bytes());
+        report.resolution = config::resolve(config, inv.host.as_encoded_bytes());
     }
     if request.no_container {
         return Ok(passthrough("--no-container".into(), report));
@@ -328,7 +328,7 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
         )
         .into());
     }
-    let host = checked_host(inv.host.as_bytes())?;
+    let host = checked_host(inv.host.as_encoded_bytes())?;
     let forwards_session = matches!(cx.settings.forward_env, None | Some(ForwardEnv::Session));
     // ssh sends what SendEnv and SetEnv say, on the command line or in an ssh_config file.
     let sends = ["SendEnv", "SetEnv"]
@@ -380,7 +380,7 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
     let args = session_args(&node_inv, carry(&script)?);
     let node_at = args
         .iter()
-        .position(|word| word.as_bytes() == NODE.as_bytes())
+        .position(|word| word.as_encoded_bytes() == NODE.as_bytes())
         .ok_or_else(|| Refusal("lost the node's place in the command line".into()))?;
     Ok(Decided {
         args,
@@ -482,10 +482,10 @@ const NODE: &str = "\0node";
 /// (with their `-l`, `-p` and `-J`), becomes the jump host, and the node is the destination,
 /// reached as the login node's user. The rest of the line is the user's, for the node.
 fn on_node(inv: &Invocation, login_user: &str) -> Result<Invocation, Refusal> {
-    let destination = inv.args[inv.destination].as_bytes();
+    let destination = inv.args[inv.destination].as_encoded_bytes();
     let mut jump = Vec::new();
     if let Some(hops) = inv.first_value(b'J') {
-        jump.extend_from_slice(hops.as_bytes());
+        jump.extend_from_slice(hops.as_encoded_bytes());
         jump.push(b',');
     }
     let uri = destination.starts_with(b"ssh://");
@@ -493,18 +493,18 @@ fn on_node(inv: &Invocation, login_user: &str) -> Result<Invocation, Refusal> {
         .first_value(b'l')
         .filter(|_| !uri && !destination.contains(&b'@'))
     {
-        jump.extend_from_slice(user.as_bytes());
+        jump.extend_from_slice(user.as_encoded_bytes());
         jump.push(b'@');
     }
     jump.extend_from_slice(destination);
     if let Some(port) = inv.first_value(b'p').filter(|_| !uri) {
         jump.push(b':');
-        jump.extend_from_slice(port.as_bytes());
+        jump.extend_from_slice(port.as_encoded_bytes());
     }
     let mut marked = inv.clone();
     marked.args[inv.destination] = OsString::from(NODE);
     let mut args: Vec<OsString> = ["-J", "", "-l", login_user].map(OsString::from).to_vec();
-    args[1] = OsString::from_vec(jump);
+    args[1] = words::from_bytes(jump);
     args.extend(marked.args_without(b"lpJ"));
     // -P keeps the arity the first parse gave it.
     let p_takes_argument = inv
@@ -517,10 +517,12 @@ fn on_node(inv: &Invocation, login_user: &str) -> Result<Invocation, Refusal> {
 }
 
 /// The directory for `persist`'s connection sharing, unless the command line or ssh_config
-/// already decides multiplexing for this host (`ssh -G` tells, asked only where an ssh_config
+/// already decides multiplexing for this host, or the system's ssh cannot share connections (`ssh -G` tells, asked only where an ssh_config
 /// file mentions it at all).
 fn reuse_directory(inv: &Invocation, local: &mut dyn Local) -> anyhow::Result<Option<PathBuf>> {
-    if inv.sets_multiplexing()
+    // Windows' OpenSSH has no connection sharing (ControlMaster): there `persist` does nothing.
+    if cfg!(windows)
+        || inv.sets_multiplexing()
         || (local.ssh_config_may_set(inv.config_file(), &["controlmaster", "controlpath"])
             && multiplexing_configured(&local.resolved_ssh_config(&inv.args)?))
     {
@@ -583,7 +585,7 @@ fn remote_command(
             "{option} needs a destination, as ssh takes it ({why})"
         ))
     })?;
-    let settings = config::resolve(config, inv.host.as_bytes()).settings;
+    let settings = config::resolve(config, inv.host.as_encoded_bytes()).settings;
     let cx = Context {
         settings: &settings,
         image_override: request.image.as_deref(),
@@ -597,7 +599,7 @@ fn remote_command(
             untagged_reason(&cx)
         ))
     })?;
-    let host = checked_host(inv.host.as_bytes())?;
+    let host = checked_host(inv.host.as_encoded_bytes())?;
     // The command runs on the login node: a step reaches the node from there.
     let place = match place(&host, &cx, payload) {
         Place::Node(allocation) => Place::Step(allocation),
@@ -611,7 +613,7 @@ fn remote_command(
         place,
         sent: &[],
     };
-    Ok(carry(&remote::script(&target, payload))?.into_vec())
+    Ok(carry(&remote::script(&target, payload))?.into_encoded_bytes())
 }
 
 fn image_for<'a>(cx: &Context<'a>) -> Option<&'a str> {
@@ -648,9 +650,9 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
     if inv.command_start < inv.args.len() {
         return Err(Refusal("--release takes a destination and no command".into()).into());
     }
-    let config = local.config(Some(inv.host.as_bytes()))?;
-    let resolution = config::resolve(&config, inv.host.as_bytes());
-    let host = checked_host(inv.host.as_bytes())?;
+    let config = local.config(Some(inv.host.as_encoded_bytes()))?;
+    let resolution = config::resolve(&config, inv.host.as_encoded_bytes());
+    let host = checked_host(inv.host.as_encoded_bytes())?;
     let cx = Context {
         settings: &resolution.settings,
         image_override: None,
@@ -720,8 +722,8 @@ pub fn probe(
             host.to_string_lossy()
         ))
     })?;
-    let resolution = config::resolve(config, inv.host.as_bytes());
-    let name = checked_host(inv.host.as_bytes())?;
+    let resolution = config::resolve(config, inv.host.as_encoded_bytes());
+    let name = checked_host(inv.host.as_encoded_bytes())?;
     let cx = Context {
         settings: &resolution.settings,
         image_override,
@@ -797,7 +799,7 @@ fn carry(script: &[u8]) -> Result<OsString, Refusal> {
             quote::MAX_REMOTE_COMMAND
         )));
     }
-    Ok(OsString::from_vec(command))
+    Ok(words::from_bytes(command))
 }
 
 /// The host names OpenSSH 9.6 and later refuse (`valid_hostname` in ssh.c). Older clients
@@ -864,7 +866,7 @@ mod tests {
             place: Place::Here,
             sent: &[],
         };
-        OsString::from_vec(quote::for_login_shell(&remote::script(&target, payload)))
+        words::from_bytes(quote::for_login_shell(&remote::script(&target, payload)))
     }
 
     #[test]
@@ -1045,6 +1047,15 @@ mod tests {
     }
 
     #[test]
+    #[cfg(windows)]
+    fn persist_does_nothing_with_windows_ssh() {
+        let persisting = format!("{TAGGED}persist = \"10m\"\n");
+        let p = plan(&["h", "id"], &persisting).unwrap();
+        assert_eq!(p.args[0], "h", "{:?}", p.args);
+    }
+
+    #[test]
+    #[cfg(unix)]
     fn persist_reuses_the_connection_unless_multiplexing_is_decided() {
         let persisting = format!("{TAGGED}persist = \"10m\"\n");
         let p = plan(&["h", "id"], &persisting).unwrap();
@@ -1180,8 +1191,9 @@ mod tests {
             resolved, 0,
             "no file mentions multiplexing, SendEnv or SetEnv"
         );
-        assert!(
+        assert_eq!(
             args.contains(&OsString::from("ControlPersist=1m")),
+            cfg!(unix),
             "{args:?}"
         );
         // SendEnv on the command line: ssh -G says what it sends.

@@ -139,7 +139,6 @@ fn base64(bytes: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::ffi::OsStrExt;
 
     #[test]
     fn base64_matches_rfc4648() {
@@ -173,6 +172,7 @@ mod tests {
 
     /// The words between the bootstrap and the final `.`: in single quotes after [`BOOTSTRAP`],
     /// bare after [`BOOTSTRAP_BASE64`].
+    #[cfg(unix)]
     fn words<'a>(command: &'a [u8], bootstrap: &[u8]) -> Vec<&'a [u8]> {
         assert!(command.starts_with(bootstrap));
         let mut rest = command[bootstrap.len()..].strip_suffix(b" .").unwrap();
@@ -190,10 +190,11 @@ mod tests {
     }
 
     /// What `/bin/sh -c command` prints.
+    #[cfg(unix)]
     fn run(command: &[u8]) -> Vec<u8> {
         let out = std::process::Command::new("/bin/sh")
             .arg("-c")
-            .arg(std::ffi::OsStr::from_bytes(command))
+            .arg(crate::words::as_os_str(command))
             .output()
             .unwrap();
         assert!(
@@ -205,6 +206,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn the_format_travels_in_words_that_every_login_shell_reads_literally() {
         // Every byte but NUL, over several words, starting with `-`.
         let payload: Vec<u8> = (1..=255_u8).cycle().take(3000).collect();
@@ -228,6 +230,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn a_script_too_long_for_a_format_travels_in_base64() {
         // 40 KiB of `!`: 160 KiB as a format, 53 KiB in base64.
         let payload = vec![b'!'; 40 * 1024];
@@ -247,6 +250,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn quoted_words_read_back_exactly_in_sh() {
         for word in [
             &b"plain/path-1.sif"[..],
@@ -258,7 +262,7 @@ mod tests {
             script.extend_from_slice(&sh(word));
             let out = std::process::Command::new("/bin/sh")
                 .arg("-c")
-                .arg(std::ffi::OsStr::from_bytes(&script))
+                .arg(crate::words::as_os_str(&script))
                 .output()
                 .unwrap();
             assert_eq!(out.stdout, word, "{}", String::from_utf8_lossy(&script));

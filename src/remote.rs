@@ -600,7 +600,7 @@ impl Script {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     //! The scripts run here under the real `/bin/sh`, with a fake runtime on PATH that records
     //! its argv and then runs what follows the image, so the tests check what the remote would

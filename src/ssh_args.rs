@@ -9,9 +9,9 @@
 //! sit in the original argv, so a plan can rebuild it while keeping every other byte unchanged.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use crate::getopt::{self, GetoptError, Opt};
+use crate::words;
 
 /// ssh's flags that take no argument (`ssh.c`, OpenSSH 8.9 to 10.5; `-Z` is 10.5's).
 const FLAGS: &[u8] = b"1246ACGKMNTVXYZafgknqstvxy";
@@ -110,14 +110,14 @@ pub fn parse(
     let first = getopt::getopt(&args, 0, &mut arity, &mut options)?;
     let destination = first.next;
     let word = args.get(destination).ok_or(Unparsable::NoDestination)?;
-    let host = host_of(word.as_bytes()).ok_or(Unparsable::BadDestination)?;
+    let host = host_of(word.as_encoded_bytes()).ok_or(Unparsable::BadDestination)?;
     let command_start = if first.terminated || destination + 1 >= args.len() {
         destination + 1
     } else {
         getopt::getopt(&args, destination + 1, &mut arity, &mut options)?.next
     };
     Ok(Invocation {
-        host: OsString::from_vec(host.to_vec()),
+        host: words::from_bytes(host.to_vec()),
         args,
         options,
         destination,
@@ -159,7 +159,7 @@ impl Invocation {
     pub fn command_words(&self) -> Vec<u8> {
         self.args[self.command_start..]
             .join(OsStr::new(" "))
-            .into_vec()
+            .into_encoded_bytes()
     }
 
     fn has(&self, letter: u8) -> bool {
@@ -174,7 +174,7 @@ impl Invocation {
             .filter_map(|o| {
                 o.value
                     .as_deref()
-                    .and_then(|v| split_config_option(v.as_bytes()))
+                    .and_then(|v| split_config_option(v.as_encoded_bytes()))
             })
             .filter(move |(key, _)| key.eq_ignore_ascii_case(keyword.as_bytes()))
             .map(|(_, value)| value.to_vec())
@@ -478,10 +478,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // Windows' words are Unicode
     fn invalid_utf8_survives_in_words() {
         let args = vec![
             OsString::from("h"),
-            OsString::from_vec(vec![b'a', 0xff, b'b']),
+            words::from_bytes(vec![b'a', 0xff, b'b']),
         ];
         let inv = parse(args, &mut || true).unwrap();
         assert_eq!(inv.session(), Session::Command(vec![b'a', 0xff, b'b']));

@@ -11,10 +11,10 @@
 //! quotes is a literal one): it is not a shell (`main.c` `do_cmd`).
 
 use std::ffi::OsString;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 use super::ClientPlan;
+use crate::words;
 
 /// Short options that take a value (`options.c` long_options).
 const SHORT_WITH_VALUE: &[u8] = b"eBfMT@";
@@ -101,7 +101,7 @@ fn scan(args: &[OsString]) -> Scan {
     let mut found = Scan::default();
     let mut index = 0;
     while let Some(word) = args.get(index) {
-        let bytes = word.as_bytes();
+        let bytes = word.as_encoded_bytes();
         index += 1;
         if bytes == b"--" {
             break;
@@ -186,11 +186,12 @@ fn first_word(value: &[u8]) -> (Vec<u8>, usize) {
 /// when cssh should run that one instead of the default ssh.
 fn rewrite(value: &[u8], cssh: &Path, family: Option<&str>) -> (Vec<u8>, Option<OsString>) {
     let (program, end) = first_word(value);
-    let base = program.rsplit(|&b| b == b'/').next().unwrap_or_default();
-    if base == b"cssh" {
+    let separator = |b: &u8| *b == b'/' || (cfg!(windows) && *b == b'\\');
+    let base = program.rsplit(separator).next().unwrap_or_default();
+    if base == b"cssh" || (cfg!(windows) && base.eq_ignore_ascii_case(b"cssh.exe")) {
         return (value.to_vec(), None);
     }
-    let path = cssh.as_os_str().as_bytes();
+    let path = cssh.as_os_str().as_encoded_bytes();
     let mut new = if path.iter().any(|b| b" '\"".contains(b)) {
         let mut quoted = vec![b'"'];
         for &b in path {
@@ -211,7 +212,7 @@ fn rewrite(value: &[u8], cssh: &Path, family: Option<&str>) -> (Vec<u8>, Option<
     }
     new.extend_from_slice(&value[end..]);
     let user_program =
-        (!program.is_empty() && program != b"ssh").then(|| OsString::from_vec(program));
+        (!program.is_empty() && program != b"ssh").then(|| words::from_bytes(program));
     (new, user_program)
 }
 
@@ -219,11 +220,11 @@ pub fn plan(mut args: Vec<OsString>, cssh: &Path, rsync_rsh: Option<OsString>) -
     let found = scan(&args);
     let mut user_program = None;
     for value in &found.rsh {
-        let word = args[value.word].as_bytes();
+        let word = args[value.word].as_encoded_bytes();
         let (new, program) = rewrite(&word[value.start..], cssh, found.family);
         let mut replaced = word[..value.start].to_vec();
         replaced.extend(new);
-        args[value.word] = OsString::from_vec(replaced);
+        args[value.word] = words::from_bytes(replaced);
         user_program = program;
     }
     if found.rsh.is_empty() {
@@ -231,9 +232,9 @@ pub fn plan(mut args: Vec<OsString>, cssh: &Path, rsync_rsh: Option<OsString>) -
         let base = rsync_rsh
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| OsString::from("ssh"));
-        let (new, program) = rewrite(base.as_bytes(), cssh, found.family);
+        let (new, program) = rewrite(base.as_encoded_bytes(), cssh, found.family);
         user_program = program;
-        args.splice(0..0, [OsString::from("-e"), OsString::from_vec(new)]);
+        args.splice(0..0, [OsString::from("-e"), words::from_bytes(new)]);
     }
     ClientPlan {
         args,

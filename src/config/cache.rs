@@ -29,6 +29,7 @@ pub const MIN_LEN: u64 = 32 * 1024;
 /// How long ago a file must have last changed for its index to be kept.
 pub const SETTLE: Duration = Duration::from_secs(2);
 
+#[cfg(unix)]
 const FORMAT: &str = "cssh-config-cache 2";
 
 /// Where the cache is kept, from what size a configuration uses it, and how settled it must be.
@@ -228,7 +229,7 @@ fn euid() -> u32 {
     0
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::config::{Resolution, load_with, parse, resolve};

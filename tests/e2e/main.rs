@@ -1,5 +1,7 @@
 //! End-to-end tests: cssh and the test host's own checks, against a real OpenSSH sshd and a real
 //! Apptainer (tests/testhost). No test here is skipped: without the host, each one fails.
+//! They drive Unix programs and servers: a Windows build runs the library's unit tests.
+#![cfg(unix)]
 
 #[path = "../support/mod.rs"]
 mod support;
