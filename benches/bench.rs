@@ -229,12 +229,15 @@ fn config(work: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// The static build of cssh (x86_64-unknown-linux-musl), built here: it starts faster than the
-/// C library's dynamic one that cargo builds by default.
+/// The static build of cssh (x86_64-unknown-linux-musl), built here in a target directory of its
+/// own (the one `cargo bench` runs from stays locked): it starts faster than the C library's
+/// dynamic one that cargo builds by default.
 fn static_cssh() -> PathBuf {
+    let target_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-static");
     let built = Command::new(env!("CARGO"))
         .args(["build", "--quiet", "--release", "--bin", "cssh"])
-        .args(["--target", "x86_64-unknown-linux-musl"])
+        .args(["--target", "x86_64-unknown-linux-musl", "--target-dir"])
+        .arg(&target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("runs cargo");
@@ -242,7 +245,7 @@ fn static_cssh() -> PathBuf {
         built.success(),
         "the static build failed (rustup target add x86_64-unknown-linux-musl)"
     );
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release/cssh")
+    target_dir.join("x86_64-unknown-linux-musl/release/cssh")
 }
 
 /// cssh's own cost: cssh with a real ssh that exits at once, against that program alone.
