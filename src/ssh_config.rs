@@ -26,8 +26,9 @@ pub struct Places {
     pub home: Option<PathBuf>,
     /// The system-wide ssh_config files the real ssh may read: `/etc/ssh/ssh_config`, and for
     /// an ssh installed under another prefix (Homebrew, /usr/local), the prefix's, where
-    /// packagers (`etc/ssh/`) and OpenSSH's own default (`etc/`) put it. An ssh built with a
-    /// sysconfdir elsewhere has a system file this does not read.
+    /// packagers (`etc/ssh/`) and OpenSSH's own default (`etc/`) put it; on Windows, also
+    /// `%ProgramData%\ssh\ssh_config`, Windows' OpenSSH's. An ssh built with a sysconfdir
+    /// elsewhere has a system file this does not read.
     pub system: Vec<PathBuf>,
 }
 
@@ -42,6 +43,11 @@ impl Places {
         {
             system.push(prefix.join("etc/ssh/ssh_config"));
             system.push(prefix.join("etc/ssh_config"));
+        }
+        if cfg!(windows)
+            && let Some(data) = std::env::var_os("ProgramData")
+        {
+            system.push(Path::new(&data).join("ssh").join("ssh_config"));
         }
         Places {
             home: home_directory(),
@@ -306,7 +312,15 @@ mod tests {
 
     #[test]
     fn the_system_file_is_found_beside_the_installed_ssh() {
-        let places = Places::of(Path::new("/opt/homebrew/bin/ssh"));
+        let mut places = Places::of(Path::new("/opt/homebrew/bin/ssh"));
+        if cfg!(windows) {
+            let windows = places.system.pop().unwrap();
+            assert!(
+                windows.ends_with(r"ssh\ssh_config"),
+                "{}",
+                windows.display()
+            );
+        }
         assert_eq!(
             places.system,
             [
@@ -316,9 +330,8 @@ mod tests {
             ]
             .map(PathBuf::from)
         );
-        assert_eq!(
-            Places::of(Path::new("/usr/bin/ssh")).system,
-            [PathBuf::from("/etc/ssh/ssh_config")]
-        );
+        let usr = Places::of(Path::new("/usr/bin/ssh")).system;
+        assert_eq!(usr[0], PathBuf::from("/etc/ssh/ssh_config"));
+        assert_eq!(usr.len(), if cfg!(windows) { 2 } else { 1 });
     }
 }
