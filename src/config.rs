@@ -131,7 +131,7 @@ pub fn read(flag: Option<&Path>, host: Option<&[u8]>) -> Result<Config, ConfigEr
 }
 
 /// The file to read: `--config`, else `$CSSH_CONFIG`, else `$XDG_CONFIG_HOME/cssh/config.toml`,
-/// else `~/.config/cssh/config.toml`. The flag is true when the user named the file, which
+/// else [`standard_config_dir`]`/cssh/config.toml`. The flag is true when the user named the file, which
 /// then must exist; a missing default file just means no host is tagged.
 pub fn locate(
     flag: Option<&Path>,

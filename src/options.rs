@@ -55,7 +55,7 @@ pub const OWN_OPTIONS: &[OwnOption] = &[
     OwnOption {
         name: "--config",
         value: Some("FILE"),
-        help: "read FILE (default: $CSSH_CONFIG, else ~/.config/cssh/config.toml)",
+        help: "read FILE (default: $CSSH_CONFIG, else ~/.config/cssh/config.toml; on Windows %APPDATA%\\cssh\\config.toml)",
         effect: Effect::Config,
     },
     OwnOption {

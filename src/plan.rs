@@ -330,12 +330,15 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
     }
     let host = checked_host(inv.host.as_encoded_bytes())?;
     let forwards_session = matches!(cx.settings.forward_env, None | Some(ForwardEnv::Session));
-    // ssh sends what SendEnv and SetEnv say, on the command line or in an ssh_config file.
-    let sends = ["SendEnv", "SetEnv"]
-        .iter()
-        .any(|k| inv.config_values(k).next().is_some())
-        || local.ssh_config_may_set(inv.config_file(), &["sendenv", "setenv"]);
-    let sent = if remote::drops_environment(cx.settings) && forwards_session && sends {
+    // ssh sends what SendEnv and SetEnv say, on the command line or in an ssh_config file;
+    // `ssh -G` says which, where the runtime would drop them.
+    let sends = |local: &mut dyn Local| {
+        ["SendEnv", "SetEnv"]
+            .iter()
+            .any(|k| inv.config_values(k).next().is_some())
+            || local.ssh_config_may_set(inv.config_file(), &["sendenv", "setenv"])
+    };
+    let sent = if remote::drops_environment(cx.settings) && forwards_session && sends(local) {
         sent_variables(
             &local.resolved_ssh_config(&inv.args)?,
             &local.variable_names(),
@@ -516,9 +519,9 @@ fn on_node(inv: &Invocation, login_user: &str) -> Result<Invocation, Refusal> {
         .map_err(|why| Refusal(format!("cannot reach the allocation's node: {why}")))
 }
 
-/// The directory for `persist`'s connection sharing, unless the command line or ssh_config
-/// already decides multiplexing for this host, or the system's ssh cannot share connections (`ssh -G` tells, asked only where an ssh_config
-/// file mentions it at all).
+/// The directory for `persist`'s connection sharing, unless the system's ssh cannot share
+/// connections, or the command line or ssh_config already decides multiplexing for this host
+/// (`ssh -G` tells, asked only where an ssh_config file mentions it at all).
 fn reuse_directory(inv: &Invocation, local: &mut dyn Local) -> anyhow::Result<Option<PathBuf>> {
     // Windows' OpenSSH has no connection sharing (ControlMaster): there `persist` does nothing.
     if cfg!(windows)

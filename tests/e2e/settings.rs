@@ -1,6 +1,7 @@
 //! Configuration settings reaching the real runtime: prelude, runtime, binds, env, options,
 //! instances, and the one-line errors when a piece is missing on the remote.
 
+use std::fmt::Write as _;
 use std::process::Command;
 
 use crate::harness::*;
@@ -110,21 +111,30 @@ fn binds_env_and_options_reach_the_container() {
 
 #[test]
 fn an_instance_is_started_once_and_reused() {
+    // The join runs in the session's own script: for bash, tcsh and fish users alike (each user
+    // has instances of their own).
     let name = format!("e2e{}", std::process::id());
     let config = tagging(FULL_SIF, &format!("instance = {name:?}"));
-    for _ in 0..2 {
-        let out = run(cssh(&config).args(["th-bash", "cat", &host().image_marker]));
-        assert_eq!(text(&out.stdout), FULL_MARKER, "{}", describe(&out));
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+        for _ in 0..2 {
+            let out = run(cssh(&config).args([alias, "cat", &host().image_marker]));
+            assert_eq!(
+                text(&out.stdout),
+                FULL_MARKER,
+                "{alias}: {}",
+                describe(&out)
+            );
+        }
+        let list = ssh(alias, &["apptainer", "instance", "list"]);
+        let running: Vec<String> = text(&list.stdout)
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(&name))
+            .map(String::from)
+            .collect();
+        let stop = ssh(alias, &["apptainer", "instance", "stop", &name]);
+        assert_eq!(running.len(), 1, "{alias}: {}", text(&list.stdout));
+        assert!(stop.status.success(), "{alias}: {}", describe(&stop));
     }
-    let list = ssh("th-bash", &["apptainer", "instance", "list"]);
-    let running: Vec<String> = text(&list.stdout)
-        .lines()
-        .filter(|l| l.split_whitespace().next() == Some(&name))
-        .map(String::from)
-        .collect();
-    let stop = ssh("th-bash", &["apptainer", "instance", "stop", &name]);
-    assert_eq!(running.len(), 1, "{}", text(&list.stdout));
-    assert!(stop.status.success(), "{}", describe(&stop));
 }
 
 #[test]
@@ -195,11 +205,20 @@ fn persist_leaves_multiplexing_the_user_decided_alone() {
             "{args:?}"
         );
     }
+    // The user's multiplexing sits in a file that the -F file includes: cssh follows the
+    // Include, sees it mentioned, and `ssh -G` says it applies to th-bash.
+    let mux = config.path("mux.conf");
+    std::fs::write(
+        &mux,
+        "Host th-bash\n  ControlMaster auto\n  ControlPath /tmp/%C\n",
+    )
+    .unwrap();
     let ssh_config = config.path("ssh_config");
     std::fs::write(
         &ssh_config,
         format!(
-            "Host th-bash\n  ControlMaster auto\n  ControlPath /tmp/%C\nInclude {}\n",
+            "Include {}\nInclude {}\n",
+            mux.display(),
             host().ssh_config.display()
         ),
     )
@@ -323,4 +342,46 @@ fn forward_env_switches_the_session_off_or_names_what_comes() {
         seen(&format!("{all}forward_env = [\"LANG\"]")),
         "lc=unset lang=C.UTF-8\n"
     );
+}
+
+#[test]
+fn a_large_configuration_is_read_through_its_index_and_an_edit_is_seen_at_once() {
+    // 1,000 entries (over the 32 KiB from which the index is kept), th-bash tagged by the last.
+    let entries = |image: &str| {
+        let mut text = String::new();
+        for i in 0..999 {
+            let _ = write!(
+                text,
+                "[[host]]\npattern = \"node-{i} node-{i}.cluster\"\nimage = \"/img/{i}.sif\"\n\n"
+            );
+        }
+        let _ = write!(
+            text,
+            "[[host]]\npattern = \"th-bash\"\nimage = \"{image}\"\n"
+        );
+        text
+    };
+    let config = Scratch::new(&entries(FULL_SIF));
+    let cache = config.path("cache");
+    let in_image = |config: &Scratch| {
+        let out = run(cssh(config).env("XDG_CACHE_HOME", &cache).args([
+            "th-bash",
+            "cat",
+            &host().image_marker,
+        ]));
+        assert!(out.status.success(), "{}", describe(&out));
+        text(&out.stdout)
+    };
+    // The index is kept once the file has not changed for SETTLE: that wait is the mechanism
+    // under test, not a readiness check.
+    std::thread::sleep(cssh::config::cache::SETTLE + std::time::Duration::from_millis(100));
+    assert_eq!(in_image(&config), FULL_MARKER, "the call that indexes it");
+    let index = std::fs::read_dir(cache.join("cssh")).unwrap().count();
+    assert_eq!(index, 1, "one index file");
+    assert_eq!(in_image(&config), FULL_MARKER, "a call through the index");
+    // The same size, at once: th-bash now runs in the bare image.
+    let edited = entries(BARE_SIF);
+    assert_eq!(edited.len(), entries(FULL_SIF).len());
+    std::fs::write(config.path("config.toml"), &edited).unwrap();
+    assert_eq!(in_image(&config), BARE_MARKER, "the edit is seen");
 }
