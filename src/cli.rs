@@ -28,6 +28,7 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         args: ssh_args,
         image: own.image.clone(),
         no_container: own.no_container,
+        attach: own.attach.clone(),
         explain: own.mode == Mode::Explain,
         progress: std::io::stderr().is_terminal(),
     };
@@ -64,9 +65,13 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
             let ssh = system.ssh.clone();
             return doctor::run(&ssh, request.args, &options, &mut system);
         }
-        Mode::Release => {
+        Mode::Release | Mode::AttachList => {
             let mut system = System::new(&own)?;
-            let plan = plan::release(&request, &mut system)?;
+            let plan = if own.mode == Mode::Release {
+                plan::release(&request, &mut system)?
+            } else {
+                plan::attach_list(&request, &mut system)?
+            };
             return Err(exec::exec(&system.ssh, &plan.args, &[]));
         }
         Mode::Run | Mode::DryRun | Mode::Explain => {

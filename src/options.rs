@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
+use crate::settings::Attach;
+
 /// One of cssh's options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OwnOption {
@@ -28,6 +30,7 @@ pub struct OwnOption {
 enum Effect {
     Config,
     Image,
+    Attach,
     NoContainer,
     Jobs,
     Timeout,
@@ -45,6 +48,8 @@ pub enum Mode {
     RsyncPath,
     SftpServerCommand,
     Release,
+    /// `--attach list`: the running jobs that can be attached to.
+    AttachList,
     Doctor,
     ListHosts,
     Help,
@@ -63,6 +68,12 @@ pub const OWN_OPTIONS: &[OwnOption] = &[
         value: Some("IMAGE"),
         help: "run in IMAGE on this host for this call, configured or not",
         effect: Effect::Image,
+    },
+    OwnOption {
+        name: "--attach",
+        value: Some("JOB"),
+        help: "enter the container of your running batch job JOB (an id, ID.STEP or a\njob name) on this host's cluster; --attach list: your running jobs",
+        effect: Effect::Attach,
     },
     OwnOption {
         name: "--no-container",
@@ -149,6 +160,8 @@ pub const OWN_OPTIONS: &[OwnOption] = &[
 pub struct OwnOptions {
     pub config: Option<PathBuf>,
     pub image: Option<String>,
+    /// `--attach JOB`.
+    pub attach: Option<Attach>,
     pub no_container: bool,
     pub mode: Mode,
     /// `--jobs`: hosts the doctor checks at once.
@@ -197,6 +210,16 @@ pub fn split(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec<OsStrin
         match option.effect {
             Effect::Config => own.config = Some(PathBuf::from(value)),
             Effect::Image => own.image = Some(value).filter(|i| !i.is_empty()),
+            Effect::Attach if value == "list" => {
+                if let Some(first) = mode_given {
+                    bail!("{first} and --attach list cannot be combined: each says what cssh does");
+                }
+                mode_given = Some("--attach list");
+                own.mode = Mode::AttachList;
+            }
+            Effect::Attach => {
+                own.attach = Some(Attach::parse(&value).map_err(|why| anyhow!("--attach {why}"))?);
+            }
             Effect::NoContainer => own.no_container = true,
             Effect::Jobs => {
                 own.jobs = Some(
@@ -229,6 +252,16 @@ pub fn split(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec<OsStrin
     }
     if own.no_container && own.image.is_some() {
         bail!("--image and --no-container cannot be combined");
+    }
+    if own.attach.is_some() && (own.no_container || own.image.is_some()) {
+        let other = if own.no_container {
+            "--no-container"
+        } else {
+            "--image"
+        };
+        bail!(
+            "--attach and {other} cannot be combined: the job's container is what the session enters"
+        );
     }
     if own.mode == Mode::Doctor && own.no_container {
         bail!("--no-container and --doctor cannot be combined: the doctor checks containers");

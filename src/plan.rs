@@ -18,7 +18,9 @@ use crate::pattern::glob_match;
 use crate::quote;
 use crate::remote::slurm::Allocation;
 use crate::remote::{self, Payload, Place, Target};
-use crate::settings::{ForwardEnv, Image, Settings, SlurmConnect, SlurmTransfers, is_env_name};
+use crate::settings::{
+    Attach, ForwardEnv, Image, Settings, SlurmConnect, SlurmTransfers, is_env_name,
+};
 use crate::ssh_args::{self, Invocation, Session, TtyRequest};
 use crate::words;
 
@@ -31,6 +33,8 @@ pub struct Request {
     pub image: Option<String>,
     /// `--no-container`: plain ssh, exactly as given.
     pub no_container: bool,
+    /// `--attach`: the session enters this running job's container, configured or not.
+    pub attach: Option<Attach>,
     /// `--explain`: read the configuration even where the decision does not need it, so the
     /// report is whole.
     pub explain: bool,
@@ -219,6 +223,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
     let cx = Context {
         settings,
         image_override: request.image.as_deref(),
+        attach: request.attach.as_ref().or(settings.attach.as_ref()),
         config_file: report.config.as_ref().map_or("", |(file, _)| file),
         progress: request.progress,
     };
@@ -290,6 +295,8 @@ struct Context<'a> {
     settings: &'a Settings,
     /// `--image` from cssh's own options, which tags any host for one call.
     image_override: Option<&'a str>,
+    /// The running job whose container sessions enter: `--attach`, else the host's `attach`.
+    attach: Option<&'a Attach>,
     /// The configuration file shown in messages about the remote.
     config_file: &'a str,
     /// The user's stderr is a terminal.
@@ -354,14 +361,18 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
         place: place(&host, cx, payload),
         sent: &sent,
     };
-    let Place::Node(allocation) = &target.place else {
-        let script = remote::script(&target, payload);
-        let args = session_args(inv, carry(&script)?);
-        return Ok(Decided {
-            args,
-            decision: Decision::Container { script },
-            first_hop: None,
-        });
+    let first_hop_script = match &target.place {
+        Place::Node(allocation) => remote::node_query_script(&target, allocation),
+        Place::AttachedNode(job) => remote::attached_node_query_script(&target, job),
+        Place::Here | Place::Step(_) | Place::Attached(_) => {
+            let script = remote::script(&target, payload);
+            let args = session_args(inv, carry(&script)?);
+            return Ok(Decided {
+                args,
+                decision: Decision::Container { script },
+                first_hop: None,
+            });
+        }
     };
     // The session reaches the allocation's node through the login node: a first connection
     // waits for the allocation and names its node; this one's destination becomes that node.
@@ -371,7 +382,7 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
         0..0,
         ["-T", "-o", "ClearAllForwardings=yes"].map(OsString::from),
     );
-    first.push(carry(&remote::node_query_script(&target, allocation))?);
+    first.push(carry(&first_hop_script)?);
     let login_user = local
         .resolved_ssh_config(&inv.args)?
         .lines()
@@ -461,6 +472,13 @@ fn session_args(inv: &Invocation, command: OsString) -> Vec<OsString> {
 /// Where a session runs: on the host, or in its Slurm allocation where the session belongs
 /// there (transfers run on the login node unless `slurm_transfers = "job"`).
 fn place(host: &str, cx: &Context, payload: Payload) -> Place {
+    // Everything of an attached host runs in the job: its container's files are the point.
+    if let Some(job) = cx.attach {
+        return match cx.settings.slurm_connect {
+            Some(SlurmConnect::Ssh) => Place::AttachedNode(job.clone()),
+            _ => Place::Attached(job.clone()),
+        };
+    }
     let transfer = match payload {
         Payload::Sftp | Payload::Arguments(_) => true,
         Payload::Command(command) => remote::is_transfer(command),
@@ -592,6 +610,7 @@ fn remote_command(
     let cx = Context {
         settings: &settings,
         image_override: request.image.as_deref(),
+        attach: request.attach.as_ref().or(settings.attach.as_ref()),
         config_file: &config.file,
         progress: false,
     };
@@ -606,6 +625,7 @@ fn remote_command(
     // The command runs on the login node: a step reaches the node from there.
     let place = match place(&host, &cx, payload) {
         Place::Node(allocation) => Place::Step(allocation),
+        Place::AttachedNode(job) => Place::Attached(job),
         place => place,
     };
     let target = Target {
@@ -619,7 +639,11 @@ fn remote_command(
     Ok(carry(&remote::script(&target, payload))?.into_encoded_bytes())
 }
 
+/// The image a session runs in; for an attached host, the job's container, whatever its image.
 fn image_for<'a>(cx: &Context<'a>) -> Option<&'a str> {
+    if cx.attach.is_some() {
+        return Some(remote::attach::CONTAINER);
+    }
     match (cx.image_override, &cx.settings.image) {
         (Some(image), _) => Some(image),
         (None, Some(Image::Path(image))) => Some(image.as_str()),
@@ -659,6 +683,7 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
     let cx = Context {
         settings: &resolution.settings,
         image_override: None,
+        attach: None,
         config_file: &config.file,
         progress: false,
     };
@@ -677,6 +702,41 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
         sent: &[],
     };
     let script = remote::release_script(&target, &allocation);
+    let mut args = inv.args.clone();
+    args.push(carry(&script)?);
+    Ok(Plan {
+        args,
+        decision: Decision::Container { script },
+        report: Report::default(),
+        first_hop: None,
+    })
+}
+
+/// `cssh --attach list [ssh options] destination`: ssh's command line that lists this user's
+/// running jobs on the destination's cluster, with their nodes, images and whether each can be
+/// entered.
+pub fn attach_list(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
+    let inv =
+        ssh_args::parse(request.args.clone(), &mut || local.p_takes_argument()).map_err(|why| {
+            Refusal(format!(
+                "--attach list needs a destination, as ssh takes it ({why})"
+            ))
+        })?;
+    if inv.command_start < inv.args.len() {
+        return Err(Refusal("--attach list takes a destination and no command".into()).into());
+    }
+    let config = local.config(Some(inv.host.as_encoded_bytes()))?;
+    let resolution = config::resolve(&config, inv.host.as_encoded_bytes());
+    let host = checked_host(inv.host.as_encoded_bytes())?;
+    let target = Target {
+        host: &host,
+        image: "",
+        settings: &resolution.settings,
+        config_file: &config.file,
+        place: Place::Here,
+        sent: &[],
+    };
+    let script = remote::attach_list_script(&target);
     let mut args = inv.args.clone();
     args.push(carry(&script)?);
     Ok(Plan {
@@ -730,6 +790,7 @@ pub fn probe(
     let cx = Context {
         settings: &resolution.settings,
         image_override,
+        attach: None,
         config_file: &config.file,
         progress: false,
     };

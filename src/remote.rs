@@ -7,11 +7,12 @@
 //! carries only what the command inside the container writes (scp, rsync and sftp rely on it).
 //! Failures to find a piece on the remote exit with [`MISSING_ON_REMOTE`] after one `cssh:` line.
 
+pub mod attach;
 pub mod probe;
 pub mod slurm;
 
 use crate::quote::{printf_format, sh};
-use crate::settings::{ForwardEnv, Runtime, Settings};
+use crate::settings::{Attach, ForwardEnv, Runtime, Settings};
 use slurm::Allocation;
 
 /// Exit status when the runtime, the image, a shell or sftp-server is missing on the remote:
@@ -95,6 +96,12 @@ pub enum Place {
     /// On the allocation's node, reached by ssh through the login node: the session joins the
     /// allocation's job.
     Node(Allocation),
+    /// In a running job's own container, entered from a step of the job started from the login
+    /// node.
+    Attached(Attach),
+    /// In a running job's own container, entered on the job's node, reached by ssh through the
+    /// login node.
+    AttachedNode(Attach),
 }
 
 impl Target<'_> {
@@ -108,10 +115,20 @@ impl Target<'_> {
 pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
     let mut s = Script::default();
     prelude(&mut s, target);
+    if let Place::Attached(job) | Place::AttachedNode(job) = &target.place {
+        let inner = Inner::of(target, payload);
+        attach::find_job(&mut s, target, job);
+        if let Place::Attached(_) = target.place {
+            attach::step(&mut s, target, job, &inner);
+        } else {
+            attach::enter(&mut s, target, job, &inner);
+        }
+        return s.text;
+    }
     runtime_lookup(&mut s, target);
     image_check(&mut s, target);
     match &target.place {
-        Place::Here => {}
+        Place::Here | Place::Attached(_) | Place::AttachedNode(_) => {}
         Place::Step(allocation) => {
             slurm::allocation(&mut s, target, allocation, &batch_script(target));
         }
@@ -133,6 +150,25 @@ pub fn node_query_script(target: &Target, allocation: &Allocation) -> Vec<u8> {
     image_check(&mut s, target);
     slurm::allocation(&mut s, target, allocation, &batch_script(target));
     slurm::print_node(&mut s);
+    s.text
+}
+
+/// The script that finds the running job a session attaches to and prints its node, for a
+/// session that then reaches the node by ssh.
+pub fn attached_node_query_script(target: &Target, job: &Attach) -> Vec<u8> {
+    let mut s = Script::default();
+    prelude(&mut s, target);
+    attach::find_job(&mut s, target, job);
+    attach::print_node(&mut s);
+    s.text
+}
+
+/// The script that lists this user's running jobs on the host's cluster and whether their
+/// containers can be entered.
+pub fn attach_list_script(target: &Target) -> Vec<u8> {
+    let mut s = Script::default();
+    prelude(&mut s, target);
+    attach::list(&mut s);
     s.text
 }
 
@@ -214,7 +250,7 @@ fn launcher(s: &mut Script, target: &Target) {
     }
     s.raw("exec");
     if step {
-        slurm::step(s);
+        slurm::step(s, None);
     }
     match &target.settings.instance {
         None => {
@@ -429,80 +465,127 @@ fn environment(s: &mut Script, target: &Target) {
 /// `/bin/sh -c '...'` inside the image: the user's command, a login shell, sftp-server, or a
 /// program with the script's own arguments, each checked for first where the image may lack it.
 fn payload_command(s: &mut Script, target: &Target, payload: Payload) {
+    let inner = Inner::of(target, payload);
     s.raw(" /bin/sh -c");
-    let check = |tool: &str, message: &str| -> Vec<u8> {
-        let mut check = Script::default();
-        check.raw("command -v");
-        check.word(tool.as_bytes());
-        check.raw(" >/dev/null 2>&1 ||");
-        check.fail(&target.say(&message.replace("{image}", target.image)));
-        check.text
-    };
-    match payload {
-        Payload::Command(command) => {
-            // The command gets a `/bin/sh -c` of its own, after SHELL is set and the transfer
-            // tool it starts, if any, is checked for.
-            let mut snippet = shell_choice(target, b"; do [ -x \"$cssh_p\" ] && break; done; ");
-            snippet.extend_from_slice(b"SHELL=$cssh_p; export SHELL; ");
-            if let Some((tool, message)) = tool_of(command) {
-                snippet.extend(check(tool, message));
+    s.word(&inner.snippet);
+    inner.arguments(s);
+}
+
+/// What the image's `/bin/sh -c` runs for a payload: its code, and the arguments that follow it.
+struct Inner {
+    snippet: Vec<u8>,
+    after: After,
+}
+
+/// The arguments after the snippet's `$0`.
+enum After {
+    Nothing,
+    /// One word: the command.
+    Word(Vec<u8>),
+    /// The script's own arguments, `"$@"`: what follows it on the remote command line.
+    ScriptArguments,
+}
+
+impl Inner {
+    fn of(target: &Target, payload: Payload) -> Inner {
+        let check = |tool: &str, message: &str| -> Vec<u8> {
+            let mut check = Script::default();
+            check.raw("command -v");
+            check.word(tool.as_bytes());
+            check.raw(" >/dev/null 2>&1 ||");
+            check.fail(&target.say(&message.replace("{image}", target.image)));
+            check.text
+        };
+        let only = |snippet: Vec<u8>| Inner {
+            snippet,
+            after: After::Nothing,
+        };
+        match payload {
+            Payload::Command(command) => {
+                // The command gets a `/bin/sh -c` of its own, after SHELL is set and the transfer
+                // tool it starts, if any, is checked for.
+                let mut snippet = shell_choice(target, b"; do [ -x \"$cssh_p\" ] && break; done; ");
+                snippet.extend_from_slice(b"SHELL=$cssh_p; export SHELL; ");
+                if let Some((tool, message)) = tool_of(command) {
+                    snippet.extend(check(tool, message));
+                }
+                if std::str::from_utf8(command).is_ok() {
+                    snippet.extend_from_slice(b"exec /bin/sh -c \"$1\"");
+                    Inner {
+                        snippet,
+                        after: After::Word(command.to_vec()),
+                    }
+                } else {
+                    // Apptainer hands the container's argv to its starter as JSON, which turns
+                    // invalid UTF-8 into U+FFFD. Such a command travels as a printf format of
+                    // ASCII escapes, decoded by the image's sh (the `x` keeps trailing newlines).
+                    snippet.extend_from_slice(
+                        b"cssh_c=$(printf \"$1\"; echo x); exec /bin/sh -c \"${cssh_c%x}\"",
+                    );
+                    Inner {
+                        snippet,
+                        after: After::Word(printf_format(command, |b| {
+                            (0x20..=0x7e).contains(&b) && b != b'%' && b != b'\\'
+                        })),
+                    }
+                }
             }
-            if std::str::from_utf8(command).is_ok() {
-                snippet.extend_from_slice(b"exec /bin/sh -c \"$1\"");
-                s.word(&snippet);
-                s.raw(" sh");
-                s.word(command);
-            } else {
-                // Apptainer hands the container's argv to its starter as JSON, which turns
-                // invalid UTF-8 into U+FFFD. Such a command travels as a printf format of ASCII
-                // escapes, decoded by the image's sh (the `x` keeps trailing newlines).
-                snippet.extend_from_slice(
-                    b"cssh_c=$(printf \"$1\"; echo x); exec /bin/sh -c \"${cssh_c%x}\"",
+            Payload::Arguments(program) => {
+                let message = match tool_of(program.as_bytes()) {
+                    Some((_, message)) => message.to_string(),
+                    None => format!("no {program} in {{image}}"),
+                };
+                let mut snippet = check(program, &message);
+                snippet.extend_from_slice(b"exec ");
+                snippet.extend_from_slice(&sh(program.as_bytes()));
+                snippet.extend_from_slice(b" \"$@\"");
+                Inner {
+                    snippet,
+                    after: After::ScriptArguments,
+                }
+            }
+            Payload::Shell => {
+                let mut snippet = shell_choice(
+                    target,
+                    b"; do if [ -x \"$cssh_p\" ]; then SHELL=$cssh_p; export SHELL; exec \"$cssh_p\" -l; fi; done;",
                 );
-                s.word(&snippet);
-                s.raw(" sh");
-                s.word(&printf_format(command, |b| {
-                    (0x20..=0x7e).contains(&b) && b != b'%' && b != b'\\'
-                }));
+                let tried = shells(target).join(", ");
+                let mut failure = Script::default();
+                failure.fail(&target.say(&format!(
+                    "no shell to run in {} (tried {tried})",
+                    target.image
+                )));
+                snippet.extend_from_slice(failure.text.trim_ascii_end());
+                only(snippet)
+            }
+            Payload::Sftp => {
+                let candidates: Vec<&str> = match &target.settings.sftp_server {
+                    Some(path) => vec![path],
+                    None => SFTP_SERVER_PATHS.to_vec(),
+                };
+                let what = format!(
+                    "no sftp-server in {} (set sftp_server in {}, or use scp -O)",
+                    target.image, target.config_file
+                );
+                only(first_executable(&candidates, &target.say(&what)))
             }
         }
-        Payload::Arguments(program) => {
-            let message = match tool_of(program.as_bytes()) {
-                Some((_, message)) => message.to_string(),
-                None => format!("no {program} in {{image}}"),
-            };
-            let mut snippet = check(program, &message);
-            snippet.extend_from_slice(b"exec ");
-            snippet.extend_from_slice(&sh(program.as_bytes()));
-            snippet.extend_from_slice(b" \"$@\"");
-            s.word(&snippet);
-            // The script's own arguments: what follows it on the remote command line.
-            s.raw(" sh \"$@\"");
+    }
+
+    /// ` sh` and the arguments, after the snippet: `$0`, then `$1...` as the snippet reads them.
+    fn arguments(&self, s: &mut Script) {
+        self.word_argument(s);
+        if let After::ScriptArguments = self.after {
+            s.raw(" \"$@\"");
         }
-        Payload::Shell => {
-            let mut snippet = shell_choice(
-                target,
-                b"; do if [ -x \"$cssh_p\" ]; then SHELL=$cssh_p; export SHELL; exec \"$cssh_p\" -l; fi; done;",
-            );
-            let tried = shells(target).join(", ");
-            let mut failure = Script::default();
-            failure.fail(&target.say(&format!(
-                "no shell to run in {} (tried {tried})",
-                target.image
-            )));
-            snippet.extend_from_slice(failure.text.trim_ascii_end());
-            s.word(&snippet);
-        }
-        Payload::Sftp => {
-            let candidates: Vec<&str> = match &target.settings.sftp_server {
-                Some(path) => vec![path],
-                None => SFTP_SERVER_PATHS.to_vec(),
-            };
-            let what = format!(
-                "no sftp-server in {} (set sftp_server in {}, or use scp -O)",
-                target.image, target.config_file
-            );
-            s.word(&first_executable(&candidates, &target.say(&what)));
+    }
+
+    /// ` sh` and the command word, where the payload has one: for a caller that appends the
+    /// script's own arguments itself.
+    fn word_argument(&self, s: &mut Script) {
+        s.raw(" sh");
+        if let After::Word(word) = &self.after {
+            s.word(word);
         }
     }
 }
@@ -546,6 +629,7 @@ fn first_executable(candidates: &[&str], failure: &str) -> Vec<u8> {
 }
 
 /// A piece of a message the script writes: text as it is, or the value of a shell expression.
+#[derive(Clone, Copy)]
 enum Part<'a> {
     Text(&'a str),
     Value(&'a str),

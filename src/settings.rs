@@ -101,6 +101,8 @@ declare_settings! {
     slurm_connect: SlurmConnect;
     /// Where transfers run on a Slurm host.
     slurm_transfers: SlurmTransfers;
+    /// A running batch job of this user whose own container every session enters.
+    attach: Attach;
 }
 
 /// Where the container runs: a path or URI on the remote, or none at all.
@@ -150,6 +152,114 @@ pub enum SlurmTransfers {
     Login,
     /// As steps of the allocation, like commands.
     Job,
+}
+
+/// A running batch job to enter, by its id or by its name, and the step whose container to
+/// enter: `4242`, `4242.3`, `train` (this user's newest running job of that name), or in a
+/// configuration file also `{ name = "train", step = "0" }` for a name made of digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attach {
+    pub job: JobRef,
+    /// A step id (digits); `None`: the batch step's container, else the job's oldest.
+    pub step: Option<String>,
+}
+
+/// How a job is named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobRef {
+    /// The job id: digits.
+    Id(String),
+    /// This user's newest running job of this name.
+    Name(String),
+}
+
+impl Attach {
+    /// `JOB`, `JOB.STEP` or a job name, as `--attach` and `attach = "..."` take them.
+    pub fn parse(text: &str) -> Result<Attach, String> {
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        match text.split_once('.') {
+            _ if digits(text) => Ok(Attach {
+                job: JobRef::Id(text.to_string()),
+                step: None,
+            }),
+            Some((job, step)) if digits(job) && digits(step) => Ok(Attach {
+                job: JobRef::Id(job.to_string()),
+                step: Some(step.to_string()),
+            }),
+            Some((job, _)) if digits(job) => Err(format!(
+                "{text:?}: a step is its number, as in \"{job}.0\" (the default is the batch step's container)"
+            )),
+            _ => Attach::by_name(text, None),
+        }
+    }
+
+    fn by_name(name: &str, step: Option<String>) -> Result<Attach, String> {
+        // The name travels into squeue's --name, which splits at commas.
+        if name.is_empty() || name.contains(',') || name.chars().any(char::is_control) {
+            return Err(format!(
+                "{name:?}: a job id (4242), a step (4242.0) or a job name without commas or control characters"
+            ));
+        }
+        Ok(Attach {
+            job: JobRef::Name(name.to_string()),
+            step,
+        })
+    }
+
+    /// The job as the user wrote it, for messages.
+    pub fn describe(&self) -> String {
+        let job = match &self.job {
+            JobRef::Id(id) => format!("job {id}"),
+            JobRef::Name(name) => format!("job {name:?}"),
+        };
+        match &self.step {
+            Some(step) => format!("{job}, step {step}"),
+            None => job,
+        }
+    }
+}
+
+impl SettingValue for Attach {
+    fn from_toml(value: &DeValue) -> Result<Attach, String> {
+        let DeValue::Table(table) = value else {
+            return Attach::parse(&String::from_toml(value)?);
+        };
+        let mut name = None;
+        let mut step = None;
+        for (key, value) in table {
+            let text = String::from_toml(value.get_ref())
+                .map_err(|why| format!("{}: {why}", key.get_ref()))?;
+            match key.get_ref().as_ref() {
+                "name" => name = Some(text),
+                "step" if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+                    step = Some(text);
+                }
+                "step" => return Err(format!("step {text:?}: a step is its number, as in \"0\"")),
+                other => {
+                    return Err(format!(
+                        "unknown key {other:?} in attach: use name and step"
+                    ));
+                }
+            }
+        }
+        let name = name.ok_or("a table names the job: { name = \"train\" }")?;
+        Attach::by_name(&name, step)
+    }
+
+    fn to_toml(&self) -> toml::Value {
+        match (&self.job, &self.step) {
+            (JobRef::Id(id), None) => toml::Value::from(id.as_str()),
+            (JobRef::Id(id), Some(step)) => toml::Value::from(format!("{id}.{step}")),
+            (JobRef::Name(name), step) => {
+                let mut table = toml::Table::new();
+                table.insert("name".into(), toml::Value::from(name.as_str()));
+                if let Some(step) = step {
+                    table.insert("step".into(), toml::Value::from(step.as_str()));
+                }
+                toml::Value::Table(table)
+            }
+        }
+    }
 }
 
 /// A setting's value type: how it reads from TOML (a refusal is a message for the user) and how

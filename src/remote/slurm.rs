@@ -128,17 +128,24 @@ pub(super) fn allocation(s: &mut Script, target: &Target, allocation: &Allocatio
     if allocation.progress {
         s.raw("[ \"$cssh_waited\" = 0 ] || printf '\\r\\033[K' >&2\n");
     }
-    // A terminal session gets a terminal step; any other stays byte-exact, unbuffered.
+    terminal_or_unbuffered(s);
+}
+
+/// `cssh_io`: a terminal session gets a terminal step; any other stays byte-exact, unbuffered.
+pub(super) fn terminal_or_unbuffered(s: &mut Script) {
     s.raw("cssh_io=--unbuffered; [ -t 0 ] && cssh_io=--pty\n");
 }
 
-/// The words that start a step of the allocation on its first node. srun quiet twice keeps
-/// its own "task 0: Exited with exit code N" off stderr, which then holds only what the command
-/// writes, as with plain ssh; the job was just seen running, so the step itself starts.
-pub(super) fn step(s: &mut Script) {
-    s.raw(
-        " srun --jobid=\"$cssh_job\" --overlap --nodes=1 --ntasks=1 --quiet --quiet \"$cssh_io\"",
-    );
+/// The words that start a step of job `$cssh_job` on one node (`node`, a shell word, else its
+/// first). srun quiet twice keeps its own "task 0: Exited with exit code N" off stderr, which
+/// then holds only what the command writes, as with plain ssh; the job was just seen running,
+/// so the step itself starts.
+pub(super) fn step(s: &mut Script, node: Option<&str>) {
+    s.raw(" srun --jobid=\"$cssh_job\" --overlap --nodes=1 --ntasks=1");
+    if let Some(node) = node {
+        s.raw(&format!(" --nodelist={node}"));
+    }
+    s.raw(" --quiet --quiet \"$cssh_io\"");
 }
 
 /// Prints the allocation's first node.

@@ -7,6 +7,7 @@
 mod support;
 
 mod along;
+mod attach;
 mod commands;
 mod demo;
 mod doctor;

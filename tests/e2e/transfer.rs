@@ -16,8 +16,8 @@ use crate::harness::*;
 use std::os::unix::fs::PermissionsExt;
 
 const USERS: [&str; 2] = ["th-bash", "th-tcsh"];
-const CSSCP: &str = env!("CARGO_BIN_EXE_cscp");
-const CSFTP: &str = env!("CARGO_BIN_EXE_csftp");
+pub const CSSCP: &str = env!("CARGO_BIN_EXE_cscp");
+pub const CSFTP: &str = env!("CARGO_BIN_EXE_csftp");
 const CRSYNC: &str = env!("CARGO_BIN_EXE_crsync");
 
 /// Names that break naive quoting somewhere along the way.

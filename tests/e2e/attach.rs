@@ -1,0 +1,545 @@
+//! Into a running batch job's own container: jobs the tests submit themselves (not cssh) run
+//! `apptainer exec --contain --pid` with a file only the container sees, a variable exported by
+//! the job script and one given by `--env`; another starts an instance; another runs no
+//! container. cssh enters them from the laptop by `--attach` and by the `attach` setting, as
+//! steps from the login node and by ssh to the node, for every client.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+use crate::transfer::{CSFTP, CSSCP};
+
+/// A batch job submitted by `alias`'s user with `script` as its batch script, cancelled when
+/// dropped.
+struct Job {
+    alias: &'static str,
+    id: String,
+    /// What only this job's container holds in its /tmp, and its variables' values.
+    secret: String,
+    /// The node Slurm ran it on, once it runs.
+    node: String,
+}
+
+impl Job {
+    fn submit(alias: &'static str, name: &str, script: &str) -> Job {
+        let out = run_with_input(
+            Command::new("ssh").arg("-F").arg(&host().ssh_config).args([
+                alias,
+                "sbatch",
+                "--parsable",
+                "--time=10",
+                "--output=/dev/null",
+                &format!("--job-name={name}"),
+            ]),
+            script.as_bytes(),
+        );
+        assert!(out.status.success(), "sbatch: {}", describe(&out));
+        let id = text(&out.stdout).trim().to_string();
+        assert!(id.bytes().all(|b| b.is_ascii_digit()), "{id}");
+        Job {
+            alias,
+            id,
+            secret: String::new(),
+            node: String::new(),
+        }
+    }
+
+    /// A job whose batch step runs a contained container with a pid namespace of its own.
+    fn container(alias: &'static str) -> Job {
+        let secret = format!("secret-{}", rand_suffix());
+        let name = format!("attach-{}", rand_suffix());
+        let script = format!(
+            "#!/bin/sh\nexport JOBMARK=mark-{secret}\nexec apptainer exec --contain --pid --env VIAENV=via-{secret} {FULL_SIF} sh -c 'echo {secret} >/tmp/job-only; cd /tmp; exec sleep 3001'\n"
+        );
+        let mut job = Job::submit(alias, &name, &script);
+        job.secret = secret;
+        job.wait_until_entered("cat /tmp/job-only");
+        job
+    }
+
+    /// Waits until the job runs and `probe`, attached, succeeds: its container is up.
+    fn wait_until_entered(&mut self, probe: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = run(attach(&untagged(), &self.id, self.alias).arg(probe));
+            if out.status.success() {
+                let out = ssh(self.alias, &["squeue", "-h", "-o", "%N", "-j", &self.id]);
+                self.node = text(&out.stdout).trim().to_string();
+                assert!(self.node.starts_with("node"), "{}", describe(&out));
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {} never showed its container: {}",
+                self.id,
+                describe(&out)
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        let _ = ssh(self.alias, &["scancel", &self.id]);
+    }
+}
+
+/// A configuration that tags no host: `--attach` alone enters the job.
+fn untagged() -> Scratch {
+    Scratch::new("# no host is tagged\n")
+}
+
+/// `cssh --attach JOB -F ... ALIAS`; the caller adds the command.
+fn attach(config: &Scratch, job: &str, alias: &str) -> Command {
+    let mut command = Command::new(CSSH);
+    command
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .env_remove("CSSH_SSH")
+        .args(["--attach", job, "-F"])
+        .arg(&host().ssh_config)
+        .arg(alias)
+        .stdin(Stdio::null());
+    command
+}
+
+/// Prints what a session in the job's container sees, one fact a line.
+const PROBE: &str = "cat /tmp/job-only; echo mark=$JOBMARK via=$VIAENV job=$SLURM_JOB_ID; hostname; pwd; cat /proc/1/comm; for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline; echo; done | grep -c '^sleep 3001'";
+
+#[test]
+fn a_command_enters_the_jobs_own_container() {
+    let config = untagged();
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+        let job = Job::container(alias);
+        let out = run(attach(&config, &job.id, alias).arg(PROBE));
+        let secret = &job.secret;
+        assert_eq!(
+            (text(&out.stdout), out.status.code()),
+            (
+                format!(
+                    "{secret}\nmark=mark-{secret} via=via-{secret} job={}\n{}\n/tmp\nappinit\n1\n",
+                    job.id, job.node
+                ),
+                Some(0)
+            ),
+            "{alias}: the job's file, variables, node, working directory and processes: {}",
+            describe(&out)
+        );
+        // Exact arguments and exit status, byte-exact binary stdin.
+        let out = run(attach(&config, &job.id, alias)
+            .args(["printf", "'[%s]'", "'a  b'", "'$x'", "\\!;", "exit 7"]));
+        assert_eq!(
+            (text(&out.stdout), text(&out.stderr), out.status.code()),
+            ("[a  b][$x][!]".into(), String::new(), Some(7)),
+            "{alias}: {}",
+            describe(&out)
+        );
+        let input: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let out = run_with_input(attach(&config, &job.id, alias).arg("cat"), &input);
+        assert!(
+            out.stdout == input,
+            "{alias}: 1 MB of stdin byte-exact: {}",
+            describe(&out).len()
+        );
+    }
+}
+
+#[test]
+fn a_pty_shell_enters_the_job_and_ends_what_it_started() {
+    let config = untagged();
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+        let job = Job::container(alias);
+        let tmux = Tmux::start(&format!(
+            "env CSSH_CONFIG={} {CSSH} --attach {} -F {} {alias}; echo CSSH-EXITED-$?; sleep 60",
+            config.path("config.toml").display(),
+            job.id,
+            host().ssh_config.display()
+        ));
+        tmux.wait_for_prompt();
+        tmux.keys("cat /tmp/job-only; stty size; echo $SLURM_JOB_ID-$((6*7))");
+        let screen = tmux.wait_for(&format!("{}-42", job.id));
+        assert!(screen.contains(&job.secret), "{alias}: {screen}");
+        assert!(
+            screen.contains("40 160"),
+            "{alias}: the window size: {screen}"
+        );
+        tmux.keys("exit 3");
+        tmux.wait_for("CSSH-EXITED-3");
+        // A closed connection ends what the session started in the container.
+        let tmux = Tmux::start(&format!(
+            "env CSSH_CONFIG={} {CSSH} --attach {} -F {} -t {alias} sleep 3077",
+            config.path("config.toml").display(),
+            job.id,
+            host().ssh_config.display()
+        ));
+        let count = "for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline; echo; done | grep -c '^sleep 3077'";
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while text(&run(attach(&config, &job.id, alias).arg(count)).stdout) != "1\n" {
+            assert!(
+                Instant::now() < deadline,
+                "{alias}: the session's sleep started"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        drop(tmux);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while text(&run(attach(&config, &job.id, alias).arg(count)).stdout) != "0\n" {
+            assert!(
+                Instant::now() < deadline,
+                "{alias}: the session's sleep outlived its connection"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+#[test]
+fn every_client_reaches_the_jobs_private_tmp_through_the_attach_setting() {
+    let job = Job::container("th-bash");
+    let config = Scratch::new(&format!(
+        "[[host]]\npattern = \"th-bash\"\nattach = \"{}\"\n",
+        job.id
+    ));
+    let local = |name: &str| config.path(name).display().to_string();
+    let ssh_config = host().ssh_config.display().to_string();
+    let with_config = |command: &mut Command| -> Output {
+        run(command
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .env_remove("CSSH_SSH")
+            .stdin(Stdio::null()))
+    };
+    let cssh_e = format!("{CSSH} -F {ssh_config}");
+    let expected = format!("{}\n", job.secret);
+    for (what, command, file) in [
+        (
+            "scp",
+            with_config(Command::new(CSSCP).args([
+                "-q",
+                "-F",
+                &ssh_config,
+                "th-bash:/tmp/job-only",
+                &local("scp"),
+            ])),
+            "scp",
+        ),
+        (
+            "scp -O",
+            with_config(Command::new(CSSCP).args([
+                "-O",
+                "-q",
+                "-F",
+                &ssh_config,
+                "th-bash:/tmp/job-only",
+                &local("scp-O"),
+            ])),
+            "scp-O",
+        ),
+        (
+            "rsync -e cssh",
+            with_config(Command::new("rsync").args([
+                "-a",
+                "-e",
+                &cssh_e,
+                "th-bash:/tmp/job-only",
+                &local("rsync"),
+            ])),
+            "rsync",
+        ),
+    ] {
+        assert!(command.status.success(), "{what}: {}", describe(&command));
+        assert_eq!(
+            std::fs::read_to_string(config.path(file)).unwrap(),
+            expected,
+            "{what}"
+        );
+    }
+    // sftp puts a file into the job's /tmp; the job sees it there.
+    std::fs::write(config.path("up"), "uploaded\n").unwrap();
+    let out = run_with_input(
+        Command::new(CSFTP)
+            .args(["-q", "-F", &ssh_config, "-b", "-", "th-bash"])
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .env_remove("CSSH_SSH"),
+        format!("put {} /tmp/up\n", local("up")).as_bytes(),
+    );
+    assert!(out.status.success(), "sftp: {}", describe(&out));
+    let out = with_config(Command::new(CSSH).args([
+        "-F",
+        &ssh_config,
+        "th-bash",
+        "cat /tmp/up; ls -1 /tmp",
+    ]));
+    assert_eq!(
+        text(&out.stdout),
+        "uploaded\njob-only\nup\n",
+        "{}",
+        describe(&out)
+    );
+    // git: a bare repository in the job's /tmp, cloned and pushed to.
+    let out = with_config(Command::new(CSSH).args([
+        "-F",
+        &ssh_config,
+        "th-bash",
+        "git init -q --bare -b main /tmp/repo.git",
+    ]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let out = with_config(
+            Command::new("git")
+                .current_dir(dir)
+                .args(["-c", "user.name=cssh", "-c", "user.email=cssh@example.org"])
+                .args(args)
+                .env("GIT_SSH_COMMAND", &cssh_e),
+        );
+        assert!(out.status.success(), "git {args:?}: {}", describe(&out));
+    };
+    git(
+        config.path("").as_path(),
+        &["clone", "-q", "th-bash:/tmp/repo.git", "work"],
+    );
+    let work = config.path("work");
+    std::fs::write(work.join("file"), "pushed\n").unwrap();
+    git(&work, &["add", "file"]);
+    git(&work, &["commit", "-q", "-m", "one"]);
+    git(&work, &["push", "-q", "origin", "HEAD:main"]);
+    let out = with_config(Command::new(CSSH).args([
+        "-F",
+        &ssh_config,
+        "th-bash",
+        "git --git-dir=/tmp/repo.git show main:file",
+    ]));
+    assert_eq!(text(&out.stdout), "pushed\n", "{}", describe(&out));
+}
+
+#[test]
+fn node_mode_carries_vs_code_and_a_forward_into_the_container() {
+    let job = Job::container("th-bash");
+    let config = Scratch::new(&format!(
+        "[[host]]\npattern = \"th-bash\"\nattach = \"{}\"\nslurm_connect = \"ssh\"\n",
+        job.id
+    ));
+    // VS Code Remote-SSH's shape: its script on bash's stdin, in the job's container.
+    let out = run_with_input(
+        cssh(&config).args(["-T", "-D", &free_port(), "th-bash", "bash"]),
+        b"cat /tmp/job-only; echo bash=$BASH_VERSION; hostname\nexit 0\n",
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("{}\nbash=5.2", job.secret))
+            && stdout.ends_with(&format!("{}\n", job.node)),
+        "{}",
+        describe(&out)
+    );
+    // -L ends on the node, in the container's network: a server in the container answers.
+    let (local, remote) = (free_port(), free_port());
+    let mut server = cssh(&config)
+        .args([
+            "-L",
+            &format!("{local}:127.0.0.1:{remote}"),
+            "th-bash",
+            &format!("cd /tmp && exec python3 -m http.server {remote} --bind 127.0.0.1"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        let fetched = Command::new("python3")
+            .args([
+                "-c",
+                &format!(
+                    "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:{local}/job-only', timeout=5).read().decode(), end='')"
+                ),
+            ])
+            .output()
+            .unwrap();
+        if fetched.status.success() {
+            break text(&fetched.stdout);
+        }
+        assert!(Instant::now() < deadline, "{}", describe(&fetched));
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(body, format!("{}\n", job.secret));
+}
+
+#[test]
+fn a_job_that_runs_an_instance_is_entered_by_its_instance() {
+    let name = format!("inst{}", rand_suffix());
+    let script = format!(
+        "#!/bin/sh\napptainer instance start {FULL_SIF} {name} >/dev/null 2>&1\ntrap 'apptainer instance stop {name} >/dev/null 2>&1' EXIT TERM\nsleep 3002 & wait\n"
+    );
+    let mut job = Job::submit("th-bash", &format!("attach-{name}"), &script);
+    job.wait_until_entered("true");
+    let out = run(attach(&untagged(), &job.id, "th-bash")
+        .arg("cat /etc/cssh-image-marker; echo $APPTAINER_INSTANCE job=$SLURM_JOB_ID"));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{FULL_MARKER}{name} job={}\n", job.id),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn what_cannot_be_entered_is_one_line_and_255() {
+    let config = untagged();
+    let mut plain = Job::submit("th-bash", "attach-plain", "#!/bin/sh\nexec sleep 3003\n");
+    // Running, with no container: what the refusal says is the proof.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while plain.node.is_empty() {
+        let out = ssh(
+            "th-bash",
+            &["squeue", "-h", "-t", "RUNNING", "-o", "%N", "-j", &plain.id],
+        );
+        plain.node = text(&out.stdout).trim().to_string();
+        assert!(Instant::now() < deadline, "job {} never ran", plain.id);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let held = {
+        let out = run_with_input(
+            Command::new("ssh").arg("-F").arg(&host().ssh_config).args([
+                "th-bash",
+                "sbatch",
+                "--parsable",
+                "--hold",
+                "--time=5",
+                "--output=/dev/null",
+                "--job-name=attach-held",
+            ]),
+            b"#!/bin/sh\nexec sleep 3004\n",
+        );
+        Job {
+            alias: "th-bash",
+            id: text(&out.stdout).trim().to_string(),
+            secret: String::new(),
+            node: String::new(),
+        }
+    };
+    let theirs = Job::container("th-bash");
+    // A node whose PATH has no nsenter, and one whose nsenter is too old for user namespaces.
+    let setup = ssh(
+        "th-bash",
+        &[
+            "mkdir -p ~/no-nsenter ~/old-nsenter && for f in /usr/bin/*; do [ \"${f##*/}\" = nsenter ] || ln -sf \"$f\" ~/no-nsenter/; done && printf '#!/bin/sh\\necho \"Usage: nsenter [options] <program>\"\\n' >~/old-nsenter/nsenter && chmod +x ~/old-nsenter/nsenter",
+        ],
+    );
+    assert!(setup.status.success(), "{}", describe(&setup));
+    let no_nsenter =
+        Scratch::new("[[host]]\npattern = \"th-bash\"\nprelude = \"PATH=$HOME/no-nsenter\"\n");
+    let old_nsenter = Scratch::new(
+        "[[host]]\npattern = \"th-bash\"\nprelude = \"PATH=$HOME/old-nsenter:$PATH\"\n",
+    );
+    let cases = [
+        (
+            run(attach(&config, &plain.id, "th-bash").arg("true")),
+            format!(
+                "cssh: th-bash: job {0} runs no container on {1} (the job without one: ssh -t th-bash srun --jobid={0} --overlap --pty bash)",
+                plain.id, plain.node
+            ),
+        ),
+        (
+            run(attach(&config, &held.id, "th-bash").arg("true")),
+            format!(
+                "cssh: th-bash: job {} is PENDING: only a running job has a container to enter",
+                held.id
+            ),
+        ),
+        (
+            run(attach(&config, &theirs.id, "th-fish").arg("true")),
+            format!(
+                "cssh: th-fish: job {} is bashuser's: cssh enters only your own jobs",
+                theirs.id
+            ),
+        ),
+        (
+            run(attach(&config, "999999", "th-bash").arg("true")),
+            "cssh: th-bash: job 999999: slurm_load_jobs error: Invalid job id specified".into(),
+        ),
+        (
+            run(attach(&config, "attach-nosuch", "th-bash").arg("true")),
+            "cssh: th-bash: no running job of yours named \"attach-nosuch\" (cssh --attach list th-bash lists them)".into(),
+        ),
+        (
+            run(attach(&config, &format!("{}.7", theirs.id), "th-bash").arg("true")),
+            format!("cssh: th-bash: job {} has no running step 7", theirs.id),
+        ),
+        (
+            run(attach(&no_nsenter, &theirs.id, "th-bash").arg("true")),
+            format!("cssh: th-bash: no nsenter on {} to enter the job's container (util-linux 2.26 or later has it)", theirs.node),
+        ),
+        (
+            run(attach(&old_nsenter, &theirs.id, "th-bash").arg("true")),
+            format!("cssh: th-bash: nsenter on {} cannot keep your credentials in the container's user namespace (util-linux 2.26 or later can)", theirs.node),
+        ),
+    ];
+    for (out, line) in cases {
+        assert_eq!(
+            (text(&out.stderr), out.status.code(), text(&out.stdout)),
+            (format!("{line}\n"), Some(255), String::new()),
+            "{}",
+            describe(&out)
+        );
+    }
+}
+
+#[test]
+fn the_list_shows_each_running_job_and_whether_it_can_be_entered() {
+    let job = Job::container("th-tcsh");
+    let mut plain = Job::submit(
+        "th-tcsh",
+        "attach-list-plain",
+        "#!/bin/sh\nexec sleep 3005\n",
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while plain.node.is_empty() {
+        let out = ssh(
+            "th-tcsh",
+            &["squeue", "-h", "-t", "RUNNING", "-o", "%N", "-j", &plain.id],
+        );
+        plain.node = text(&out.stdout).trim().to_string();
+        assert!(Instant::now() < deadline, "job {} never ran", plain.id);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", untagged().path("config.toml"))
+        .args(["--attach", "list", "-F"])
+        .arg(&host().ssh_config)
+        .arg("th-tcsh"));
+    assert!(out.status.success(), "{}", describe(&out));
+    let listed = text(&out.stdout);
+    let row = |id: &str| -> Vec<String> {
+        listed
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(id))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    assert!(listed.starts_with("JOB "), "{listed}");
+    let name = row(&job.id).last().cloned().unwrap_or_default();
+    assert_eq!(
+        row(&job.id),
+        [job.id.as_str(), &job.node, FULL_SIF, "yes", &name],
+        "{listed}"
+    );
+    assert!(name.starts_with("attach-"), "{listed}");
+    assert_eq!(
+        row(&plain.id),
+        [
+            &plain.id,
+            &plain.node,
+            "-",
+            "no",
+            "(no",
+            "container)",
+            "attach-list-plain"
+        ],
+        "{listed}"
+    );
+}
