@@ -9,7 +9,7 @@ _cssh_complete()
 {
     local command=${1##*/} real own
     case $command in
-        cssh) real=ssh own='--config --image --no-container --dry-run --explain --rsync-path --sftp-server-command --release --doctor --jobs --timeout --json --list-hosts --help --version' ;;
+        cssh) real=ssh own='--config --image --attach --no-container --dry-run --explain --rsync-path --sftp-server-command --release --doctor --jobs --timeout --json --list-hosts --help --version' ;;
         cscp) real=scp own='--cssh-config --cssh-dry-run --help --version' ;;
         csftp) real=sftp own='--cssh-config --cssh-dry-run --help --version' ;;
         crsync) real=rsync own='--cssh-config --cssh-dry-run --help --version' ;;
@@ -40,7 +40,7 @@ _cssh_complete()
         local i word with_argument=BDEFIJLOPQRSWbceilmopw
         for ((i = 1; i < COMP_CWORD; i++)); do
             word=${COMP_WORDS[i]}
-            if [[ $word == --config || $word == --image || $word == --jobs || $word == --timeout || $word == --cssh-config ]]; then
+            if [[ $word == --config || $word == --image || $word == --attach || $word == --jobs || $word == --timeout || $word == --cssh-config ]]; then
                 ((i++))
             elif [[ $word == -? && $with_argument == *"${word:1}"* ]]; then
                 ((i++))

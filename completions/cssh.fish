@@ -4,6 +4,7 @@
 complete -c cssh --wraps ssh
 complete -c cssh -l config -r -F -d "cssh configuration file"
 complete -c cssh -l image -r -d "Run in this image for this call"
+complete -c cssh -l attach -r -x -a list -d "Enter your running batch job's container (list: your jobs)"
 complete -c cssh -l no-container -d "Run ssh exactly as given"
 complete -c cssh -l dry-run -d "Print the ssh command line, then exit"
 complete -c cssh -l explain -d "Show matching entries, settings and the remote script"

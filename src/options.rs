@@ -348,6 +348,27 @@ mod tests {
     }
 
     #[test]
+    fn attach_names_a_job_or_lists_them() {
+        let (own, rest) = split(os(&["--attach", "4242.1", "h", "cmd"])).unwrap();
+        assert_eq!(own.attach, Some(Attach::parse("4242.1").unwrap()));
+        assert_eq!((own.mode, rest), (Mode::Run, os(&["h", "cmd"])));
+        let (own, _) = split(os(&["--attach=list", "h"])).unwrap();
+        assert_eq!((own.mode, own.attach), (Mode::AttachList, None));
+        let e = |w: &[&str]| split(os(w)).unwrap_err().to_string();
+        assert_eq!(
+            e(&["--dry-run", "--attach", "list", "h"]),
+            "--dry-run and --attach list cannot be combined: each says what cssh does"
+        );
+        assert_eq!(
+            e(&["--attach", "42", "--no-container", "h"]),
+            "--attach and --no-container cannot be combined: the job's container is what the session enters"
+        );
+        assert!(
+            e(&["--attach", "42.x", "h"]).starts_with("--attach \"42.x\": a step is its number")
+        );
+    }
+
+    #[test]
     fn own_option_errors() {
         let e = |w: &[&str]| split(os(w)).unwrap_err().to_string();
         assert_eq!(

@@ -934,6 +934,51 @@ mod tests {
     }
 
     #[test]
+    fn an_attached_host_enters_the_job_without_an_image_for_every_payload() {
+        let attached = "[[host]]\npattern = \"h\"\nattach = { name = \"train\" }\n";
+        for words in [&["h"][..], &["h", "ls"], &["-s", "h", "sftp"]] {
+            let plan = plan(words, attached).unwrap();
+            let Decision::Container { script } = &plan.decision else {
+                panic!("{words:?}: {plan:?}");
+            };
+            let script = String::from_utf8_lossy(script);
+            assert!(
+                script.contains("--name=train ") && script.contains("srun --jobid=\"$cssh_job\""),
+                "{words:?}: {script}"
+            );
+            assert!(!script.contains("-s instance start"), "{script}");
+            assert_eq!(plan.first_hop, None);
+        }
+        // --attach on the command line tags any host; by ssh, a first hop names the node.
+        let mut local = given("[[host]]\npattern = \"h\"\nslurm_connect = \"ssh\"\n");
+        local.ssh_config = "user alice\n".into();
+        let plan = make(
+            &Request {
+                args: os(&["h", "true"]),
+                attach: Some(Attach::parse("42.3").unwrap()),
+                ..Request::default()
+            },
+            &mut local,
+        )
+        .unwrap();
+        let hop = plan.first_hop.clone().expect("a first hop");
+        assert_eq!(&plan.args[..4], &os(&["-J", "h", "-l", "alice"])[..]);
+        assert_eq!(plan.on_node(b"node7\n").unwrap()[hop.node_at], "node7");
+        let Decision::Container { script } = &plan.decision else {
+            panic!("{plan:?}");
+        };
+        let script = String::from_utf8_lossy(script);
+        assert!(
+            script.contains("cssh_job=42\n") && script.contains("cssh_pick 3\n"),
+            "{script}"
+        );
+        assert!(
+            !script.contains("exec srun"),
+            "entered on the node itself: {script}"
+        );
+    }
+
+    #[test]
     fn untagged_hosts_pass_through_byte_for_byte() {
         let words = ["-p", "22", "other", "echo", "a  b"];
         let p = plan(&words, TAGGED).unwrap();

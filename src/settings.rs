@@ -567,6 +567,53 @@ mod tests {
     }
 
     #[test]
+    fn a_job_is_named_by_id_step_or_name() {
+        let id = |job: &str, step: Option<&str>| Attach {
+            job: JobRef::Id(job.into()),
+            step: step.map(String::from),
+        };
+        assert_eq!(Attach::parse("4242"), Ok(id("4242", None)));
+        assert_eq!(Attach::parse("4242.0"), Ok(id("4242", Some("0"))));
+        assert_eq!(
+            Attach::parse("train.v2"),
+            Ok(Attach {
+                job: JobRef::Name("train.v2".into()),
+                step: None
+            })
+        );
+        for bad in ["", "a,b", "4242.batch", "42.", "x\ny"] {
+            assert!(Attach::parse(bad).is_err(), "{bad:?}");
+        }
+        let set = |toml: &str| {
+            let value = toml::de::DeValue::parse(toml).unwrap();
+            let mut settings = Settings::default();
+            settings
+                .set("attach", value.get_ref(), 1)
+                .unwrap()
+                .map(|()| settings.attach.unwrap())
+        };
+        assert_eq!(
+            set("{ name = \"123\", step = \"2\" }"),
+            Ok(Attach {
+                job: JobRef::Name("123".into()),
+                step: Some("2".into())
+            })
+        );
+        assert_eq!(set("\"7\""), Ok(id("7", None)));
+        assert!(
+            set("{ step = \"1\" }")
+                .unwrap_err()
+                .contains("names the job")
+        );
+        assert!(
+            set("{ name = \"t\", node = \"n\" }")
+                .unwrap_err()
+                .contains("unknown key")
+        );
+        assert!(set("7").unwrap_err().contains("expected a string"));
+    }
+
+    #[test]
     fn written_values_read_back_as_the_same_setting() {
         let mut settings = Settings::default();
         for (key, toml) in [
@@ -578,6 +625,7 @@ mod tests {
             ("slurm_connect", "\"ssh\""),
             ("slurm_transfers", "\"job\""),
             ("forward_env", "[\"LANG\", \"GIT_AUTHOR_NAME\"]"),
+            ("attach", "{ name = \"42\", step = \"1\" }"),
         ] {
             let value = toml::de::DeValue::parse(toml).unwrap();
             settings.set(key, value.get_ref(), 1).unwrap().unwrap();
