@@ -30,6 +30,7 @@ fn main() {
     throughput(&host, &work, &mut report);
     repeated(&host, &work, &mut report);
     slurm(&host, &work, &mut report);
+    attach(&host, &mut report);
     doctor(&host, &work, &mut report);
     let page = report.page(&host);
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
@@ -726,6 +727,78 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
             cssh: reused,
             comparison: format!("{:.3}x", ratio(reused, plain)),
             target: "<= 1.05x".into(),
+        },
+    );
+}
+
+/// Into a running batch job's own container: `cssh --attach J host true` against the join typed
+/// by hand, with the container's pid already known (`ssh login srun --jobid=J --overlap nsenter
+/// -t PID -U -m -p ... true`), which cssh finds on every call and checks after opening.
+fn attach(host: &Host, report: &mut Report) {
+    let ssh = |script: &str| {
+        let out = Command::new("ssh")
+            .args(["-F", &host.ssh_config, "th-bash", script])
+            .stdin(Stdio::null())
+            .output()
+            .expect("runs ssh");
+        assert!(out.status.success(), "{script}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let job = ssh(&format!(
+        "J=$(sbatch --parsable --time=10 --output=/dev/null --wrap 'exec apptainer exec --contain --pid {IMAGE} sleep 600'); \
+         until [ \"$(squeue -h -j $J -o %T)\" = RUNNING ]; do sleep 1; done; echo $J"
+    ));
+    let pid = loop {
+        let pid = ssh(&format!(
+            "srun --jobid={job} --overlap pgrep -n -u bashuser -x appinit || true"
+        ));
+        if !pid.is_empty() {
+            break pid;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let (plain, attached) = interleaved(
+        20,
+        &mut || {
+            time(Command::new("ssh").args([
+                "-F",
+                &host.ssh_config,
+                "th-bash",
+                "srun",
+                &format!("--jobid={job}"),
+                "--overlap",
+                "nsenter",
+                "-t",
+                &pid,
+                "-U",
+                "-m",
+                "-p",
+                "--preserve-credentials",
+                "-r",
+                "-w",
+                "true",
+            ]))
+        },
+        &mut || {
+            time(Command::new(CSSH).args([
+                "--attach",
+                &job,
+                "-F",
+                &host.ssh_config,
+                "th-bash",
+                "true",
+            ]))
+        },
+    );
+    ssh(&format!("scancel {job}"));
+    report.add(
+        "Into a running job (Slurm)",
+        Row {
+            figure: "`cssh --attach J host true` against `ssh login srun --jobid=J --overlap nsenter -t PID -U -m -p --preserve-credentials -r -w true` (20 runs each)".into(),
+            plain,
+            cssh: attached,
+            comparison: format!("{:.3}x", ratio(attached, plain)),
+            target: "(reported)".into(),
         },
     );
 }
