@@ -668,14 +668,42 @@ fn allocation(host: &str, cx: &Context) -> Option<Allocation> {
 /// `cssh --release [ssh options] destination`: ssh's command line that cancels the
 /// destination's Slurm allocation on the login node.
 pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
+    on_login_node(request, local, "--release", |target, cx| {
+        let allocation = allocation(target.host, cx).ok_or_else(|| {
+            Refusal(format!(
+                "{} has no Slurm allocation to release (no slurm for it in {})",
+                target.host, cx.config_file
+            ))
+        })?;
+        Ok(remote::release_script(target, &allocation))
+    })
+}
+
+/// `cssh --attach list [ssh options] destination`: ssh's command line that lists this user's
+/// running jobs on the destination's cluster, with their nodes, images and whether each can be
+/// entered.
+pub fn attach_list(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
+    on_login_node(request, local, "--attach list", |target, _| {
+        Ok(remote::attach_list_script(target))
+    })
+}
+
+/// The plan of one of cssh's own errands on the login node (`option`): the destination alone,
+/// no command, and the script `errand` writes for it from the host's settings.
+fn on_login_node(
+    request: &Request,
+    local: &mut dyn Local,
+    option: &str,
+    errand: impl FnOnce(&Target, &Context) -> Result<Vec<u8>, Refusal>,
+) -> anyhow::Result<Plan> {
     let inv =
         ssh_args::parse(request.args.clone(), &mut || local.p_takes_argument()).map_err(|why| {
             Refusal(format!(
-                "--release needs a destination, as ssh takes it ({why})"
+                "{option} needs a destination, as ssh takes it ({why})"
             ))
         })?;
     if inv.command_start < inv.args.len() {
-        return Err(Refusal("--release takes a destination and no command".into()).into());
+        return Err(Refusal(format!("{option} takes a destination and no command")).into());
     }
     let config = local.config(Some(inv.host.as_encoded_bytes()))?;
     let resolution = config::resolve(&config, inv.host.as_encoded_bytes());
@@ -687,12 +715,6 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
         config_file: &config.file,
         progress: false,
     };
-    let allocation = allocation(&host, &cx).ok_or_else(|| {
-        Refusal(format!(
-            "{host} has no Slurm allocation to release (no slurm for it in {})",
-            config.file
-        ))
-    })?;
     let target = Target {
         host: &host,
         image: "",
@@ -701,42 +723,7 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
         place: Place::Here,
         sent: &[],
     };
-    let script = remote::release_script(&target, &allocation);
-    let mut args = inv.args.clone();
-    args.push(carry(&script)?);
-    Ok(Plan {
-        args,
-        decision: Decision::Container { script },
-        report: Report::default(),
-        first_hop: None,
-    })
-}
-
-/// `cssh --attach list [ssh options] destination`: ssh's command line that lists this user's
-/// running jobs on the destination's cluster, with their nodes, images and whether each can be
-/// entered.
-pub fn attach_list(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
-    let inv =
-        ssh_args::parse(request.args.clone(), &mut || local.p_takes_argument()).map_err(|why| {
-            Refusal(format!(
-                "--attach list needs a destination, as ssh takes it ({why})"
-            ))
-        })?;
-    if inv.command_start < inv.args.len() {
-        return Err(Refusal("--attach list takes a destination and no command".into()).into());
-    }
-    let config = local.config(Some(inv.host.as_encoded_bytes()))?;
-    let resolution = config::resolve(&config, inv.host.as_encoded_bytes());
-    let host = checked_host(inv.host.as_encoded_bytes())?;
-    let target = Target {
-        host: &host,
-        image: "",
-        settings: &resolution.settings,
-        config_file: &config.file,
-        place: Place::Here,
-        sent: &[],
-    };
-    let script = remote::attach_list_script(&target);
+    let script = errand(&target, &cx)?;
     let mut args = inv.args.clone();
     args.push(carry(&script)?);
     Ok(Plan {

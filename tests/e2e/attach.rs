@@ -58,6 +58,20 @@ impl Job {
         job
     }
 
+    /// Waits until the job runs, and notes its node.
+    fn wait_until_running(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.node.is_empty() {
+            let out = ssh(
+                self.alias,
+                &["squeue", "-h", "-t", "RUNNING", "-o", "%N", "-j", &self.id],
+            );
+            self.node = text(&out.stdout).trim().to_string();
+            assert!(Instant::now() < deadline, "job {} never ran", self.id);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
     /// Waits until the job runs and `probe`, attached, succeeds: its container is up.
     fn wait_until_entered(&mut self, probe: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -388,18 +402,9 @@ fn a_job_that_runs_an_instance_is_entered_by_its_instance() {
 #[test]
 fn what_cannot_be_entered_is_one_line_and_255() {
     let config = untagged();
-    let mut plain = Job::submit("th-bash", "attach-plain", "#!/bin/sh\nexec sleep 3003\n");
     // Running, with no container: what the refusal says is the proof.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while plain.node.is_empty() {
-        let out = ssh(
-            "th-bash",
-            &["squeue", "-h", "-t", "RUNNING", "-o", "%N", "-j", &plain.id],
-        );
-        plain.node = text(&out.stdout).trim().to_string();
-        assert!(Instant::now() < deadline, "job {} never ran", plain.id);
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let mut plain = Job::submit("th-bash", "attach-plain", "#!/bin/sh\nexec sleep 3003\n");
+    plain.wait_until_running();
     let held = {
         let out = run_with_input(
             Command::new("ssh").arg("-F").arg(&host().ssh_config).args([
@@ -495,16 +500,7 @@ fn the_list_shows_each_running_job_and_whether_it_can_be_entered() {
         "attach-list-plain",
         "#!/bin/sh\nexec sleep 3005\n",
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while plain.node.is_empty() {
-        let out = ssh(
-            "th-tcsh",
-            &["squeue", "-h", "-t", "RUNNING", "-o", "%N", "-j", &plain.id],
-        );
-        plain.node = text(&out.stdout).trim().to_string();
-        assert!(Instant::now() < deadline, "job {} never ran", plain.id);
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    plain.wait_until_running();
     let out = run(Command::new(CSSH)
         .env("CSSH_CONFIG", untagged().path("config.toml"))
         .args(["--attach", "list", "-F"])
