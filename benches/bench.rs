@@ -627,6 +627,17 @@ fn repeated(host: &Host, work: &Path, report: &mut Report) {
     cold_start();
 }
 
+/// `script` run by plain ssh on the login node as the bash user; its output, trimmed.
+fn on_login_node(host: &Host, script: &str) -> String {
+    let out = Command::new("ssh")
+        .args(["-F", &host.ssh_config, "th-bash", script])
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs ssh");
+    assert!(out.status.success(), "{script}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// A compute node behind Slurm: a command in an allocation that runs already, and the first
 /// connection that submits it and waits for it, against the same typed by hand over ssh.
 fn slurm(host: &Host, work: &Path, report: &mut Report) {
@@ -635,15 +646,7 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
         "slurm.toml",
         &format!("[[host]]\npattern = \"th-*\"\nimage = \"{IMAGE}\"\nslurm = [\"--time=10\"]\n"),
     );
-    let ssh = |script: &str| {
-        let out = Command::new("ssh")
-            .args(["-F", &host.ssh_config, "th-bash", script])
-            .stdin(Stdio::null())
-            .output()
-            .expect("runs ssh");
-        assert!(out.status.success(), "{script}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let ssh = |script: &str| on_login_node(host, script);
     let cssh = |args: &[&str]| {
         time(
             Command::new(CSSH)
@@ -735,15 +738,7 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
 /// by hand, with the container's pid already known (`ssh login srun --jobid=J --overlap nsenter
 /// -t PID -U -m -p ... true`), which cssh finds on every call and checks after opening.
 fn attach(host: &Host, report: &mut Report) {
-    let ssh = |script: &str| {
-        let out = Command::new("ssh")
-            .args(["-F", &host.ssh_config, "th-bash", script])
-            .stdin(Stdio::null())
-            .output()
-            .expect("runs ssh");
-        assert!(out.status.success(), "{script}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let ssh = |script: &str| on_login_node(host, script);
     let job = ssh(&format!(
         "J=$(sbatch --parsable --time=10 --output=/dev/null --wrap 'exec apptainer exec --contain --pid {IMAGE} sleep 600'); \
          until [ \"$(squeue -h -j $J -o %T)\" = RUNNING ]; do sleep 1; done; echo $J"

@@ -753,6 +753,8 @@ pub struct Probe {
     pub entry_line: Option<usize>,
     pub config_file: String,
     pub allocation: Option<Allocation>,
+    /// The running job an attached host enters, where it has `attach`.
+    pub attach: Option<Attach>,
 }
 
 /// The doctor's probe of `host` with ssh's `options`: the session's own script steps, run the
@@ -783,8 +785,20 @@ pub fn probe(
     };
     let image = image_for(&cx);
     let allocation = allocation(&name, &cx);
-    let script = match image {
-        Some(image) => remote::probe::probe_script(
+    let attach = resolution.settings.attach.clone();
+    let script = match (&attach, image) {
+        (Some(job), _) => remote::probe::attach_probe_script(
+            &Target {
+                host: &name,
+                image: remote::attach::CONTAINER,
+                settings: cx.settings,
+                config_file: cx.config_file,
+                place: Place::Here,
+                sent: &[],
+            },
+            job,
+        ),
+        (None, Some(image)) => remote::probe::probe_script(
             &Target {
                 host: &name,
                 image,
@@ -795,7 +809,7 @@ pub fn probe(
             },
             allocation.as_ref(),
         ),
-        None => remote::probe::plain_probe_script(),
+        (None, None) => remote::probe::plain_probe_script(),
     };
     let mut args = inv.args.clone();
     args.splice(
@@ -826,6 +840,7 @@ pub fn probe(
         config_file: config.file.clone(),
         settings: resolution.settings.clone(),
         allocation,
+        attach,
     })
 }
 

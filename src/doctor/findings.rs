@@ -29,6 +29,7 @@ pub enum Check {
     Instance,
     Persist,
     Slurm,
+    Attach,
 }
 
 pub const CHECKS: &[Check] = &[
@@ -48,6 +49,7 @@ pub const CHECKS: &[Check] = &[
     Check::Instance,
     Check::Persist,
     Check::Slurm,
+    Check::Attach,
 ];
 
 impl Check {
@@ -70,6 +72,7 @@ impl Check {
             Check::Instance => "instance",
             Check::Persist => "persist",
             Check::Slurm => "slurm",
+            Check::Attach => "attach",
         }
     }
 }
@@ -260,6 +263,16 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
     }
     add(Check::Script, Status::Pass, "yes".into(), None);
 
+    if probe.attach.is_some() {
+        // An attached host runs no image of its own: the job's container is checked instead.
+        for check in skipped_from(Check::Runtime).take_while(|c| *c != Check::Attach) {
+            add(check, Status::Skip, String::new(), None);
+        }
+        let (status, value, fix) = judge_attach(&facts, probe, &places);
+        add(Check::Attach, status, value, fix);
+        return found;
+    }
+
     let Some(image) = &probe.image else {
         add(Check::Runtime, Status::Skip, String::new(), None);
         add(Check::Image, Status::Skip, probe.untagged.into(), None);
@@ -417,7 +430,42 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
     }
     let slurm = judge_slurm(&facts, probe, &places);
     add(Check::Slurm, slurm.0, slurm.1, slurm.2);
+    add(Check::Attach, Status::Skip, String::new(), None);
     found
+}
+
+/// The attach check: the job found and running on the login node, its container found by a
+/// step on its node, and whether a session can enter it.
+fn judge_attach(facts: &Facts, probe: &Probe, places: &Places) -> (Status, String, Option<String>) {
+    let at = places.at(probe.settings.lines.attach);
+    let list = format!(
+        "`cssh --attach list {}` lists your running jobs",
+        probe.host
+    );
+    if let Some(error) = facts.get(Fact::AttachError) {
+        return (
+            Status::Fail,
+            without_prefix(error, &probe.host),
+            Some(format!("{list}; change attach in {at}")),
+        );
+    }
+    let (Some(job), Some(found)) = (facts.get(Fact::AttachJob), facts.get(Fact::AttachContainer))
+    else {
+        return (Status::Fail, "the probe did not finish".into(), Some(list));
+    };
+    let (id, node) = job.split_once(' ').unwrap_or((job, "?"));
+    let (image, enter) = found.split_once('\t').unwrap_or((found, ""));
+    let value = format!("job {id} on {node}: {image}, {enter}");
+    let fix = match enter {
+        _ if enter.starts_with("yes") => return (Status::Pass, value, None),
+        "no (no container)" => format!(
+            "the job runs no container: name a job that does in attach in {at} ({list})"
+        ),
+        "no (setuid Apptainer)" => "the job's container has no user namespace: start it with --userns, or as an instance that apptainer exec instance:// joins".into(),
+        "no (no nsenter)" => format!("install util-linux 2.26 or later on {node}"),
+        _ => format!("a step of the job did not start on {node}: {list}"),
+    };
+    (Status::Fail, value, Some(fix))
 }
 
 /// The checks inside the image: the shell, what sftp, scp, rsync and git run, VS Code's server.
@@ -668,6 +716,7 @@ mod tests {
             entry_line: Some(2),
             config_file: "/c.toml".into(),
             allocation: None,
+            attach: None,
         }
     }
 
@@ -738,7 +787,9 @@ mod tests {
         for f in &found {
             let expected = match f.check {
                 Check::Git => Status::Warn,
-                Check::Binds | Check::Instance | Check::Persist | Check::Slurm => Status::Skip,
+                Check::Binds | Check::Instance | Check::Persist | Check::Slurm | Check::Attach => {
+                    Status::Skip
+                }
                 _ => Status::Pass,
             };
             assert_eq!(f.status, expected, "{f:?}");
@@ -872,7 +923,10 @@ mod tests {
                 stdout: facts(&lines),
                 ..Outcome::default()
             };
-            judge(&p, &outcome).pop().unwrap()
+            judge(&p, &outcome)
+                .into_iter()
+                .find(|f| f.check == Check::Slurm)
+                .unwrap()
         };
         let found = slurm(&[
             ("sbatch", "/usr/bin/sbatch"),
@@ -907,6 +961,69 @@ mod tests {
         assert_eq!(
             slurm(&[("sbatch", ""), ("srun", "")]).value,
             "no sbatch on the login node"
+        );
+    }
+
+    #[test]
+    fn an_attached_host_checks_the_job_and_its_container_only() {
+        let mut settings = Settings::default();
+        settings.attach = Some(crate::settings::Attach::parse("train").unwrap());
+        settings.lines.attach = 5;
+        let mut p = probe(settings);
+        p.image = None;
+        p.attach = p.settings.attach.clone();
+        let judged = |pairs: &[(&str, &str)]| {
+            let mut lines = vec![("begin", ""), ("login_shell", "/bin/tcsh")];
+            lines.extend_from_slice(pairs);
+            let outcome = Outcome {
+                exit: Some(0),
+                stdout: facts(&lines),
+                ..Outcome::default()
+            };
+            judge(&p, &outcome)
+        };
+        let found = judged(&[
+            ("attach_job", "42 node1"),
+            ("attach_container", "/img.sif\tyes"),
+        ]);
+        let checks: Vec<Check> = found.iter().map(|f| f.check).collect();
+        assert_eq!(checks, CHECKS, "every check once, in order");
+        for f in &found {
+            let expected = match f.check {
+                Check::Reach | Check::Quiet | Check::Script | Check::Attach => Status::Pass,
+                _ => Status::Skip,
+            };
+            assert_eq!(f.status, expected, "{f:?}");
+        }
+        let attach = |pairs: &[(&str, &str)]| by_check(&judged(pairs), Check::Attach).clone();
+        assert_eq!(
+            attach(&[
+                ("attach_job", "42 node1"),
+                ("attach_container", "/img.sif\tyes"),
+            ])
+            .value,
+            "job 42 on node1: /img.sif, yes"
+        );
+        let setuid = attach(&[
+            ("attach_job", "42 node1"),
+            ("attach_container", "/img.sif\tno (setuid Apptainer)"),
+        ]);
+        assert_eq!(setuid.status, Status::Fail);
+        assert!(setuid.fix.unwrap().contains("--userns"));
+        let missing = attach(&[(
+            "attach_error",
+            "cssh: hpc: no running job of yours named \"train\" (cssh --attach list hpc lists them)",
+        )]);
+        assert_eq!(
+            (missing.status, missing.value.as_str()),
+            (
+                Status::Fail,
+                "no running job of yours named \"train\" (cssh --attach list hpc lists them)"
+            )
+        );
+        assert_eq!(
+            missing.fix.as_deref(),
+            Some("`cssh --attach list hpc` lists your running jobs; change attach in /c.toml:5")
         );
     }
 }

@@ -50,46 +50,32 @@ pub(super) fn find_job(s: &mut Script, target: &Target, attach: &Attach) {
         }
     }
     s.raw("cssh_info=$(squeue --noheader --states=all --jobs=\"$cssh_job\" --format='%T %u %B' 2>&1) ||");
-    fail(
+    fail_job(
         s,
         target,
         &[
-            Part::Text("job "),
-            Part::Value("$cssh_job"),
             Part::Text(": "),
             Part::Value("$(printf '%s\\n' \"$cssh_info\" | tail -n 1)"),
         ],
     );
     s.raw("[ -n \"$cssh_info\" ] ||");
-    fail(
-        s,
-        target,
-        &[
-            Part::Text("job "),
-            Part::Value("$cssh_job"),
-            Part::Text(" not found"),
-        ],
-    );
+    fail_job(s, target, &[Part::Text(" not found")]);
     s.raw("cssh_state=${cssh_info%% *}; cssh_info=${cssh_info#* }; cssh_owner=${cssh_info%% *}; cssh_node=${cssh_info#* }\n");
     s.raw("[ \"$cssh_owner\" = \"$(id -un)\" ] ||");
-    fail(
+    fail_job(
         s,
         target,
         &[
-            Part::Text("job "),
-            Part::Value("$cssh_job"),
             Part::Text(" is "),
             Part::Value("$cssh_owner"),
             Part::Text("'s: cssh enters only your own jobs"),
         ],
     );
     s.raw("[ \"$cssh_state\" = RUNNING ] ||");
-    fail(
+    fail_job(
         s,
         target,
         &[
-            Part::Text("job "),
-            Part::Value("$cssh_job"),
             Part::Text(" is "),
             Part::Value("$cssh_state"),
             Part::Text(": only a running job has a container to enter"),
@@ -99,17 +85,20 @@ pub(super) fn find_job(s: &mut Script, target: &Target, attach: &Attach) {
         s.raw(&format!(
             "cssh_node=$(squeue --noheader --steps=\"$cssh_job.{step}\" --format=%N 2>/dev/null)\n[ -n \"$cssh_node\" ] ||"
         ));
-        fail(
+        fail_job(
             s,
             target,
-            &[
-                Part::Text("job "),
-                Part::Value("$cssh_job"),
-                Part::Text(&format!(" has no running step {step}")),
-            ],
+            &[Part::Text(&format!(" has no running step {step}"))],
         );
         s.raw("cssh_node=$(scontrol show hostnames \"$cssh_node\" | head -n 1)\n");
     }
+}
+
+/// One `cssh: HOST: job J ...` line and exit 255.
+fn fail_job(s: &mut Script, target: &Target, parts: &[Part]) {
+    let mut all = vec![Part::Text("job "), Part::Value("$cssh_job")];
+    all.extend_from_slice(parts);
+    fail(s, target, &all);
 }
 
 /// One `cssh: HOST: ...` line and exit 255.
@@ -153,12 +142,10 @@ pub(super) fn enter(s: &mut Script, target: &Target, attach: &Attach, inner: &In
     s.word(&inner.snippet);
     inner.arguments(s);
     s.raw("\nfi\n");
-    fail(
+    fail_job(
         s,
         target,
         &[
-            Part::Text("job "),
-            Part::Value("$cssh_job"),
             Part::Text(" runs no container on "),
             Part::Value("$cssh_node"),
             Part::Text(&format!(
@@ -212,9 +199,19 @@ fn find_instance(s: &mut Script) {
 /// `cssh --attach list`, on the login node: each running job of this user, its node, its
 /// container's image and whether a session can enter it, found by a step on its node.
 pub(super) fn list(s: &mut Script) {
+    s.raw("printf '%-10s %-10s %-32s %-24s %s\\n' JOB NODE IMAGE ENTER NAME\n");
+    s.raw("squeue --me --noheader --states=RUNNING --format='%i %B %j' | sort -n | while read -r cssh_job cssh_node cssh_name; do\n  cssh_found=$(");
+    look_in_step(s, None);
+    s.raw(")\n  printf '%-10s %-10s %-32s %-24s %s\\n' \"$cssh_job\" \"$cssh_node\" \"${cssh_found%%\t*}\" \"${cssh_found#*\t}\" \"$cssh_name\"\ndone\n");
+}
+
+/// A command that prints `IMAGE<TAB>ENTER` for job `$cssh_job`'s container on `$cssh_node`,
+/// looked for by a step of the job there (of `step`, else the default), without entering it:
+/// ENTER is `yes`, `yes (instance NAME)` or `no (WHY)`.
+pub(super) fn look_in_step(s: &mut Script, step: Option<&str>) {
     let mut on_node = Script::default();
     on_node.raw("cssh_job=$1\n");
-    find_container(&mut on_node, None);
+    find_container(&mut on_node, step);
     on_node.raw("if [ -n \"$cssh_t\" ]; then\n  cssh_e=$cssh_t; cssh_pick '*' \"$cssh_e\" && cssh_e=$cssh_t\n");
     on_node.raw("  cssh_img=$(tr '\\000' '\\n' <\"/proc/$cssh_e/environ\" | sed -n 's/^APPTAINER_CONTAINER=//p; s/^SINGULARITY_CONTAINER=//p' | head -n 1)\n");
     on_node.raw("  if [ \"/proc/$cssh_e/ns/user\" -ef /proc/self/ns/user ]; then cssh_can='no (setuid Apptainer)'\n");
@@ -223,12 +220,9 @@ pub(super) fn list(s: &mut Script) {
     on_node.raw("  if [ -n \"$cssh_inst\" ]; then cssh_can=\"yes (instance $cssh_inst)\"; cssh_img=$(sed -n 's/.*\"image\":\"\\([^\"]*\\)\".*/\\1/p' \"$cssh_state\")\n");
     on_node.raw("  else cssh_can='no (no container)'; cssh_img=-; fi\nfi\n");
     on_node.raw("printf '%s\\t%s\\n' \"${cssh_img:--}\" \"$cssh_can\"\n");
-    s.raw("printf '%-10s %-10s %-32s %-24s %s\\n' JOB NODE IMAGE ENTER NAME\n");
-    s.raw("squeue --me --noheader --states=RUNNING --format='%i %B %j' | sort -n | while read -r cssh_job cssh_node cssh_name; do\n");
-    s.raw("  cssh_found=$(srun --jobid=\"$cssh_job\" --overlap --nodes=1 --ntasks=1 --nodelist=\"$cssh_node\" --quiet --quiet /bin/sh -c");
+    s.raw("srun --jobid=\"$cssh_job\" --overlap --nodes=1 --ntasks=1 --nodelist=\"$cssh_node\" --quiet --quiet /bin/sh -c");
     s.word(&on_node.text);
-    s.raw(" sh \"$cssh_job\" </dev/null 2>/dev/null) || cssh_found=\"?\t? (the step did not start)\"\n");
-    s.raw("  printf '%-10s %-10s %-32s %-24s %s\\n' \"$cssh_job\" \"$cssh_node\" \"${cssh_found%%\t*}\" \"${cssh_found#*\t}\" \"$cssh_name\"\ndone\n");
+    s.raw(" sh \"$cssh_job\" </dev/null 2>/dev/null || printf '?\\t? (the step did not start)\\n'");
 }
 
 /// The namespaces of process `cssh_t`, which the session enters: the user namespace, then
@@ -242,16 +236,12 @@ const NAMESPACES: &[(&str, &str, u8)] = &[
 /// Enters `cssh_t`'s container with nsenter (never returns but by failing in one line).
 fn join_namespaces(s: &mut Script, target: &Target, inner: &Inner) {
     s.raw("  [ \"/proc/$cssh_t/ns/user\" -ef /proc/self/ns/user ] &&");
-    fail(
+    fail_job(
         s,
         target,
-        &[
-            Part::Text("job "),
-            Part::Value("$cssh_job"),
-            Part::Text(
-                " runs its container without a user namespace (setuid Apptainer): its namespaces belong to root and only the runtime can enter them (an instance started with --userns, or apptainer exec instance://, can be joined)",
-            ),
-        ],
+        &[Part::Text(
+            " runs its container without a user namespace (setuid Apptainer): its namespaces belong to root and only the runtime can enter them (an instance started with --userns, or apptainer exec instance://, can be joined)",
+        )],
     );
     s.raw("  cssh_nsenter=$(command -v nsenter) ||");
     fail(
@@ -292,12 +282,10 @@ fn join_namespaces(s: &mut Script, target: &Target, inner: &Inner) {
     }
     // Opened first, checked after: the same owner and start time mean the same processes.
     s.raw("  { [ -O \"/proc/$cssh_t\" ] && cssh_stat \"$cssh_t\" && [ \"$cssh_start\" = \"$cssh_ts\" ] && [ -O \"/proc/$cssh_e\" ] && cssh_stat \"$cssh_e\" && [ \"$cssh_start\" = \"$cssh_es\" ] && [ /dev/fd/5 -ef \"/proc/$cssh_t/ns/mnt\" ]; } ||");
-    fail(
+    fail_job(
         s,
         target,
         &[
-            Part::Text("job "),
-            Part::Value("$cssh_job"),
             Part::Text("'s container process "),
             Part::Value("$cssh_t"),
             Part::Text(" ended while the session entered it"),

@@ -11,9 +11,10 @@
 
 use super::slurm::{self, Allocation};
 use super::{
-    Payload, Place, SFTP_SERVER_PATHS, Script, Target, image_check, instance_running, prelude,
-    runtime_lookup, script,
+    Payload, Place, SFTP_SERVER_PATHS, Script, Target, attach, image_check, instance_running,
+    prelude, runtime_lookup, script,
 };
+use crate::settings::Attach;
 
 /// The first word of every fact line.
 pub const MARK: &str = "cssh-doctor";
@@ -63,6 +64,13 @@ pub enum Fact {
     Glibc,
     /// The inside probe finished (value empty).
     End,
+    /// The job an attached host enters and its node: `ID NODE`.
+    AttachJob,
+    /// What a step of that job found on its node: `IMAGE<TAB>ENTER` (`yes`, `yes (instance
+    /// NAME)` or `no (WHY)`).
+    AttachContainer,
+    /// The session's line where the job could not be had.
+    AttachError,
 }
 
 const KEYS: &[(Fact, &str)] = &[
@@ -91,6 +99,9 @@ const KEYS: &[(Fact, &str)] = &[
     (Fact::Tar, "tar"),
     (Fact::Glibc, "glibc"),
     (Fact::End, "end"),
+    (Fact::AttachJob, "attach_job"),
+    (Fact::AttachContainer, "attach_container"),
+    (Fact::AttachError, "attach_error"),
 ];
 
 impl Fact {
@@ -171,6 +182,26 @@ pub fn probe_script(target: &Target, allocation: Option<&Allocation>) -> Vec<u8>
         "cssh_cs; cssh_fact {} $(((cssh_t - cssh_t0) * 10))\n",
         Fact::StartMs.key()
     ));
+    s.text
+}
+
+/// The probe for a host with `attach`: on the login node, the session's own steps that find the
+/// job, then a step of the job that looks for its container on the node, as `--attach list`
+/// does; nothing is entered.
+pub fn attach_probe_script(target: &Target, job: &Attach) -> Vec<u8> {
+    let mut s = opening();
+    s.raw("cssh_last() { printf '%s\\n' \"$1\" | sed '/^[[:space:]]*$/d' | tail -n 1; }\n");
+    let mut find = Script::default();
+    prelude(&mut find, target);
+    attach::find_job(&mut find, target, job);
+    find.raw(&format!(
+        "cssh_fact {} \"$cssh_job $cssh_node\"\ncssh_fact {} \"$(",
+        Fact::AttachJob.key(),
+        Fact::AttachContainer.key()
+    ));
+    attach::look_in_step(&mut find, job.step.as_deref());
+    find.raw(")\"\n");
+    stage(&mut s, &find, Fact::AttachError);
     s.text
 }
 

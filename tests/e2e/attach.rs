@@ -7,6 +7,7 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::doctor::{status, value};
 use crate::harness::*;
 use crate::transfer::{CSFTP, CSSCP};
 
@@ -60,37 +61,35 @@ impl Job {
 
     /// Waits until the job runs, and notes its node.
     fn wait_until_running(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.node.is_empty() {
+        let (alias, id) = (self.alias, self.id.clone());
+        let mut node = String::new();
+        wait_until(&format!("job {id} to run"), || {
             let out = ssh(
-                self.alias,
-                &["squeue", "-h", "-t", "RUNNING", "-o", "%N", "-j", &self.id],
+                alias,
+                &["squeue", "-h", "-t", "RUNNING", "-o", "%N", "-j", &id],
             );
-            self.node = text(&out.stdout).trim().to_string();
-            assert!(Instant::now() < deadline, "job {} never ran", self.id);
-            std::thread::sleep(Duration::from_millis(300));
-        }
+            node = text(&out.stdout).trim().to_string();
+            if node.is_empty() {
+                Err(describe(&out))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(node.starts_with("node"), "job {id} on {node}");
+        self.node = node;
     }
 
     /// Waits until the job runs and `probe`, attached, succeeds: its container is up.
     fn wait_until_entered(&mut self, probe: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        self.wait_until_running();
+        wait_until(&format!("job {}'s container", self.id), || {
             let out = run(attach(&untagged(), &self.id, self.alias).arg(probe));
             if out.status.success() {
-                let out = ssh(self.alias, &["squeue", "-h", "-o", "%N", "-j", &self.id]);
-                self.node = text(&out.stdout).trim().to_string();
-                assert!(self.node.starts_with("node"), "{}", describe(&out));
-                return;
+                Ok(())
+            } else {
+                Err(describe(&out))
             }
-            assert!(
-                Instant::now() < deadline,
-                "job {} never showed its container: {}",
-                self.id,
-                describe(&out)
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        });
     }
 }
 
@@ -98,6 +97,21 @@ impl Drop for Job {
     fn drop(&mut self) {
         let _ = ssh(self.alias, &["scancel", &self.id]);
     }
+}
+
+/// Polls `done` until it says yes, for at most 30 s (a readiness check, not a delay); its
+/// last no says what was seen instead.
+fn wait_until(what: &str, mut done: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Err(seen) = done() {
+        assert!(Instant::now() < deadline, "waited 30 s for {what}: {seen}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Yes where `seen` is `wanted`.
+fn seen(seen: String, wanted: &str) -> Result<(), String> {
+    if seen == wanted { Ok(()) } else { Err(seen) }
 }
 
 /// A configuration that tags no host: `--attach` alone enters the job.
@@ -187,24 +201,18 @@ fn a_pty_shell_enters_the_job_and_ends_what_it_started() {
             job.id,
             host().ssh_config.display()
         ));
-        let count = "for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline; echo; done | grep -c '^sleep 3077'";
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while text(&run(attach(&config, &job.id, alias).arg(count)).stdout) != "1\n" {
-            assert!(
-                Instant::now() < deadline,
-                "{alias}: the session's sleep started"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        let sleeps = || {
+            let count = "for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline; echo; done | grep -c '^sleep 3077'";
+            text(&run(attach(&config, &job.id, alias).arg(count)).stdout)
+        };
+        wait_until(&format!("{alias}: the session's sleep to start"), || {
+            seen(sleeps(), "1\n")
+        });
         drop(tmux);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while text(&run(attach(&config, &job.id, alias).arg(count)).stdout) != "0\n" {
-            assert!(
-                Instant::now() < deadline,
-                "{alias}: the session's sleep outlived its connection"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_until(
+            &format!("{alias}: the session's sleep to end with its connection"),
+            || seen(sleeps(), "0\n"),
+        );
     }
 }
 
@@ -537,5 +545,49 @@ fn the_list_shows_each_running_job_and_whether_it_can_be_entered() {
             "attach-list-plain"
         ],
         "{listed}"
+    );
+}
+
+#[test]
+fn the_doctor_checks_an_attached_hosts_job_and_container() {
+    let job = Job::container("th-bash");
+    let mut plain = Job::submit(
+        "th-bash",
+        "attach-doctor-plain",
+        "#!/bin/sh\nexec sleep 3007\n",
+    );
+    plain.wait_until_running();
+    let config = Scratch::new(&format!(
+        "[[host]]\npattern = \"th-attach-ok\"\nattach = \"{}\"\n\n[[host]]\npattern = \"th-attach-plain\"\nattach = \"{}\"\n\n[[host]]\npattern = \"th-attach-gone\"\nattach = \"999999\"\n",
+        job.id, plain.id
+    ));
+    let out = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .args(["--doctor", "--json", "-F"])
+        .arg(&host().ssh_config)
+        .args([
+            "-l",
+            "bashuser",
+            "th-attach-ok",
+            "th-attach-plain",
+            "th-attach-gone",
+        ]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status(&report, "th-attach-ok", "attach"), "pass");
+    assert_eq!(
+        value(&report, "th-attach-ok", "attach"),
+        format!("job {} on {}: {FULL_SIF}, yes", job.id, job.node)
+    );
+    assert_eq!(status(&report, "th-attach-ok", "image"), "skip");
+    assert_eq!(status(&report, "th-attach-plain", "attach"), "fail");
+    assert_eq!(
+        value(&report, "th-attach-plain", "attach"),
+        format!("job {} on {}: -, no (no container)", plain.id, plain.node)
+    );
+    assert_eq!(status(&report, "th-attach-gone", "attach"), "fail");
+    assert_eq!(
+        value(&report, "th-attach-gone", "attach"),
+        "job 999999: slurm_load_jobs error: Invalid job id specified"
     );
 }

@@ -8,14 +8,22 @@ use serde_json::Value;
 
 use crate::harness::*;
 
+/// The hanging host's ProxyCommand, made this run's own by a fraction of a second no other
+/// program sleeps, so the test finds its own process and no one else's.
+fn hanging_proxy() -> &'static str {
+    static PROXY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PROXY.get_or_init(|| format!("sleep 600.{}", rand_suffix()))
+}
+
 /// The doctor's own ssh configuration: broken hosts first (ssh takes the first value it
 /// finds), then the test host's, whose `th-*` entry reaches the login node.
 fn ssh_config(scratch: &Scratch, closed_port: &str) -> std::path::PathBuf {
     let path = scratch.path("ssh_config");
     let text = format!(
-        "Host th-hang\n  ProxyCommand sleep 600\nHost th-closed\n  Port {closed_port}\n\
+        "Host th-hang\n  ProxyCommand {}\nHost th-closed\n  Port {closed_port}\n\
          Host th-hang th-closed th-noimage th-noprelude th-prelude th-nosftp th-nobind\n  User bashuser\n\
          Host *\nInclude {}\n",
+        hanging_proxy(),
         host().ssh_config.display()
     );
     std::fs::write(&path, text).unwrap();
@@ -59,7 +67,7 @@ fn doctor(config: &Scratch, ssh_config: &std::path::Path, args: &[&str]) -> Outp
 }
 
 /// The finding of `check` for `host` in the JSON report.
-fn finding<'a>(report: &'a Value, host: &str, check: &str) -> &'a Value {
+pub fn finding<'a>(report: &'a Value, host: &str, check: &str) -> &'a Value {
     let host_report = report["hosts"]
         .as_array()
         .unwrap()
@@ -74,11 +82,11 @@ fn finding<'a>(report: &'a Value, host: &str, check: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {check} for {host}"))
 }
 
-fn status<'a>(report: &'a Value, host: &str, check: &str) -> &'a str {
+pub fn status<'a>(report: &'a Value, host: &str, check: &str) -> &'a str {
     finding(report, host, check)["status"].as_str().unwrap()
 }
 
-fn value(report: &Value, host: &str, check: &str) -> String {
+pub fn value(report: &Value, host: &str, check: &str) -> String {
     finding(report, host, check)["value"]
         .as_str()
         .unwrap()
@@ -200,7 +208,7 @@ fn every_broken_host_gets_its_finding_and_the_healthy_ones_pass() {
     );
     // Its ProxyCommand went with it.
     let left = Command::new("pgrep")
-        .args(["-f", "^sleep 600$"])
+        .args(["-f", "-x", hanging_proxy()])
         .output()
         .unwrap();
     assert_eq!(
