@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::doctor::{status, value};
 use crate::harness::*;
-use crate::transfer::{CSFTP, CSSCP};
+use crate::transfer::{CSFTP, CSSCP, Unmount};
 
 /// A batch job submitted by `alias`'s user with `script` as its batch script, cancelled when
 /// dropped.
@@ -114,6 +114,9 @@ fn seen(seen: String, wanted: &str) -> Result<(), String> {
     if seen == wanted { Ok(()) } else { Err(seen) }
 }
 
+/// The users the tests attach as: one login shell of each kind (sh-like, csh-like, fish).
+const ATTACH_USERS: [&str; 3] = ["th-bash", "th-tcsh", "th-fish"];
+
 /// A configuration that tags no host: `--attach` alone enters the job.
 fn untagged() -> Scratch {
     Scratch::new("# no host is tagged\n")
@@ -138,7 +141,7 @@ const PROBE: &str = "cat /tmp/job-only; echo mark=$JOBMARK via=$VIAENV job=$SLUR
 #[test]
 fn a_command_enters_the_jobs_own_container() {
     let config = untagged();
-    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+    for alias in ATTACH_USERS {
         let job = Job::container(alias);
         let out = run(attach(&config, &job.id, alias).arg(PROBE));
         let secret = &job.secret;
@@ -176,7 +179,7 @@ fn a_command_enters_the_jobs_own_container() {
 #[test]
 fn a_pty_shell_enters_the_job_and_ends_what_it_started() {
     let config = untagged();
-    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+    for alias in ATTACH_USERS {
         let job = Job::container(alias);
         let tmux = Tmux::start(&format!(
             "env CSSH_CONFIG={} {CSSH} --attach {} -F {} {alias}; echo CSSH-EXITED-$?; sleep 60",
@@ -192,6 +195,33 @@ fn a_pty_shell_enters_the_job_and_ends_what_it_started() {
             screen.contains("40 160"),
             "{alias}: the window size: {screen}"
         );
+        // Ctrl-C reaches the foreground program in the container; job control works.
+        let sleeps = |seconds: &str| {
+            let count = format!(
+                "for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline; echo; done | grep -c '^sleep {seconds}'"
+            );
+            text(&run(attach(&config, &job.id, alias).arg(count)).stdout)
+        };
+        tmux.keys("sleep 3098");
+        wait_until(&format!("{alias}: the foreground sleep"), || {
+            seen(sleeps("3098"), "1\n")
+        });
+        tmux.press("C-c");
+        // bash abandons the rest of a line whose program Ctrl-C ended: $? on the next line.
+        tmux.keys("echo interrupted-$?");
+        tmux.wait_for("interrupted-130");
+        tmux.keys("sleep 3099 & fg %1");
+        wait_until(&format!("{alias}: the sleep brought back"), || {
+            seen(sleeps("3099"), "1\n")
+        });
+        tmux.press("C-c");
+        tmux.keys("echo back-$((40+2))");
+        tmux.wait_for("back-42");
+        assert_eq!(
+            sleeps("3099"),
+            "0\n",
+            "{alias}: Ctrl-C ended the job brought back"
+        );
         tmux.keys("exit 3");
         tmux.wait_for("CSSH-EXITED-3");
         // A closed connection ends what the session started in the container.
@@ -201,17 +231,13 @@ fn a_pty_shell_enters_the_job_and_ends_what_it_started() {
             job.id,
             host().ssh_config.display()
         ));
-        let sleeps = || {
-            let count = "for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline; echo; done | grep -c '^sleep 3077'";
-            text(&run(attach(&config, &job.id, alias).arg(count)).stdout)
-        };
         wait_until(&format!("{alias}: the session's sleep to start"), || {
-            seen(sleeps(), "1\n")
+            seen(sleeps("3077"), "1\n")
         });
         drop(tmux);
         wait_until(
             &format!("{alias}: the session's sleep to end with its connection"),
-            || seen(sleeps(), "0\n"),
+            || seen(sleeps("3077"), "0\n"),
         );
     }
 }
@@ -332,79 +358,105 @@ fn every_client_reaches_the_jobs_private_tmp_through_the_attach_setting() {
         "git --git-dir=/tmp/repo.git show main:file",
     ]));
     assert_eq!(text(&out.stdout), "pushed\n", "{}", describe(&out));
+    // sshfs mounts the job's /tmp: what the job wrote reads back, what is written the job sees.
+    let mount = config.path("mnt");
+    std::fs::create_dir(&mount).unwrap();
+    let out = with_config(
+        Command::new("sshfs")
+            .arg("-o")
+            .arg(format!("ssh_command={cssh_e}"))
+            .arg("th-bash:/tmp")
+            .arg(&mount),
+    );
+    assert!(out.status.success(), "sshfs: {}", describe(&out));
+    let unmount = Unmount(mount.clone());
+    assert_eq!(
+        std::fs::read_to_string(mount.join("job-only")).unwrap(),
+        expected
+    );
+    std::fs::write(mount.join("by-sshfs"), "mounted\n").unwrap();
+    drop(unmount);
+    let out =
+        with_config(Command::new(CSSH).args(["-F", &ssh_config, "th-bash", "cat /tmp/by-sshfs"]));
+    assert_eq!(text(&out.stdout), "mounted\n", "{}", describe(&out));
 }
 
 #[test]
 fn node_mode_carries_vs_code_and_a_forward_into_the_container() {
-    let job = Job::container("th-bash");
-    let config = Scratch::new(&format!(
-        "[[host]]\npattern = \"th-bash\"\nattach = \"{}\"\nslurm_connect = \"ssh\"\n",
-        job.id
-    ));
-    // VS Code Remote-SSH's shape: its script on bash's stdin, in the job's container.
-    let out = run_with_input(
-        cssh(&config).args(["-T", "-D", &free_port(), "th-bash", "bash"]),
-        b"cat /tmp/job-only; echo bash=$BASH_VERSION; hostname\nexit 0\n",
-    );
-    let stdout = text(&out.stdout);
-    assert!(
-        stdout.starts_with(&format!("{}\nbash=5.2", job.secret))
-            && stdout.ends_with(&format!("{}\n", job.node)),
-        "{}",
-        describe(&out)
-    );
-    // -L ends on the node, in the container's network: a server in the container answers.
-    let (local, remote) = (free_port(), free_port());
-    let mut server = cssh(&config)
-        .args([
-            "-L",
-            &format!("{local}:127.0.0.1:{remote}"),
-            "th-bash",
-            &format!("cd /tmp && exec python3 -m http.server {remote} --bind 127.0.0.1"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let body = loop {
-        let fetched = Command::new("python3")
+    for alias in ATTACH_USERS {
+        let job = Job::container(alias);
+        let config = Scratch::new(&format!(
+            "[[host]]\npattern = \"{alias}\"\nattach = \"{}\"\nslurm_connect = \"ssh\"\n",
+            job.id
+        ));
+        // VS Code Remote-SSH's shape: its script on bash's stdin, in the job's container.
+        let out = run_with_input(
+            cssh(&config).args(["-T", "-D", &free_port(), alias, "bash"]),
+            b"cat /tmp/job-only; echo bash=$BASH_VERSION; hostname\nexit 0\n",
+        );
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.starts_with(&format!("{}\nbash=5.2", job.secret))
+                && stdout.ends_with(&format!("{}\n", job.node)),
+            "{alias}: {}",
+            describe(&out)
+        );
+        // -L ends on the node, in the container's network: a server in the container answers.
+        let (local, remote) = (free_port(), free_port());
+        let mut server = cssh(&config)
             .args([
-                "-c",
-                &format!(
-                    "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:{local}/job-only', timeout=5).read().decode(), end='')"
-                ),
+                "-L",
+                &format!("{local}:127.0.0.1:{remote}"),
+                alias,
+                &format!("cd /tmp && exec python3 -m http.server {remote} --bind 127.0.0.1"),
             ])
-            .output()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
             .unwrap();
-        if fetched.status.success() {
-            break text(&fetched.stdout);
-        }
-        assert!(Instant::now() < deadline, "{}", describe(&fetched));
-        std::thread::sleep(Duration::from_millis(300));
-    };
-    let _ = server.kill();
-    let _ = server.wait();
-    assert_eq!(body, format!("{}\n", job.secret));
+        let mut body = String::new();
+        wait_until(&format!("{alias}: the server in the container"), || {
+            let fetched = Command::new("python3")
+                .args([
+                    "-c",
+                    &format!(
+                        "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:{local}/job-only', timeout=5).read().decode(), end='')"
+                    ),
+                ])
+                .output()
+                .unwrap();
+            body = text(&fetched.stdout);
+            if fetched.status.success() {
+                Ok(())
+            } else {
+                Err(describe(&fetched))
+            }
+        });
+        let _ = server.kill();
+        let _ = server.wait();
+        assert_eq!(body, format!("{}\n", job.secret), "{alias}");
+    }
 }
 
 #[test]
 fn a_job_that_runs_an_instance_is_entered_by_its_instance() {
-    let name = format!("inst{}", rand_suffix());
-    let script = format!(
-        "#!/bin/sh\napptainer instance start {FULL_SIF} {name} >/dev/null 2>&1\ntrap 'apptainer instance stop {name} >/dev/null 2>&1' EXIT TERM\nsleep 3002 & wait\n"
-    );
-    let mut job = Job::submit("th-bash", &format!("attach-{name}"), &script);
-    job.wait_until_entered("true");
-    let out = run(attach(&untagged(), &job.id, "th-bash")
-        .arg("cat /etc/cssh-image-marker; echo $APPTAINER_INSTANCE job=$SLURM_JOB_ID"));
-    assert_eq!(
-        text(&out.stdout),
-        format!("{FULL_MARKER}{name} job={}\n", job.id),
-        "{}",
-        describe(&out)
-    );
+    for alias in ATTACH_USERS {
+        let name = format!("inst{}", rand_suffix());
+        let script = format!(
+            "#!/bin/sh\napptainer instance start {FULL_SIF} {name} >/dev/null 2>&1\ntrap 'apptainer instance stop {name} >/dev/null 2>&1' EXIT TERM\nsleep 3002 & wait\n"
+        );
+        let mut job = Job::submit(alias, &format!("attach-{name}"), &script);
+        job.wait_until_entered("true");
+        let out = run(attach(&untagged(), &job.id, alias)
+            .arg("cat /etc/cssh-image-marker; echo $APPTAINER_INSTANCE job=$SLURM_JOB_ID; exit 7"));
+        assert_eq!(
+            (text(&out.stdout), out.status.code()),
+            (format!("{FULL_MARKER}{name} job={}\n", job.id), Some(7)),
+            "{alias}: {}",
+            describe(&out)
+        );
+    }
 }
 
 #[test]

@@ -229,6 +229,15 @@ impl Tmux {
             .unwrap();
     }
 
+    /// Presses one key by tmux's name for it (`C-c`, `C-z`).
+    pub fn press(&self, key: &str) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", key])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
     /// Waits for the first output (the shell's prompt): keys typed earlier may be discarded.
     pub fn wait_for_prompt(&self) {
         self.wait_until("a prompt", |screen| !screen.trim().is_empty());

@@ -576,7 +576,7 @@ pub fn sshfs_round_trip(data: &DataDir, source: &Path) {
     }
 }
 
-struct Unmount(PathBuf);
+pub struct Unmount(pub PathBuf);
 
 impl Drop for Unmount {
     fn drop(&mut self) {
