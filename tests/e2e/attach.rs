@@ -59,6 +59,16 @@ impl Job {
         job
     }
 
+    /// A job whose container is as setuid Apptainer's are: a mount namespace of root's, no user
+    /// namespace (the test host's stand-in for starter-suid, which Debian does not ship).
+    fn setuid(alias: &'static str) -> Job {
+        Job::submit(
+            alias,
+            "attach-setuid",
+            "#!/bin/sh\nexec /usr/local/libexec/th-setuid-starter --mount --root=/opt/th/setuid-root /usr/bin/setpriv --reuid=$(id -u) --regid=$(id -g) --clear-groups /usr/bin/sleep 3006\n",
+        )
+    }
+
     /// Waits until the job runs, and notes its node.
     fn wait_until_running(&mut self) {
         let (alias, id) = (self.alias, self.id.clone());
@@ -486,6 +496,8 @@ fn what_cannot_be_entered_is_one_line_and_255() {
         }
     };
     let theirs = Job::container("th-bash");
+    let mut setuid = Job::setuid("th-bash");
+    setuid.wait_until_running();
     // A node whose PATH has no nsenter, and one whose nsenter is too old for user namespaces.
     let setup = ssh(
         "th-bash",
@@ -505,6 +517,13 @@ fn what_cannot_be_entered_is_one_line_and_255() {
             format!(
                 "cssh: th-bash: job {0} runs no container on {1} (the job without one: ssh -t th-bash srun --jobid={0} --overlap --pty bash)",
                 plain.id, plain.node
+            ),
+        ),
+        (
+            run(attach(&config, &setuid.id, "th-bash").arg("true")),
+            format!(
+                "cssh: th-bash: job {} runs its container without a user namespace (setuid Apptainer): its namespaces belong to root and only the runtime can enter them (an instance started with --userns, or apptainer exec instance://, can be joined)",
+                setuid.id
             ),
         ),
         (
@@ -561,6 +580,8 @@ fn the_list_shows_each_running_job_and_whether_it_can_be_entered() {
         "#!/bin/sh\nexec sleep 3005\n",
     );
     plain.wait_until_running();
+    let mut setuid = Job::setuid("th-tcsh");
+    setuid.wait_until_running();
     let out = run(Command::new(CSSH)
         .env("CSSH_CONFIG", untagged().path("config.toml"))
         .args(["--attach", "list", "-F"])
@@ -595,6 +616,19 @@ fn the_list_shows_each_running_job_and_whether_it_can_be_entered() {
             "(no",
             "container)",
             "attach-list-plain"
+        ],
+        "{listed}"
+    );
+    assert_eq!(
+        row(&setuid.id),
+        [
+            &setuid.id,
+            &setuid.node,
+            "-",
+            "no",
+            "(setuid",
+            "Apptainer)",
+            "attach-setuid"
         ],
         "{listed}"
     );
