@@ -293,7 +293,21 @@ fn join_namespaces(s: &mut Script, target: &Target, inner: &Inner) {
     );
     // The container's environment, each variable a quoted word for eval (GNU sed's -z reads
     // NUL-separated records), then the job's id and what ssh set up for the session on top.
-    s.raw("  cssh_env=$(sed -z \"s/'/'\\\\\\\\''/g; s/^/'/; s/\\$/' /\" <&3 | tr -d '\\000')\n");
+    // A sed that cannot (no -z) says so after what it printed, and the session stops there.
+    s.raw("  cssh_env=$({ sed -z \"s/'/'\\\\\\\\''/g; s/^/'/; s/\\$/' /\" <&3 2>/dev/null || echo cssh-no-sed-z; } | tr -d '\\000')\n");
+    s.raw("  case $cssh_env in *cssh-no-sed-z)");
+    fail(
+        s,
+        target,
+        &[
+            Part::Text("the sed on "),
+            Part::Value("$cssh_node"),
+            Part::Text(
+                " cannot read the container's environment (GNU sed 4.2.2 or later, with -z, can)",
+            ),
+        ],
+    );
+    s.raw("  esac\n");
     s.raw("  cssh_n=$#\n  eval \"set -- \\\"\\$@\\\" $cssh_env\"\n");
     s.raw("  set -- \"$@\" SLURM_JOB_ID=\"$cssh_job\" SLURM_JOBID=\"$cssh_job\"");
     for name in forwarded(target) {

@@ -124,6 +124,21 @@ fn seen(seen: String, wanted: &str) -> Result<(), String> {
     if seen == wanted { Ok(()) } else { Err(seen) }
 }
 
+/// A configuration whose prelude puts `~/DIR/NAME`, holding `script`, first on th-bash's PATH.
+fn fake_program(dir: &str, name: &str, script: &str) -> Scratch {
+    let out = run_with_input(
+        Command::new("ssh").arg("-F").arg(&host().ssh_config).args([
+            "th-bash",
+            &format!("mkdir -p ~/{dir} && cat >~/{dir}/{name} && chmod +x ~/{dir}/{name}"),
+        ]),
+        script.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    Scratch::new(&format!(
+        "[[host]]\npattern = \"th-bash\"\nprelude = \"PATH=$HOME/{dir}:$PATH\"\n"
+    ))
+}
+
 /// The users the tests attach as: one login shell of each kind (sh-like, csh-like, fish).
 const ATTACH_USERS: [&str; 3] = ["th-bash", "th-tcsh", "th-fish"];
 
@@ -498,19 +513,27 @@ fn what_cannot_be_entered_is_one_line_and_255() {
     let theirs = Job::container("th-bash");
     let mut setuid = Job::setuid("th-bash");
     setuid.wait_until_running();
-    // A node whose PATH has no nsenter, and one whose nsenter is too old for user namespaces.
+    // Nodes whose programs fall short, each a PATH the prelude sets: no nsenter at all, an
+    // nsenter too old for user namespaces, a sed without -z.
     let setup = ssh(
         "th-bash",
         &[
-            "mkdir -p ~/no-nsenter ~/old-nsenter && for f in /usr/bin/*; do [ \"${f##*/}\" = nsenter ] || ln -sf \"$f\" ~/no-nsenter/; done && printf '#!/bin/sh\\necho \"Usage: nsenter [options] <program>\"\\n' >~/old-nsenter/nsenter && chmod +x ~/old-nsenter/nsenter",
+            "mkdir -p ~/no-nsenter && for f in /usr/bin/*; do [ \"${f##*/}\" = nsenter ] || ln -sf \"$f\" ~/no-nsenter/; done",
         ],
     );
     assert!(setup.status.success(), "{}", describe(&setup));
+    let old_nsenter = fake_program(
+        "old-nsenter",
+        "nsenter",
+        "#!/bin/sh\necho 'Usage: nsenter [options] <program>'\n",
+    );
+    let old_sed = fake_program(
+        "old-sed",
+        "sed",
+        "#!/bin/sh\ncase $1 in -z) echo 'sed: invalid option -- z' >&2; exit 1 ;; esac\nexec /usr/bin/sed \"$@\"\n",
+    );
     let no_nsenter =
         Scratch::new("[[host]]\npattern = \"th-bash\"\nprelude = \"PATH=$HOME/no-nsenter\"\n");
-    let old_nsenter = Scratch::new(
-        "[[host]]\npattern = \"th-bash\"\nprelude = \"PATH=$HOME/old-nsenter:$PATH\"\n",
-    );
     let cases = [
         (
             run(attach(&config, &plain.id, "th-bash").arg("true")),
@@ -559,6 +582,10 @@ fn what_cannot_be_entered_is_one_line_and_255() {
         (
             run(attach(&old_nsenter, &theirs.id, "th-bash").arg("true")),
             format!("cssh: th-bash: nsenter on {} cannot keep your credentials in the container's user namespace (util-linux 2.26 or later can)", theirs.node),
+        ),
+        (
+            run(attach(&old_sed, &theirs.id, "th-bash").arg("true")),
+            format!("cssh: th-bash: the sed on {} cannot read the container's environment (GNU sed 4.2.2 or later, with -z, can)", theirs.node),
         ),
     ];
     for (out, line) in cases {
