@@ -44,8 +44,7 @@ pub fn render(plan: &Plan, ssh: &Path) -> Vec<u8> {
         }
     }
     if plan.first_hop.is_some() {
-        out +=
-            "first: a connection to the login node waits for the allocation and prints its node\n";
+        out += "first: a connection to the login node finds the job (the host's allocation, waited for, or the job attached to) and prints its node\n";
     }
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(b"exec: ");

@@ -205,18 +205,6 @@ impl Attach {
             step,
         })
     }
-
-    /// The job as the user wrote it, for messages.
-    pub fn describe(&self) -> String {
-        let job = match &self.job {
-            JobRef::Id(id) => format!("job {id}"),
-            JobRef::Name(name) => format!("job {name:?}"),
-        };
-        match &self.step {
-            Some(step) => format!("{job}, step {step}"),
-            None => job,
-        }
-    }
 }
 
 impl SettingValue for Attach {

@@ -42,7 +42,7 @@ pub(super) fn find_job(s: &mut Script, target: &Target, attach: &Attach) {
             s.raw(" 2>/dev/null | sort -n | tail -n 1)\n[ -n \"$cssh_job\" ] ||");
             s.fail_with(
                 &[Part::Text(&target.say(&format!(
-                    "no running job of yours named {name:?} (cssh --attach list {} lists them)",
+                    "no running job of yours named \"{name}\" (cssh --attach list {} lists them)",
                     target.host
                 )))],
                 ATTACH_FAILED,
