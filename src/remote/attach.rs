@@ -272,12 +272,12 @@ fn join_namespaces(s: &mut Script, target: &Target, inner: &Inner) {
     s.raw("  cssh_e=$cssh_t; cssh_es=$cssh_ts; cssh_top=$cssh_t; cssh_tops=$cssh_ts\n");
     s.raw("  if ! [ \"/proc/$cssh_t/ns/pid\" -ef /proc/self/ns/pid ] && cssh_pick '*' \"$cssh_top\"; then cssh_e=$cssh_t; cssh_es=$cssh_ts; fi\n");
     s.raw("  cssh_t=$cssh_top; cssh_ts=$cssh_tops\n");
-    // `command exec`: a descriptor that cannot be opened fails the line, not the shell.
-    s.raw("  command exec 3<\"/proc/$cssh_e/environ\" 4<\"/proc/$cssh_t/ns/user\" 5<\"/proc/$cssh_t/ns/mnt\" 9<\"/proc/$cssh_e/cwd\" || exit 255\n");
+    // A descriptor that cannot be opened (the process ended) fails the check below, quietly.
+    s.raw("  { command exec 3<\"/proc/$cssh_e/environ\" 4<\"/proc/$cssh_t/ns/user\" 5<\"/proc/$cssh_t/ns/mnt\" 9<\"/proc/$cssh_e/cwd\"; } 2>/dev/null || cssh_ts=gone\n");
     s.raw("  cssh_ns=\"--user=/dev/fd/4 --mount=/dev/fd/5\"\n");
     for (name, flag, fd) in NAMESPACES {
         s.raw(&format!(
-            "  [ \"/proc/$cssh_t/ns/{name}\" -ef /proc/self/ns/{name} ] || {{ command exec {fd}<\"/proc/$cssh_t/ns/{name}\" || exit 255; cssh_ns=\"$cssh_ns {flag}=/dev/fd/{fd}\"; }}\n"
+            "  [ \"/proc/$cssh_t/ns/{name}\" -ef /proc/self/ns/{name} ] || {{ {{ command exec {fd}<\"/proc/$cssh_t/ns/{name}\"; }} 2>/dev/null || cssh_ts=gone; cssh_ns=\"$cssh_ns {flag}=/dev/fd/{fd}\"; }}\n"
         ));
     }
     // Opened first, checked after: the same owner and start time mean the same processes.
@@ -293,8 +293,10 @@ fn join_namespaces(s: &mut Script, target: &Target, inner: &Inner) {
     );
     // The container's environment, each variable a quoted word for eval (GNU sed's -z reads
     // NUL-separated records), then the job's id and what ssh set up for the session on top.
-    // A sed that cannot (no -z) says so after what it printed, and the session stops there.
-    s.raw("  cssh_env=$({ sed -z \"s/'/'\\\\\\\\''/g; s/^/'/; s/\\$/' /\" <&3 2>/dev/null || echo cssh-no-sed-z; } | tr -d '\\000')\n");
+    // Only NAME=VALUE records count: a program may overwrite its environment's memory (its
+    // process title), and anything else would be env's command. A sed that cannot (no -z)
+    // says so after what it printed, and the session stops there.
+    s.raw("  cssh_env=$({ sed -z \"/^[A-Za-z_][A-Za-z0-9_]*=/!d; s/'/'\\\\\\\\''/g; s/^/'/; s/\\$/' /\" <&3 2>/dev/null || echo cssh-no-sed-z; } | tr -d '\\000')\n");
     s.raw("  case $cssh_env in *cssh-no-sed-z)");
     fail(
         s,

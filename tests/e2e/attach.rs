@@ -202,6 +202,25 @@ fn a_command_enters_the_jobs_own_container() {
 }
 
 #[test]
+fn an_environment_that_is_not_all_variables_gives_only_its_variables() {
+    // The container's process replaces its environment with records env would take for a
+    // command and an option, as a program that overwrites its environment's memory leaves it.
+    let script = format!(
+        "#!/bin/sh\nexec apptainer exec --contain {FULL_SIF} python3 -c 'import ctypes; libc = ctypes.CDLL(None); A = ctypes.c_char_p * 4; libc.execve(b\"/bin/sleep\", A(b\"sleep\", b\"3011\", None, None), A(b\"GOOD=kept\", b\"NOEQUALS\", b\"-u\", None))'\n"
+    );
+    let mut job = Job::submit("th-bash", "attach-garbled", &script);
+    job.wait_until_entered("true");
+    let out = run(attach(&untagged(), &job.id, "th-bash")
+        .arg("echo $GOOD; env | grep -c -e NOEQUALS -e '^-u'; exit 7"));
+    assert_eq!(
+        (text(&out.stdout), text(&out.stderr), out.status.code()),
+        ("kept\n0\n".into(), String::new(), Some(7)),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
 fn a_pty_shell_enters_the_job_and_ends_what_it_started() {
     let config = untagged();
     for alias in ATTACH_USERS {
