@@ -303,6 +303,13 @@ fn every_client_reaches_the_jobs_private_tmp_through_the_attach_setting() {
     };
     let cssh_e = format!("{CSSH} -F {ssh_config}");
     let expected = format!("{}\n", job.secret);
+    // What `cssh --rsync-path` and `--sftp-server-command` print for the host: a remote command
+    // for tools whose transport stays plain ssh.
+    let own_remote_command = |option: &str| -> String {
+        let out = with_config(Command::new(CSSH).args([option, "th-bash"]));
+        assert!(out.status.success(), "{option}: {}", describe(&out));
+        text(&out.stdout).trim_end().to_string()
+    };
     for (what, command, file) in [
         (
             "scp",
@@ -338,6 +345,19 @@ fn every_client_reaches_the_jobs_private_tmp_through_the_attach_setting() {
             ])),
             "rsync",
         ),
+        (
+            "rsync --rsync-path, plain ssh as its transport",
+            with_config(
+                Command::new("rsync")
+                    .args(["-a", "-e", &format!("ssh -F {ssh_config}")])
+                    .arg(format!(
+                        "--rsync-path={}",
+                        own_remote_command("--rsync-path")
+                    ))
+                    .args(["th-bash:/tmp/job-only", &local("rsync-path")]),
+            ),
+            "rsync-path",
+        ),
     ] {
         assert!(command.status.success(), "{what}: {}", describe(&command));
         assert_eq!(
@@ -346,7 +366,17 @@ fn every_client_reaches_the_jobs_private_tmp_through_the_attach_setting() {
             "{what}"
         );
     }
-    // sftp puts a file into the job's /tmp; the job sees it there.
+    // Plain sftp with cssh's remote command for the sftp-server, then csftp: each puts a file
+    // into the job's /tmp, and the job sees it there.
+    std::fs::write(config.path("up-plain"), "uploaded plain\n").unwrap();
+    let out = run_with_input(
+        Command::new("sftp")
+            .args(["-q", "-F", &ssh_config, "-b", "-", "-s"])
+            .arg(own_remote_command("--sftp-server-command"))
+            .arg("th-bash"),
+        format!("put {} /tmp/up-plain\n", local("up-plain")).as_bytes(),
+    );
+    assert!(out.status.success(), "sftp -s: {}", describe(&out));
     std::fs::write(config.path("up"), "uploaded\n").unwrap();
     let out = run_with_input(
         Command::new(CSFTP)
@@ -364,7 +394,7 @@ fn every_client_reaches_the_jobs_private_tmp_through_the_attach_setting() {
     ]));
     assert_eq!(
         text(&out.stdout),
-        "uploaded\njob-only\nup\n",
+        "uploaded\njob-only\nup\nup-plain\n",
         "{}",
         describe(&out)
     );
