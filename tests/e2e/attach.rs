@@ -534,6 +534,69 @@ fn a_job_that_runs_an_instance_is_entered_by_its_instance() {
 }
 
 #[test]
+fn a_step_picks_its_own_container_and_the_batch_steps_is_the_default() {
+    // The batch step runs one container; step 0, started by srun inside the job, another.
+    let script = format!(
+        "#!/bin/sh\napptainer exec --contain {FULL_SIF} sh -c 'echo batch >/tmp/which; exec sleep 3012' &\nsrun --overlap --ntasks=1 apptainer exec --contain {FULL_SIF} sh -c 'echo step >/tmp/which; exec sleep 3013' &\nwait\n"
+    );
+    let mut job = Job::submit("th-fish", "attach-steps", &script);
+    job.wait_until_entered("cat /tmp/which");
+    let step = format!("{}.0", job.id);
+    wait_until("step 0's container", || {
+        let out = run(attach(&untagged(), &step, "th-fish").arg("cat /tmp/which"));
+        seen(text(&out.stdout), "step\n")
+    });
+    let out = run(attach(&untagged(), &job.id, "th-fish").arg("cat /tmp/which"));
+    assert_eq!(text(&out.stdout), "batch\n", "{}", describe(&out));
+}
+
+#[test]
+fn csshs_own_allocation_with_an_instance_is_entered_by_its_instance() {
+    let alias = format!("th-attach-own-{}", rand_suffix());
+    // The instance outlives its job on this cluster (proctrack/linuxproc): a name of this
+    // run's own, stopped at the end.
+    let instance = format!("own{}", rand_suffix());
+    let config = Scratch::new(&format!(
+        "[[host]]\npattern = \"{alias}\"\nimage = \"{FULL_SIF}\"\nslurm = [\"--time=5\"]\ninstance = \"{instance}\"\n"
+    ));
+    let out = run(cssh(&config).args(["-l", "tcshuser", &alias, "true"]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let listed = ssh(
+        "th-tcsh",
+        &["squeue", "-h", "-o", "%i", &format!("--name=cssh-{alias}")],
+    );
+    let job = text(&listed.stdout).trim().to_string();
+    assert!(!job.is_empty(), "{}", describe(&listed));
+    let out = run(attach(&untagged(), &job, "th-tcsh")
+        .arg("echo $APPTAINER_INSTANCE; cat /etc/cssh-image-marker"));
+    let stopped = ssh(
+        "th-tcsh",
+        &[
+            "srun",
+            &format!("--jobid={job}"),
+            "--overlap",
+            "apptainer",
+            "instance",
+            "stop",
+            &instance,
+        ],
+    );
+    assert!(stopped.status.success(), "{}", describe(&stopped));
+    let released = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .args(["--release", "-F"])
+        .arg(&host().ssh_config)
+        .args(["-l", "tcshuser", &alias]));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{instance}\n{FULL_MARKER}"),
+        "{}",
+        describe(&out)
+    );
+    assert!(released.status.success(), "{}", describe(&released));
+}
+
+#[test]
 fn what_cannot_be_entered_is_one_line_and_255() {
     let config = untagged();
     // Running, with no container: what the refusal says is the proof.
