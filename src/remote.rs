@@ -360,17 +360,26 @@ fn instance_running(s: &mut Script, instance: &str) {
 }
 
 /// The batch script of a Slurm allocation: it holds the allocation until its time limit, and
-/// starts the configured instance first, so the instance lives as long as the allocation. The
-/// runtime comes in `CSSH_RT` (sbatch exports the submitting environment).
+/// starts the configured instance first and stops it when the job ends (cancelled, released
+/// or out of time), so the instance lives as long as the allocation: its processes leave the
+/// job's process tree, which a cluster without cgroups ends alone. The runtime comes in
+/// `CSSH_RT` (sbatch exports the submitting environment).
 fn batch_script(target: &Target) -> Vec<u8> {
     let mut s = Script::default();
-    if let Some(instance) = &target.settings.instance {
-        s.raw("\"$CSSH_RT\" -s instance start");
-        image_arguments(&mut s, target);
-        s.word(instance.as_bytes());
-        s.raw(" </dev/null >/dev/null 2>&1; ");
-    }
-    s.raw("exec sleep 2147483647");
+    let Some(instance) = &target.settings.instance else {
+        s.raw("exec sleep 2147483647");
+        return s.text;
+    };
+    s.raw("\"$CSSH_RT\" -s instance start");
+    image_arguments(&mut s, target);
+    s.word(instance.as_bytes());
+    s.raw(" </dev/null >/dev/null 2>&1; trap");
+    let mut stop = Script::default();
+    stop.raw("\"$CSSH_RT\" -s instance stop");
+    stop.word(instance.as_bytes());
+    stop.raw(" >/dev/null 2>&1");
+    s.word(&stop.text);
+    s.raw(" EXIT; trap exit TERM HUP INT; sleep 2147483647 & wait");
     s.text
 }
 

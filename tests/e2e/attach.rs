@@ -553,8 +553,6 @@ fn a_step_picks_its_own_container_and_the_batch_steps_is_the_default() {
 #[test]
 fn csshs_own_allocation_with_an_instance_is_entered_by_its_instance() {
     let alias = format!("th-attach-own-{}", rand_suffix());
-    // The instance outlives its job on this cluster (proctrack/linuxproc): a name of this
-    // run's own, stopped at the end.
     let instance = format!("own{}", rand_suffix());
     let config = Scratch::new(&format!(
         "[[host]]\npattern = \"{alias}\"\nimage = \"{FULL_SIF}\"\nslurm = [\"--time=5\"]\ninstance = \"{instance}\"\n"
@@ -569,19 +567,8 @@ fn csshs_own_allocation_with_an_instance_is_entered_by_its_instance() {
     assert!(!job.is_empty(), "{}", describe(&listed));
     let out = run(attach(&untagged(), &job, "th-tcsh")
         .arg("echo $APPTAINER_INSTANCE; cat /etc/cssh-image-marker"));
-    let stopped = ssh(
-        "th-tcsh",
-        &[
-            "srun",
-            &format!("--jobid={job}"),
-            "--overlap",
-            "apptainer",
-            "instance",
-            "stop",
-            &instance,
-        ],
-    );
-    assert!(stopped.status.success(), "{}", describe(&stopped));
+    let node = ssh("th-tcsh", &["squeue", "-h", "-o", "%N", "-j", &job]);
+    let node = text(&node.stdout).trim().to_string();
     let released = run(Command::new(CSSH)
         .env("CSSH_CONFIG", config.path("config.toml"))
         .args(["--release", "-F"])
@@ -594,6 +581,32 @@ fn csshs_own_allocation_with_an_instance_is_entered_by_its_instance() {
         describe(&out)
     );
     assert!(released.status.success(), "{}", describe(&released));
+    // The instance left the job's processes, and the job, ending, stopped it.
+    wait_until(
+        &format!("the instance on {node} to stop with its job"),
+        || {
+            let out = Command::new("ssh")
+                .arg("-F")
+                .arg(&host().ssh_config)
+                .args([
+                    "-J",
+                    "th-tcsh",
+                    "-l",
+                    "tcshuser",
+                    &node,
+                    "apptainer instance list",
+                ])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let listed = text(&out.stdout);
+            if out.status.success() && !listed.contains(&instance) {
+                Ok(())
+            } else {
+                Err(describe(&out))
+            }
+        },
+    );
 }
 
 #[test]
