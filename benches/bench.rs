@@ -743,9 +743,10 @@ fn attach(host: &Host, report: &mut Report) {
         "J=$(sbatch --parsable --time=10 --output=/dev/null --wrap 'exec apptainer exec --contain --pid {IMAGE} sleep 600'); \
          until [ \"$(squeue -h -j $J -o %T)\" = RUNNING ]; do sleep 1; done; echo $J"
     ));
+    // The container's init among the job's own processes, as Slurm lists them.
     let pid = loop {
         let pid = ssh(&format!(
-            "srun --jobid={job} --overlap pgrep -n -u bashuser -x appinit || true"
+            "srun --jobid={job} --overlap sh -c 'for p in $(scontrol listpids {job} | awk \"NR > 1 {{ print \\$1 }}\"); do [ \"$(cat /proc/$p/comm 2>/dev/null)\" = appinit ] && echo $p; done; true'"
         ));
         if !pid.is_empty() {
             break pid;
