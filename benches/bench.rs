@@ -638,6 +638,17 @@ fn on_login_node(host: &Host, script: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The time of `ssh login srun --jobid=JOB --overlap COMMAND...` typed by hand.
+fn by_hand_step(host: &Host, job: &str, command: &[&str]) -> Duration {
+    time(
+        Command::new("ssh")
+            .args(["-F", &host.ssh_config, "th-bash", "srun"])
+            .arg(format!("--jobid={job}"))
+            .arg("--overlap")
+            .args(command),
+    )
+}
+
 /// A compute node behind Slurm: a command in an allocation that runs already, and the first
 /// connection that submits it and waits for it, against the same typed by hand over ssh.
 fn slurm(host: &Host, work: &Path, report: &mut Report) {
@@ -705,20 +716,7 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
     let job = ssh("squeue --me -h --name=cssh-th-bench-reused -o %i");
     let (plain, reused) = interleaved(
         20,
-        &mut || {
-            time(Command::new("ssh").args([
-                "-F",
-                &host.ssh_config,
-                "th-bash",
-                "srun",
-                &format!("--jobid={job}"),
-                "--overlap",
-                "apptainer",
-                "exec",
-                IMAGE,
-                "true",
-            ]))
-        },
+        &mut || by_hand_step(host, &job, &["apptainer", "exec", IMAGE, "true"]),
         &mut || cssh(&["-l", "bashuser", "th-bench-reused", "true"]),
     );
     release("th-bench-reused");
@@ -756,24 +754,22 @@ fn attach(host: &Host, report: &mut Report) {
     let (plain, attached) = interleaved(
         20,
         &mut || {
-            time(Command::new("ssh").args([
-                "-F",
-                &host.ssh_config,
-                "th-bash",
-                "srun",
-                &format!("--jobid={job}"),
-                "--overlap",
-                "nsenter",
-                "-t",
-                &pid,
-                "-U",
-                "-m",
-                "-p",
-                "--preserve-credentials",
-                "-r",
-                "-w",
-                "true",
-            ]))
+            by_hand_step(
+                host,
+                &job,
+                &[
+                    "nsenter",
+                    "-t",
+                    &pid,
+                    "-U",
+                    "-m",
+                    "-p",
+                    "--preserve-credentials",
+                    "-r",
+                    "-w",
+                    "true",
+                ],
+            )
         },
         &mut || {
             time(Command::new(CSSH).args([

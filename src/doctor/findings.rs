@@ -756,6 +756,16 @@ mod tests {
         judge(&probe(Settings::default()), &outcome)
     }
 
+    /// The findings for a probe that printed `pairs` and exited 0.
+    fn judged(probe: &Probe, pairs: &[(&str, &str)]) -> Vec<Finding> {
+        let outcome = Outcome {
+            exit: Some(0),
+            stdout: facts(pairs),
+            ..Outcome::default()
+        };
+        judge(probe, &outcome)
+    }
+
     fn by_check(findings: &[Finding], check: Check) -> &Finding {
         findings.iter().find(|f| f.check == check).unwrap()
     }
@@ -918,15 +928,7 @@ mod tests {
         let slurm = |pairs: &[(&str, &str)]| {
             let mut lines = HEALTHY.to_vec();
             lines.extend_from_slice(pairs);
-            let outcome = Outcome {
-                exit: Some(0),
-                stdout: facts(&lines),
-                ..Outcome::default()
-            };
-            judge(&p, &outcome)
-                .into_iter()
-                .find(|f| f.check == Check::Slurm)
-                .unwrap()
+            by_check(&judged(&p, &lines), Check::Slurm).clone()
         };
         let found = slurm(&[
             ("sbatch", "/usr/bin/sbatch"),
@@ -975,12 +977,7 @@ mod tests {
         let judged = |pairs: &[(&str, &str)]| {
             let mut lines = vec![("begin", ""), ("login_shell", "/bin/tcsh")];
             lines.extend_from_slice(pairs);
-            let outcome = Outcome {
-                exit: Some(0),
-                stdout: facts(&lines),
-                ..Outcome::default()
-            };
-            judge(&p, &outcome)
+            judged(&p, &lines)
         };
         let found = judged(&[
             ("attach_job", "42 node1"),

@@ -101,6 +101,21 @@ fn fail_job(s: &mut Script, target: &Target, parts: &[Part]) {
     fail(s, target, &all);
 }
 
+/// One `cssh: HOST: WHAT on NODE WHY` line and exit 255: a program of the node falls short.
+fn fail_on_node(s: &mut Script, target: &Target, what: &str, why: &str) {
+    let what = format!("{what} on ");
+    let why = format!(" {why}");
+    fail(
+        s,
+        target,
+        &[
+            Part::Text(&what),
+            Part::Value("$cssh_node"),
+            Part::Text(&why),
+        ],
+    );
+}
+
 /// One `cssh: HOST: ...` line and exit 255.
 fn fail(s: &mut Script, target: &Target, parts: &[Part]) {
     let lead = target.say("");
@@ -244,28 +259,20 @@ fn join_namespaces(s: &mut Script, target: &Target, inner: &Inner) {
         )],
     );
     s.raw("  cssh_nsenter=$(command -v nsenter) ||");
-    fail(
+    fail_on_node(
         s,
         target,
-        &[
-            Part::Text("no nsenter on "),
-            Part::Value("$cssh_node"),
-            Part::Text(&format!(
-                " to enter the job's container ({NSENTER_VERSION} or later has it)"
-            )),
-        ],
+        "no nsenter",
+        &format!("to enter the job's container ({NSENTER_VERSION} or later has it)"),
     );
     s.raw("  \"$cssh_nsenter\" --help 2>&1 | grep -q -e --preserve-credentials ||");
-    fail(
+    fail_on_node(
         s,
         target,
-        &[
-            Part::Text("nsenter on "),
-            Part::Value("$cssh_node"),
-            Part::Text(&format!(
-                " cannot keep your credentials in the container's user namespace ({NSENTER_VERSION} or later can)"
-            )),
-        ],
+        "nsenter",
+        &format!(
+            "cannot keep your credentials in the container's user namespace ({NSENTER_VERSION} or later can)"
+        ),
     );
     // The environment comes from the container's first process, or from its init's oldest
     // child where it has a pid namespace of its own (its init holds the runtime's variables).
@@ -298,16 +305,11 @@ fn join_namespaces(s: &mut Script, target: &Target, inner: &Inner) {
     // says so after what it printed, and the session stops there.
     s.raw("  cssh_env=$({ sed -z \"/^[A-Za-z_][A-Za-z0-9_]*=/!d; s/'/'\\\\\\\\''/g; s/^/'/; s/\\$/' /\" <&3 2>/dev/null || echo cssh-no-sed-z; } | tr -d '\\000')\n");
     s.raw("  case $cssh_env in *cssh-no-sed-z)");
-    fail(
+    fail_on_node(
         s,
         target,
-        &[
-            Part::Text("the sed on "),
-            Part::Value("$cssh_node"),
-            Part::Text(
-                " cannot read the container's environment (GNU sed 4.2.2 or later, with -z, can)",
-            ),
-        ],
+        "the sed",
+        "cannot read the container's environment (GNU sed 4.2.2 or later, with -z, can)",
     );
     s.raw("  esac\n");
     s.raw("  cssh_n=$#\n  eval \"set -- \\\"\\$@\\\" $cssh_env\"\n");
