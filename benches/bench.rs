@@ -366,14 +366,14 @@ fn end_to_end(host: &Host, work: &Path, report: &mut Report) {
     let runtime = work.join("e2e-run");
     std::fs::create_dir_all(&runtime).unwrap();
     let master = format!("{}/by-hand-%C", work.display());
-    let by_hand = |reuse: bool, image: &str| {
+    let by_hand = |reuse: bool, command: &[&str]| {
         let mut ssh = Command::new("ssh");
         ssh.args(["-F", &host.ssh_config]);
         if reuse {
             ssh.args(["-o", "ControlMaster=auto", "-S", &master])
                 .args(["-o", "ControlPersist=2m"]);
         }
-        ssh.args(["th-bash", "apptainer", "exec", image, "true"]);
+        ssh.arg("th-bash").args(command);
         ssh
     };
     let through_cssh = |config: &Path| {
@@ -384,13 +384,15 @@ fn end_to_end(host: &Host, work: &Path, report: &mut Report) {
             .args(["-F", &host.ssh_config, "th-bash", "true"]);
         cssh
     };
-    let instance = "instance://e2e".to_string();
-    for (figure, pairs, reuse, image, extra, target) in [
+    let in_image = ["apptainer", "exec", IMAGE, "true"];
+    let in_instance = ["apptainer", "exec", "instance://e2e", "true"];
+    let instance = "persist = \"2m\"\ninstance = \"e2e\"";
+    for (figure, pairs, reuse, hand, extra, target) in [
         (
             "`cssh host true` against `ssh host apptainer exec IMG true`, a new connection each",
             30,
             false,
-            IMAGE.to_string(),
+            &in_image[..],
             "",
             "<= 1.02x",
         ),
@@ -398,35 +400,50 @@ fn end_to_end(host: &Host, work: &Path, report: &mut Report) {
             "`persist`: the same on a kept connection (`ssh -S master host apptainer exec IMG true`)",
             50,
             true,
-            IMAGE.to_string(),
+            &in_image[..],
             "persist = \"2m\"",
             "<= 1.05x",
         ),
         (
-            "`persist` and `instance`: the same into a running instance (`... apptainer exec instance://NAME true`)",
+            "`persist` and `instance`: the same into a running instance (`... apptainer exec instance://NAME true`), joined by its namespaces",
             50,
             true,
-            instance.clone(),
-            "persist = \"2m\"\ninstance = \"e2e\"",
-            "<= 1.05x",
+            &in_instance[..],
+            instance,
+            "<= 0.3x",
+        ),
+        (
+            "`persist` and `instance` against no container at all (`ssh -S master host true`)",
+            50,
+            true,
+            &["true"][..],
+            instance,
+            "within +10 ms",
         ),
     ] {
         let config = tagged(&format!("e2e-{pairs}-{}.toml", extra.len()), extra);
         // The first call of each makes the master connection and starts the instance.
         time(&mut through_cssh(&config));
-        time(&mut by_hand(reuse, &image));
-        let (plain, cssh, spread) = paired(
-            pairs,
-            &mut || time(&mut by_hand(reuse, &image)),
-            &mut || time(&mut through_cssh(&config)),
-        );
+        time(&mut by_hand(reuse, hand));
+        let (plain, cssh, spread) =
+            paired(pairs, &mut || time(&mut by_hand(reuse, hand)), &mut || {
+                time(&mut through_cssh(&config))
+            });
+        let comparison = if target.starts_with("within") {
+            format!(
+                "+{} (medians)",
+                ms(cssh.median.saturating_sub(plain.median))
+            )
+        } else {
+            format!("pairs: {spread}")
+        };
         report.add(
             SECTION,
             Row {
                 figure: format!("{figure}, {pairs} pairs"),
                 plain,
                 cssh,
-                comparison: format!("pairs: {spread}"),
+                comparison,
                 target: target.into(),
             },
         );
@@ -728,6 +745,59 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
             cssh: reused,
             comparison: format!("{:.3}x", ratio(reused, plain)),
             target: "<= 1.05x".into(),
+        },
+    );
+    // Node mode with an instance: each session asks the login node for the node, then reaches
+    // it by ssh through the login node and joins the allocation's instance there; by hand, the
+    // node and the instance already known.
+    let node_mode = self::config(
+        work,
+        "slurm-node.toml",
+        &format!(
+            "[[host]]\npattern = \"th-*\"\nimage = \"{IMAGE}\"\nslurm = [\"--time=10\"]\nslurm_connect = \"ssh\"\ninstance = \"bench\"\n"
+        ),
+    );
+    let on_node = |args: &[&str]| {
+        time(
+            Command::new(CSSH)
+                .arg("--config")
+                .arg(&node_mode)
+                .args(["-F", &host.ssh_config])
+                .args(args),
+        )
+    };
+    on_node(&["-l", "bashuser", "th-bench-node", "true"]);
+    let (plain, joined) = interleaved(
+        20,
+        &mut || {
+            let start = Instant::now();
+            let node = ssh("squeue --me -h --name=cssh-th-bench-node -o %N");
+            time(
+                Command::new("ssh")
+                    .args(["-F", &host.ssh_config, "-J", "th-bash", "-l", "bashuser"])
+                    .arg(&node)
+                    .args(["apptainer", "exec", "instance://bench", "true"]),
+            );
+            start.elapsed()
+        },
+        &mut || on_node(&["-l", "bashuser", "th-bench-node", "true"]),
+    );
+    time(Command::new(CSSH).arg("--config").arg(&node_mode).args([
+        "--release",
+        "-F",
+        &host.ssh_config,
+        "-l",
+        "bashuser",
+        "th-bench-node",
+    ]));
+    report.add(
+        section,
+        Row {
+            figure: "node mode with an instance: `cssh host true` (a first connection for the node, then ssh to it) against `ssh login squeue` for the node, then `ssh -J login NODE apptainer exec instance://NAME true` (20 runs each)".into(),
+            plain,
+            cssh: joined,
+            comparison: format!("{:.3}x", ratio(joined, plain)),
+            target: String::new(),
         },
     );
 }

@@ -37,7 +37,14 @@ pub fn render(plan: &Plan, ssh: &Path) -> Vec<u8> {
             let _ = writeln!(out, "decision: plain ssh: {why}");
         }
         Decision::Container { script } => {
-            out += "decision: container\nremote script (run by the remote /bin/sh):\n";
+            out += "decision: container\n";
+            if let Some(instance) = &report.resolution.settings.instance {
+                let _ = writeln!(
+                    out,
+                    "instance: commands join {instance} by its namespaces where it runs in a user namespace with no cgroup, seccomp, AppArmor, SELinux, capability, fakeroot or checkpoint settings and the session sets no APPTAINER_ or SINGULARITY_ variable; else by apptainer exec instance:// (cssh --doctor says which)"
+                );
+            }
+            out += "remote script (run by the remote /bin/sh):\n";
             for line in String::from_utf8_lossy(script).lines() {
                 let _ = writeln!(out, "  {line}");
             }

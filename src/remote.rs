@@ -8,6 +8,7 @@
 //! Failures to find a piece on the remote exit with [`MISSING_ON_REMOTE`] after one `cssh:` line.
 
 pub mod attach;
+mod join;
 pub mod probe;
 pub mod slurm;
 
@@ -134,10 +135,27 @@ pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
         }
         Place::Node(allocation) => slurm::join(&mut s, allocation),
     }
-    launcher(&mut s, target);
-    environment(&mut s, target);
-    payload_command(&mut s, target, payload);
-    s.raw("\n");
+    if let (Some(instance), Place::Here | Place::Node(_)) =
+        (&target.settings.instance, &target.place)
+    {
+        // The command's words first, while the session's variables are as ssh left them.
+        s.raw("set --");
+        environment(&mut s, target);
+        payload_command(&mut s, target, payload);
+        s.raw("\n");
+        join::enter(
+            &mut s,
+            &String::from_utf8_lossy(&sh(instance.as_bytes())),
+            |s| {
+                instance_start(s, target, instance);
+            },
+        );
+    } else {
+        launcher(&mut s, target);
+        environment(&mut s, target);
+        payload_command(&mut s, target, payload);
+        s.raw("\n");
+    }
     s.text
 }
 
@@ -234,8 +252,9 @@ fn image_arguments(s: &mut Script, target: &Target) {
     s.word(target.image.as_bytes());
 }
 
-/// `exec "$cssh_rt" exec ...`: a new container of the image, or the configured instance,
-/// started first if it does not run; on a Slurm host, as a step of the allocation.
+/// `exec "$cssh_rt" exec ...`: a new container of the image; on a Slurm host, as a step of the
+/// allocation, which joins the configured instance on the node (started first if it does not
+/// run). On the host itself an instance is entered by [`join::enter`].
 fn launcher(s: &mut Script, target: &Target) {
     let binds = SessionBinds::of(target);
     if binds.agent {
@@ -245,9 +264,6 @@ fn launcher(s: &mut Script, target: &Target) {
         s.raw("cssh_xauth=; [ -n \"${DISPLAY-}\" ] && [ -f \"${XAUTHORITY:-$HOME/.Xauthority}\" ] && cssh_xauth=${XAUTHORITY:-$HOME/.Xauthority}\n");
     }
     let step = matches!(target.place, Place::Step(_));
-    if let (Some(instance), false) = (&target.settings.instance, step) {
-        instance_start(s, target, instance);
-    }
     s.raw("exec");
     if step {
         slurm::step(s, None);
@@ -268,22 +284,19 @@ fn launcher(s: &mut Script, target: &Target) {
             }
             image_arguments(s, target);
         }
-        Some(instance) if step => {
+        Some(instance) => {
             // On the allocation's node, a small sh joins the instance, starting it first if it
             // does not run.
             let mut joiner = Script::default();
             joiner.raw("cssh_rt=$1; shift\n");
-            instance_start(&mut joiner, target, instance);
-            joiner.raw("exec \"$cssh_rt\" exec");
-            joiner.word(format!("instance://{instance}").as_bytes());
-            joiner.raw(" \"$@\"");
+            join::enter(
+                &mut joiner,
+                &String::from_utf8_lossy(&sh(instance.as_bytes())),
+                |j| instance_start(j, target, instance),
+            );
             s.raw(" /bin/sh -c");
             s.word(&joiner.text);
             s.raw(" sh \"$cssh_rt\"");
-        }
-        Some(instance) => {
-            s.raw(" \"$cssh_rt\" exec");
-            s.word(format!("instance://{instance}").as_bytes());
         }
     }
 }
@@ -497,6 +510,16 @@ enum After {
 
 impl Inner {
     fn of(target: &Target, payload: Payload) -> Inner {
+        let mut inner = Inner::payload(target, payload);
+        let instance = target.settings.instance.is_some()
+            || matches!(target.place, Place::Attached(_) | Place::AttachedNode(_));
+        if instance {
+            inner.snippet.splice(0..0, join::ENTERED.iter().copied());
+        }
+        inner
+    }
+
+    fn payload(target: &Target, payload: Payload) -> Inner {
         let check = |tool: &str, message: &str| -> Vec<u8> {
             let mut check = Script::default();
             check.raw("command -v");
@@ -635,6 +658,14 @@ fn first_executable(candidates: &[&str], failure: &str) -> Vec<u8> {
     s.raw("; do if [ -x \"$cssh_p\" ]; then exec \"$cssh_p\"; fi; done;");
     s.fail(failure);
     s.text.trim_ascii_end().to_vec()
+}
+
+/// `cssh_stat PID`: `cssh_ppid` and `cssh_start` (fields 4 and 22 of /proc/PID/stat; the name,
+/// field 2, may hold spaces and parentheses), or false where PID is gone. The start time tells a
+/// process from a later one that got its pid.
+fn proc_stat(s: &mut Script) {
+    s.raw("cssh_stat() {\n  cssh_line=; read -r cssh_line 2>/dev/null <\"/proc/$1/stat\" || [ -n \"$cssh_line\" ] || return 1\n");
+    s.raw("  set -- ${cssh_line##*\") \"}; cssh_ppid=$2; cssh_start=${20}\n}\n");
 }
 
 /// A piece of a message the script writes: text as it is, or the value of a shell expression.
@@ -1203,6 +1234,51 @@ exec "$@"
     }
 
     #[test]
+    fn an_instance_in_this_user_namespace_is_joined_by_the_runtime() {
+        // A setuid-mode instance shares the session's user namespace, which a join by
+        // namespaces cannot enter: the look records why and the runtime joins it, even where
+        // the state file claims a user namespace.
+        let remote = Remote::new("setuid", "apptainer");
+        let settings = Settings {
+            instance: Some("dev".into()),
+            ..Settings::default()
+        };
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let dir = remote.dir.join(format!(
+            "home/.apptainer/instances/app/{}/tester/dev",
+            hostname.trim()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut init = Command::new("sleep").arg("60").spawn().unwrap();
+        let config = "eyJlbmdpbmVDb25maWciOnsiaG9tZURlc3QiOiIvaCJ9fQ=="; // {"engineConfig":{"homeDest":"/h"}}
+        std::fs::write(
+            dir.join("dev.json"),
+            format!(
+                "{{\"pid\":{},\"ppid\":{},\"name\":\"dev\",\"user\":\"tester\",\"image\":\"/i.sif\",\"config\":\"{config}\",\"userns\":true,\"cgroup\":false,\"ip\":\"\",\"checkpoint\":\"\",\"sharensMode\":false}}",
+                init.id(),
+                std::process::id()
+            ),
+        )
+        .unwrap();
+        remote.echo_in(&settings);
+        let record = std::fs::read_to_string(dir.join("cssh-join-1")).unwrap();
+        let _ = init.kill();
+        let _ = init.wait();
+        assert!(
+            record.contains("cssh_j_slow='it runs without a user namespace (setuid mode)'"),
+            "{record}"
+        );
+        assert!(
+            remote
+                .calls()
+                .iter()
+                .any(|c| c[..2] == ["exec", "instance://dev"]),
+            "{:?}",
+            remote.calls()
+        );
+    }
+
+    #[test]
     fn instance_is_started_once_then_joined() {
         let remote = Remote::new("instance", "apptainer");
         let settings = Settings {
@@ -1214,14 +1290,18 @@ exec "$@"
             remote.echo_in(&settings);
         }
         let image = remote.image();
+        // Without Apptainer's state file the fast join is not taken: the runtime joins.
+        let mut joined = [vec!["exec", "instance://dev"], in_sh("echo in")].concat();
+        let snippet = format!("{}{}", text(join::ENTERED), joined[4]);
+        joined[4] = &snippet;
         assert_eq!(
             remote.calls(),
             vec![
                 vec!["instance", "list"],
                 vec!["-s", "instance", "start", "--bind", "/b", &image, "dev"],
-                [vec!["exec", "instance://dev"], in_sh("echo in")].concat(),
+                joined.clone(),
                 vec!["instance", "list"],
-                [vec!["exec", "instance://dev"], in_sh("echo in")].concat(),
+                joined,
             ]
         );
     }

@@ -405,10 +405,16 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
     match (&probe.settings.instance, facts.get(Fact::Instance)) {
         (None, _) | (Some(_), None) => add(Check::Instance, Status::Skip, String::new(), None),
         (Some(name), Some(state)) => {
-            let value = if state == "running" {
-                format!("{name} running")
-            } else {
-                format!("{name} not running (the next session starts it)")
+            let value = match (state, facts.get(Fact::InstanceJoin)) {
+                ("running", Some("namespaces")) => {
+                    format!("{name} running, commands join it by its namespaces")
+                }
+                ("running", Some(way)) => {
+                    let why = way.strip_prefix("runtime ").unwrap_or(way);
+                    format!("{name} running, commands join it by apptainer exec instance:// {why}")
+                }
+                ("running", None) => format!("{name} running"),
+                _ => format!("{name} not running (the next session starts it)"),
             };
             add(Check::Instance, Status::Pass, value, None);
         }

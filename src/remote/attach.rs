@@ -15,9 +15,9 @@
 //! descriptors first, and only then is the process checked again, owner and start time, so what
 //! is entered is the process that was found, never a reused pid. A job that only started an
 //! instance (its processes left the job's process tree) is entered by the instance the job
-//! started, through the runtime's `exec instance://`.
+//! started, as any instance is (`join`).
 
-use super::{Inner, Part, Script, Target, forwarded, runtime_lookup, slurm};
+use super::{Inner, Part, Script, Target, forwarded, join, proc_stat, runtime_lookup, slurm};
 use crate::settings::{Attach, JobRef};
 
 /// What messages call the container an attached session enters.
@@ -153,10 +153,12 @@ pub(super) fn enter(s: &mut Script, target: &Target, attach: &Attach, inner: &In
     find_instance(s);
     s.raw("if [ -n \"$cssh_inst\" ]; then\n");
     runtime_lookup(s, target);
-    s.raw("exec \"$cssh_rt\" exec \"instance://$cssh_inst\" /bin/sh -c");
+    s.raw("set -- /bin/sh -c");
     s.word(&inner.snippet);
     inner.arguments(s);
-    s.raw("\nfi\n");
+    s.raw("\n");
+    join::enter(s, "\"$cssh_inst\"", |_| {});
+    s.raw("fi\n");
     fail_job(
         s,
         target,
@@ -180,10 +182,7 @@ fn find_container(s: &mut Script, step: Option<&str>) {
     s.raw("cssh_node=; read -r cssh_node </proc/sys/kernel/hostname\n");
     // `STEP:PID` for each of the job's processes; the batch step is `batch`.
     s.raw("cssh_pids=$(scontrol listpids \"$cssh_job\" 2>/dev/null | awk 'NR > 1 { print $3 \":\" $1 }')\n");
-    // cssh_stat PID: `cssh_ppid` and `cssh_start` (fields 4 and 22 of /proc/PID/stat; the
-    // name, field 2, may hold spaces and parentheses), or false where PID is gone.
-    s.raw("cssh_stat() {\n  cssh_line=; read -r cssh_line 2>/dev/null <\"/proc/$1/stat\" || [ -n \"$cssh_line\" ] || return 1\n");
-    s.raw("  set -- ${cssh_line##*\") \"}; cssh_ppid=$2; cssh_start=${20}\n}\n");
+    proc_stat(s);
     // cssh_pick PATTERN [PARENT]: `cssh_t`, the oldest process of the steps matching PATTERN
     // that is this user's and in a container (of PARENT's children: any in the container;
     // else: only the container's first processes, whose parent is outside it).

@@ -11,9 +11,10 @@
 
 use super::slurm::{self, Allocation};
 use super::{
-    Payload, Place, SFTP_SERVER_PATHS, Script, Target, attach, image_check, instance_running,
+    Payload, Place, SFTP_SERVER_PATHS, Script, Target, attach, image_check, instance_running, join,
     prelude, runtime_lookup, script,
 };
+use crate::quote::sh;
 use crate::settings::Attach;
 
 /// The first word of every fact line.
@@ -33,6 +34,8 @@ pub enum Fact {
     RuntimeVersion,
     /// `running` or `stopped`.
     Instance,
+    /// After the session: how commands enter the instance, `namespaces` or `runtime (WHY)`.
+    InstanceJoin,
     /// The session's line where the image check failed.
     ImageError,
     /// A bind source that does not exist on the remote (one fact each).
@@ -80,6 +83,7 @@ const KEYS: &[(Fact, &str)] = &[
     (Fact::RuntimePath, "runtime_path"),
     (Fact::RuntimeVersion, "runtime_version"),
     (Fact::Instance, "instance"),
+    (Fact::InstanceJoin, "instance_join"),
     (Fact::ImageError, "image_error"),
     (Fact::BindMissing, "bind_missing"),
     (Fact::SbatchPath, "sbatch"),
@@ -182,6 +186,17 @@ pub fn probe_script(target: &Target, allocation: Option<&Allocation>) -> Vec<u8>
         "cssh_cs; cssh_fact {} $(((cssh_t - cssh_t0) * 10))\n",
         Fact::StartMs.key()
     ));
+    if let Some(instance) = &target.settings.instance {
+        // The way the session's join took, now that it looked at the instance.
+        let mut way = Script::default();
+        prelude(&mut way, target);
+        join::report(&mut way, &String::from_utf8_lossy(&sh(instance.as_bytes())));
+        way.raw(&format!(
+            "cssh_fact {} \"$cssh_jway\"\n",
+            Fact::InstanceJoin.key()
+        ));
+        stage(&mut s, &way, Fact::InstanceJoin);
+    }
     s.text
 }
 

@@ -522,14 +522,24 @@ fn a_job_that_runs_an_instance_is_entered_by_its_instance() {
         );
         let mut job = Job::submit(alias, &format!("attach-{name}"), &script);
         job.wait_until_entered("true");
-        let out = run(attach(&untagged(), &job.id, alias)
-            .arg("cat /etc/cssh-image-marker; echo $APPTAINER_INSTANCE job=$SLURM_JOB_ID; exit 7"));
+        let out = run(attach(&untagged(), &job.id, alias).arg(format!(
+            "cat /etc/cssh-image-marker; echo $APPTAINER_INSTANCE job=$SLURM_JOB_ID; {CAPBND}; exit 7"
+        )));
+        let stdout = text(&out.stdout);
         assert_eq!(
-            (text(&out.stdout), out.status.code()),
-            (format!("{FULL_MARKER}{name} job={}\n", job.id), Some(7)),
+            (
+                stdout.lines().take(2).collect::<Vec<_>>(),
+                out.status.code()
+            ),
+            (
+                vec![FULL_MARKER.trim_end(), &format!("{name} job={}", job.id)],
+                Some(7)
+            ),
             "{alias}: {}",
             describe(&out)
         );
+        // The instance is joined by its namespaces, as any instance.
+        assert!(joined_by_namespaces(&stdout), "{alias}: {stdout}");
     }
 }
 

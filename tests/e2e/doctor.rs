@@ -312,20 +312,49 @@ fn on_a_terminal_one_line_shows_the_progress_and_goes() {
 
 #[test]
 fn the_instance_is_reported_as_the_next_session_finds_it() {
-    let name = format!("doc{}", std::process::id());
+    // One doctor run checks the bash, tcsh and fish users at once (each has its own instance).
+    let users = ["th-bash", "th-tcsh", "th-fish"];
+    let name = format!("doc{}", rand_suffix() % 1_000_000);
     let config = tagging(FULL_SIF, &format!("instance = {name:?}"));
-    let state = || {
-        let out = doctor(&config, &host().ssh_config, &["--json", "th-zsh"]);
+    let instance = |config: &Scratch, aliases: &[&str]| -> Vec<String> {
+        let out = doctor(config, &host().ssh_config, &[&["--json"], aliases].concat());
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(status(&report, "th-zsh", "start"), "pass", "{report:#}");
-        value(&report, "th-zsh", "instance")
+        aliases
+            .iter()
+            .map(|alias| {
+                assert_eq!(status(&report, alias, "start"), "pass", "{report:#}");
+                value(&report, alias, "instance")
+            })
+            .collect()
     };
     assert_eq!(
-        state(),
-        format!("{name} not running (the next session starts it)")
+        instance(&config, &users),
+        vec![format!("{name} not running (the next session starts it)"); 3]
     );
-    // The probe's session joined the instance as a session would, starting it.
-    assert_eq!(state(), format!("{name} running"));
-    let stop = ssh("th-zsh", &["apptainer", "instance", "stop", &name]);
+    // The probe's session joined the instance as a session would, starting it, and looked at
+    // it: the next commands join it by its namespaces.
+    assert_eq!(
+        instance(&config, &users),
+        vec![format!("{name} running, commands join it by its namespaces"); 3]
+    );
+    for alias in users {
+        let stop = ssh(alias, &["apptainer", "instance", "stop", &name]);
+        assert!(stop.status.success(), "{}", describe(&stop));
+    }
+    // A session that sets a variable Apptainer reads takes the runtime, and the doctor says why.
+    let config = tagging(
+        FULL_SIF,
+        &format!("instance = {name:?}\nprelude = \"export APPTAINER_CACHEDIR=/tmp\""),
+    );
+    let first = run(cssh(&config).args(["th-bash", "true"]));
+    assert!(first.status.success(), "{}", describe(&first));
+    let way = instance(&config, &["th-bash"]);
+    let stop = ssh("th-bash", &["apptainer", "instance", "stop", &name]);
     assert!(stop.status.success(), "{}", describe(&stop));
+    assert_eq!(
+        way,
+        [format!(
+            "{name} running, commands join it by apptainer exec instance:// (the session sets a variable Apptainer reads (APPTAINER_*, SINGULARITY_*, PS1, PROMPT_COMMAND) or drops (a name that is not a shell name))"
+        )]
+    );
 }

@@ -13,6 +13,9 @@ pub const FULL_SIF: &str = "/opt/th/full.sif";
 pub const FULL_SANDBOX: &str = "/opt/th/full-sandbox";
 pub const SPACE_SIF: &str = "/opt/th/dir with space/full.sif";
 pub const BARE_SIF: &str = "/opt/th/bare.sif";
+/// The bare image with a %environment section of its own, and with a docker-style one.
+pub const ENV_SIF: &str = "/opt/th/env.sif";
+pub const DOCKER_SIF: &str = "/opt/th/docker.sif";
 pub const FULL_MARKER: &str = "cssh-testhost image marker: full bookworm image\n";
 pub const BARE_MARKER: &str = "cssh-testhost image marker: bare bookworm image\n";
 pub const REMOTE_MARKER: &str = "cssh-testhost remote marker: the host (trixie), not a container\n";
@@ -277,4 +280,17 @@ pub fn rand_suffix() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos()
+}
+
+/// A shell line that prints `capbnd=MASK`, the command's capability bounding set: empty when
+/// Apptainer's starter ran it, the session's when cssh joined the instance by its namespaces
+/// (a join from outside cannot drop it). Builtins only: the bare images have no grep.
+pub const CAPBND: &str =
+    "while read -r k v; do case $k in CapBnd:) echo \"capbnd=$v\" ;; esac; done </proc/self/status";
+
+/// Whether a command's output shows it was joined by its namespaces, not through the runtime.
+pub fn joined_by_namespaces(stdout: &str) -> bool {
+    stdout
+        .lines()
+        .any(|l| l.starts_with("capbnd=") && l != "capbnd=0000000000000000")
 }

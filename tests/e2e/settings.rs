@@ -117,13 +117,17 @@ fn an_instance_is_started_once_and_reused() {
     let config = tagging(FULL_SIF, &format!("instance = {name:?}"));
     for alias in ["th-bash", "th-tcsh", "th-fish"] {
         for _ in 0..2 {
-            let out = run(cssh(&config).args([alias, "cat", &host().image_marker]));
-            assert_eq!(
-                text(&out.stdout),
-                FULL_MARKER,
+            let out =
+                run(cssh(&config).args([alias, &format!("cat {}; {CAPBND}", host().image_marker)]));
+            let stdout = text(&out.stdout);
+            assert!(
+                stdout.starts_with(FULL_MARKER),
                 "{alias}: {}",
                 describe(&out)
             );
+            // The first command starts the instance and looks at it: each joins it by its
+            // namespaces.
+            assert!(joined_by_namespaces(&stdout), "{alias}: {stdout}");
         }
         let list = ssh(alias, &["apptainer", "instance", "list"]);
         let running: Vec<String> = text(&list.stdout)

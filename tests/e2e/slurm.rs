@@ -388,29 +388,44 @@ fn in_node_mode_sessions_reach_the_node_by_ssh_vs_code_and_forwards_included() {
 
 #[test]
 fn an_instance_is_started_with_the_allocation_and_joined_by_its_steps() {
-    let instance = format!("dev{}", rand_suffix());
-    let config = slurm_config(&format!("{SLURM}\ninstance = \"{instance}\""));
-    let alias = format!("th-instance-{}", rand_suffix());
-    // PID 1 of an instance is Apptainer's appinit; a plain exec has none of its own.
-    let command = format!("{WHERE}; tr '\\0' ' ' </proc/1/cmdline");
-    let mut seen = Vec::new();
-    for _ in 0..2 {
-        let out = run(cssh(&config).args(["-l", "zshuser", &alias, &command]));
-        seen.push(landed(&out));
-        assert!(text(&out.stdout).contains("appinit"), "{}", describe(&out));
-    }
-    assert_eq!(seen[0], seen[1], "one job, one instance");
-    let state = host().root.join(format!(
-        "home/zshuser/.apptainer/instances/app/{}/zshuser/{instance}/{instance}.json",
-        seen[0].0
-    ));
-    assert!(
-        state.exists(),
-        "the instance runs on the node: {}",
-        state.display()
-    );
-    let out = release(&config, "zshuser", &alias);
-    assert!(out.status.success(), "{}", describe(&out));
+    // PID 1 of an instance is Apptainer's appinit; a plain exec has none of its own. Each
+    // command joins the instance by its namespaces on the node, from a step and, with
+    // slurm_connect = "ssh", from the node's own sshd, for the bash, tcsh and fish users.
+    let command = format!("{WHERE}; tr '\\0' ' ' </proc/1/cmdline; echo; {CAPBND}");
+    std::thread::scope(|scope| {
+        for user in ["bashuser", "tcshuser", "fishuser"] {
+            let command = &command;
+            scope.spawn(move || {
+                let instance = format!("dev{}", rand_suffix());
+                let config = slurm_config(&format!("{SLURM}\ninstance = \"{instance}\""));
+                let by_ssh = slurm_config(&format!(
+                    "{SLURM}\ninstance = \"{instance}\"\nslurm_connect = \"ssh\""
+                ));
+                let alias = format!("th-instance-{}", rand_suffix());
+                let mut seen = Vec::new();
+                for config in [&config, &config, &by_ssh] {
+                    let out = run(cssh(config).args(["-l", user, &alias, command]));
+                    seen.push(landed(&out));
+                    let stdout = text(&out.stdout);
+                    assert!(stdout.contains("appinit"), "{user}: {}", describe(&out));
+                    assert!(joined_by_namespaces(&stdout), "{user}: {}", describe(&out));
+                }
+                assert_eq!(seen[0], seen[1], "{user}: one job, one instance");
+                assert_eq!(seen[0], seen[2], "{user}: the same job by ssh to its node");
+                let state = host().root.join(format!(
+                    "home/{user}/.apptainer/instances/app/{}/{user}/{instance}/{instance}.json",
+                    seen[0].0
+                ));
+                assert!(
+                    state.exists(),
+                    "the instance runs on the node: {}",
+                    state.display()
+                );
+                let out = release(&config, user, &alias);
+                assert!(out.status.success(), "{user}: {}", describe(&out));
+            });
+        }
+    });
 }
 
 #[test]

@@ -235,20 +235,26 @@ fn unison_synchronizes_both_ways_with_the_images_unison() {
 fn mosh_lands_in_the_image_through_an_instance() {
     // mosh-server outlives the ssh session that starts it; a container ends with its first
     // process, an instance does not.
-    let name = format!("mosh{}", std::process::id());
-    let config = tagging(FULL_SIF, &format!("instance = {name:?}"));
-    let tmux = Tmux::start(&format!(
-        "CSSH_CONFIG={} LANG=C.UTF-8 mosh --ssh='{}' th-tcsh; sleep 60",
-        config.path("config.toml").display(),
-        cssh_command()
-    ));
-    tmux.wait_for("Apptainer>");
-    tmux.keys("echo shell=$SHELL; cat /etc/cssh-image-marker");
-    tmux.wait_for(&format!("shell=/bin/bash\n{FULL_MARKER}"));
-    tmux.keys("exit");
-    tmux.wait_for("[mosh is exiting.]");
-    let stop = ssh("th-tcsh", &["apptainer", "instance", "stop", &name]);
-    assert!(stop.status.success(), "{}", describe(&stop));
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+        let name = format!("mosh{}", rand_suffix() % 1_000_000);
+        let config = tagging(FULL_SIF, &format!("instance = {name:?}"));
+        let tmux = Tmux::start(&format!(
+            "CSSH_CONFIG={} LANG=C.UTF-8 mosh --ssh='{}' {alias}; sleep 60",
+            config.path("config.toml").display(),
+            cssh_command()
+        ));
+        tmux.wait_for("Apptainer>");
+        tmux.keys("echo shell=$SHELL; cat /etc/cssh-image-marker");
+        tmux.wait_for(&format!("shell=/bin/bash\n{FULL_MARKER}"));
+        // mosh-server was started by the join's terminal way (mosh's ssh has -tt).
+        tmux.keys(CAPBND);
+        let screen = tmux.wait_until("capbnd=", |s| s.lines().any(|l| l.starts_with("capbnd=")));
+        assert!(joined_by_namespaces(&screen), "{alias}: {screen}");
+        tmux.keys("exit");
+        tmux.wait_for("[mosh is exiting.]");
+        let stop = ssh(alias, &["apptainer", "instance", "stop", &name]);
+        assert!(stop.status.success(), "{alias}: {}", describe(&stop));
+    }
 }
 
 #[test]

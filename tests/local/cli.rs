@@ -161,11 +161,30 @@ fn explain_names_entries_settings_and_the_remote_script() {
             "missing {expected:?} in:\n{report}"
         );
     }
+    assert!(!report.contains("\ninstance: "), "{report}");
     let out = run(cssh_with_fake(&scratch).args(["--explain", "login", "id"]));
     assert!(
         text(&out.stdout).contains("decision: plain ssh: image = \"none\" for this host\n"),
         "{}",
         describe(&out)
+    );
+}
+
+#[test]
+fn explain_says_how_commands_join_an_instance() {
+    let scratch =
+        Scratch::new("[[host]]\npattern = \"hpc\"\nimage = \"/el9.sif\"\ninstance = \"dev\"\n");
+    let out = run(cssh_with_fake(&scratch).args(["--explain", "hpc", "true"]));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains(
+            "\ninstance: commands join dev by its namespaces where it runs in a user namespace"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("else by apptainer exec instance:// (cssh --doctor says which)\n"),
+        "{report}"
     );
 }
 
