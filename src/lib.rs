@@ -3,9 +3,10 @@
 //! cssh parses the OpenSSH command line exactly as ssh.c does (`ssh_args`, `getopt`), looks the
 //! host up in its TOML configuration (`config`, `pattern`, `settings`), rewrites only the remote
 //! command or the sftp subsystem request into a script that runs it inside
-//! `apptainer|singularity exec` (`plan`, `remote`, `quote`), on a Slurm compute node where the
-//! host has an allocation (`remote::slurm`), or into a running batch job's own container
-//! (`remote::attach`), then execs the real ssh (`exec`).
+//! `apptainer|singularity exec` (`plan`, `remote`, `quote`), into a running instance by its
+//! namespaces (`remote::join`), on a Slurm compute node where the host has an allocation
+//! (`remote::slurm`), or into a running batch job's own container (`remote::attach`), then execs
+//! the real ssh (`exec`).
 //! OpenSSH keeps doing the networking, authentication, configuration and forwarding. cscp, csftp
 //! and crsync run the real scp, sftp and rsync with cssh as their ssh (`wrapper`, `clients`).
 //! `cssh --doctor` checks many hosts at once with a probe built from the session's own steps

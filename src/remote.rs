@@ -1,6 +1,11 @@
 //! The script that runs on the remote host, in the same ssh session as the user's command (never
 //! an extra round trip): prelude, runtime lookup, image check, instance start, then `exec` of
-//! the runtime with the user's command, shell or sftp-server inside the image.
+//! the runtime with the user's command, shell or sftp-server inside the image. This module is
+//! only the order of the steps; each step is a module of its own: `runtime` (prelude, lookup,
+//! image), `launch` (a new container, an instance started), `join` (into an instance by its
+//! namespaces), `session` (environment, shell, payload), `slurm` and `attach` (compute nodes and
+//! running jobs), `probe` (the doctor's), over `script` (writing sh) and `target` (what a
+//! script is for).
 //!
 //! The script is POSIX sh and runs under the remote's `/bin/sh`; see `quote` for how it gets
 //! past the login shell. Everything it writes before the `exec` goes to stderr, so stdout
@@ -8,109 +13,26 @@
 //! Failures to find a piece on the remote exit with [`MISSING_ON_REMOTE`] after one `cssh:` line.
 
 pub mod attach;
+pub mod facts;
 mod join;
+mod launch;
 pub mod probe;
+mod runtime;
+mod script;
+mod session;
 pub mod slurm;
+mod target;
 
-use crate::quote::{printf_format, sh};
-use crate::settings::{Attach, ForwardEnv, Runtime, Settings};
+use crate::quote::sh;
+use crate::settings::Attach;
+use launch::{batch_script, instance_start, launcher};
+pub use runtime::drops_environment;
+use runtime::{image_check, prelude, runtime_lookup};
+use script::Script;
+pub use session::is_transfer;
+use session::{Inner, environment, payload_command};
 use slurm::Allocation;
-
-/// Exit status when the runtime, the image, a shell or sftp-server is missing on the remote:
-/// 127, the shell's "command not found".
-pub const MISSING_ON_REMOTE: u8 = 127;
-
-/// Where the OpenSSH packages of the common distributions install sftp-server.
-pub const SFTP_SERVER_PATHS: &[&str] = &[
-    "/usr/lib/openssh/sftp-server",
-    "/usr/libexec/openssh/sftp-server",
-    "/usr/lib/ssh/sftp-server",
-    "/usr/libexec/sftp-server",
-    "/usr/lib/sftp-server",
-];
-
-/// What runs inside the container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Payload<'a> {
-    /// The command string exactly as ssh would have sent it, run by the image's `/bin/sh -c`.
-    Command(&'a [u8]),
-    /// An interactive login shell.
-    Shell,
-    /// The image's sftp-server, for the `sftp` subsystem.
-    Sftp,
-    /// A program of the image with the arguments that follow the script on the remote command
-    /// line, as the remote login shell split them: what `rsync --rsync-path` appends to.
-    Arguments(&'a str),
-}
-
-/// Programs that file-transfer clients run as a remote command, and what a user should know
-/// when the image lacks them.
-const TOOLS: &[(&str, &str)] = &[
-    (
-        "scp",
-        "no scp in {image} (scp -O runs the image's scp; without -O scp uses its sftp-server)",
-    ),
-    ("rsync", "no rsync in {image}"),
-    ("git-upload-pack", "no git in {image}"),
-    ("git-receive-pack", "no git in {image}"),
-    ("git-upload-archive", "no git in {image}"),
-];
-
-/// Whether a command is a file-transfer client's server side (`scp -t`, `rsync --server`, git).
-pub fn is_transfer(command: &[u8]) -> bool {
-    tool_of(command).is_some()
-}
-
-/// The transfer tool a command starts with, if any (`rsync --server ...`, `scp -t ...`).
-fn tool_of(command: &[u8]) -> Option<(&'static str, &'static str)> {
-    let first = command
-        .split(u8::is_ascii_whitespace)
-        .find(|w| !w.is_empty())?;
-    let name = first.rsplit(|&b| b == b'/').next()?;
-    TOOLS
-        .iter()
-        .copied()
-        .find(|(tool, _)| tool.as_bytes() == name)
-}
-
-/// The host and settings a script is written for.
-pub struct Target<'a> {
-    /// The host as the user typed it, for messages.
-    pub host: &'a str,
-    pub image: &'a str,
-    pub settings: &'a Settings,
-    /// Where a user would fix a missing runtime, for messages.
-    pub config_file: &'a str,
-    /// Where the session runs.
-    pub place: Place,
-    /// The variables ssh sends for the session besides [`SESSION_VARIABLES`] (SendEnv, SetEnv).
-    pub sent: &'a [String],
-}
-
-/// Where a session runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Place {
-    /// On the host ssh reaches.
-    Here,
-    /// As a step of the host's Slurm allocation, started from the login node.
-    Step(Allocation),
-    /// On the allocation's node, reached by ssh through the login node: the session joins the
-    /// allocation's job.
-    Node(Allocation),
-    /// In a running job's own container, entered from a step of the job started from the login
-    /// node.
-    Attached(Attach),
-    /// In a running job's own container, entered on the job's node, reached by ssh through the
-    /// login node.
-    AttachedNode(Attach),
-}
-
-impl Target<'_> {
-    /// A message for the user about this host.
-    fn say(&self, what: &str) -> String {
-        format!("cssh: {}: {what}", self.host)
-    }
-}
+pub use target::{MISSING_ON_REMOTE, Payload, Place, SFTP_SERVER_PATHS, Target};
 
 /// Builds the script text: each step writes its part, in the order the remote runs them.
 pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
@@ -198,538 +120,13 @@ pub fn release_script(target: &Target, allocation: &Allocation) -> Vec<u8> {
     s.text
 }
 
-/// The configured prelude, with stdin closed (the user's stdin is the command's) and its
-/// output sent to stderr (stdout is the command's too).
-fn prelude(s: &mut Script, target: &Target) {
-    if let Some(prelude) = &target.settings.prelude {
-        s.line(format!("{{ {prelude}\n}} </dev/null >&2").as_bytes());
-    }
-}
-
-/// `$cssh_rt`: the first runtime candidate on PATH, or one line and exit 127.
-fn runtime_lookup(s: &mut Script, target: &Target) {
-    let (candidates, missing) = match target.settings.runtime.clone().unwrap_or(Runtime::Auto) {
-        Runtime::Auto => (
-            vec!["apptainer".to_string(), "singularity".to_string()],
-            "neither apptainer nor singularity on PATH".to_string(),
-        ),
-        Runtime::Program(program) => (vec![program.clone()], format!("{program} not on PATH")),
-    };
-    s.raw("cssh_rt=\nfor cssh_c in");
-    for candidate in &candidates {
-        s.word(candidate.as_bytes());
-    }
-    s.raw("; do\n  if command -v \"$cssh_c\" >/dev/null 2>&1; then cssh_rt=$cssh_c; break; fi\ndone\n");
-    s.raw("[ -n \"$cssh_rt\" ] ||");
-    s.fail(&target.say(&format!(
-        "{missing} (set prelude or runtime in {})",
-        target.config_file
-    )));
-}
-
-/// An image given as a path must exist; URIs (docker://, oras://, library://...) are the
-/// runtime's to resolve.
-fn image_check(s: &mut Script, target: &Target) {
-    if target.image.contains("://") {
-        return;
-    }
-    s.raw("[ -e");
-    s.word(target.image.as_bytes());
-    s.raw(" ] ||");
-    s.fail(&target.say(&format!("image {} not found on the remote", target.image)));
-}
-
-/// The runtime's arguments that start a container of the image: options, binds, the image.
-fn image_arguments(s: &mut Script, target: &Target) {
-    let settings = target.settings;
-    for option in settings.options.iter().flatten() {
-        s.word(option.as_bytes());
-    }
-    for bind in settings.binds.iter().flatten() {
-        s.raw(" --bind");
-        s.word(bind.as_bytes());
-    }
-    s.word(target.image.as_bytes());
-}
-
-/// `exec "$cssh_rt" exec ...`: a new container of the image; on a Slurm host, as a step of the
-/// allocation, which joins the configured instance on the node (started first if it does not
-/// run). On the host itself an instance is entered by [`join::enter`].
-fn launcher(s: &mut Script, target: &Target) {
-    let binds = SessionBinds::of(target);
-    if binds.agent {
-        s.raw("cssh_agent=; [ -S \"${SSH_AUTH_SOCK-}\" ] && cssh_agent=${SSH_AUTH_SOCK%/*}\n");
-    }
-    if binds.xauthority {
-        s.raw("cssh_xauth=; [ -n \"${DISPLAY-}\" ] && [ -f \"${XAUTHORITY:-$HOME/.Xauthority}\" ] && cssh_xauth=${XAUTHORITY:-$HOME/.Xauthority}\n");
-    }
-    let step = matches!(target.place, Place::Step(_));
-    s.raw("exec");
-    if step {
-        slurm::step(s, None);
-    }
-    match &target.settings.instance {
-        None => {
-            s.raw(" \"$cssh_rt\" exec");
-            if binds.agent {
-                // --contain and --containall keep the host's /tmp out: the agent's socket
-                // directory comes in, nothing else of /tmp.
-                s.raw(" ${cssh_agent:+--bind} ${cssh_agent:+\"$cssh_agent\"}");
-            }
-            if binds.xauthority {
-                // ... and the home directory: the X11 cookie file comes in, read-only.
-                s.raw(&format!(
-                    " ${{cssh_xauth:+--bind}} ${{cssh_xauth:+\"$cssh_xauth:{XAUTHORITY_INSIDE}:ro\"}}"
-                ));
-            }
-            image_arguments(s, target);
-        }
-        Some(instance) => {
-            // On the allocation's node, a small sh joins the instance, starting it first if it
-            // does not run.
-            let mut joiner = Script::default();
-            joiner.raw("cssh_rt=$1; shift\n");
-            join::enter(
-                &mut joiner,
-                &String::from_utf8_lossy(&sh(instance.as_bytes())),
-                |j| instance_start(j, target, instance),
-            );
-            s.raw(" /bin/sh -c");
-            s.word(&joiner.text);
-            s.raw(" sh \"$cssh_rt\"");
-        }
-    }
-}
-
-/// Starts the instance unless it runs. Another session may be starting it at the same moment:
-/// then this start fails and the instance shows up running within seconds, so a failed start
-/// waits for it before saying why it failed.
-fn instance_start(s: &mut Script, target: &Target, instance: &str) {
-    instance_running(s, instance);
-    if target.place != Place::Here {
-        // The allocation's batch script starts the instance as the job starts: a second start
-        // at the same moment can break both, so wait for it a while before starting one here.
-        s.raw("cssh_tries=0\nuntil cssh_running || [ \"$cssh_tries\" -ge 15 ]; do cssh_tries=$((cssh_tries + 1)); sleep 1; done\n");
-    }
-    s.raw("if ! cssh_running && ! cssh_out=$(\"$cssh_rt\" -s instance start");
-    image_arguments(s, target);
-    s.word(instance.as_bytes());
-    s.raw(" </dev/null 2>&1); then\n  cssh_tries=0\n  until cssh_running; do\n    cssh_tries=$((cssh_tries + 1))\n    [ \"$cssh_tries\" -le 10 ] ||");
-    s.fail_with(
-        &[
-            Part::Text(&target.say(&format!(
-                "could not start instance {instance} of {}: ",
-                target.image
-            ))),
-            Part::Value("$(printf '%s\\n' \"$cssh_out\" | tail -n 1)"),
-        ],
-        MISSING_ON_REMOTE,
-    );
-    s.raw("    sleep 1\n  done\nfi\n");
-}
-
-/// Where the X11 cookie file is bound in a container that keeps the home directory out.
-const XAUTHORITY_INSIDE: &str = "/tmp/.cssh-Xauthority";
-
-/// What of the session's files a container needs bound in because its options keep the host's
-/// /tmp and home directory out (`--contain`, `--containall`): the agent's socket directory and
-/// the X11 cookie file, each where the session forwards it. An instance's binds are fixed when
-/// it starts, and a Slurm step runs elsewhere: neither gets them.
-struct SessionBinds {
-    agent: bool,
-    xauthority: bool,
-}
-
-impl SessionBinds {
-    fn of(target: &Target) -> SessionBinds {
-        let contained = has_option(target.settings, &["--contain", "-c", "--containall", "-C"])
-            && target.place == Place::Here
-            && target.settings.instance.is_none();
-        let forwarded = forwarded(target);
-        SessionBinds {
-            agent: contained && forwarded.contains(&"SSH_AUTH_SOCK"),
-            xauthority: contained && forwarded.contains(&"DISPLAY"),
-        }
-    }
-}
-
-/// `cssh_running`: whether the instance runs. The runtime's state file, whose first field is
-/// the instance's pid, answers without starting the runtime (about 20 ms per command); without a
-/// live one, `instance list` decides (and clears stale state). The pid comes from the file's
-/// first bytes by `head`: the file is one line of several KiB, which sh's `read` takes one
-/// byte per system call (about 4 ms).
-fn instance_running(s: &mut Script, instance: &str) {
-    let state = format!("{instance}/{instance}.json");
-    s.raw("cssh_running() {\n  cssh_host=; read -r cssh_host </proc/sys/kernel/hostname 2>/dev/null\n");
-    s.raw("  for cssh_state in \"$HOME/.apptainer/instances/app\" \"$HOME/.singularity/instances/sing\"; do\n");
-    s.raw("    cssh_state=\"$cssh_state/$cssh_host/${USER:-$LOGNAME}/\"");
-    s.quoted(state.as_bytes());
-    s.raw("\n    [ -f \"$cssh_state\" ] || continue\n");
-    s.raw("    cssh_pid=$(head -c 32 \"$cssh_state\" 2>/dev/null); cssh_pid=${cssh_pid#'{\"pid\":'}; cssh_pid=${cssh_pid%%,*}\n");
-    s.raw("    case $cssh_pid in ''|*[!0-9]*) ;; *) kill -0 \"$cssh_pid\" 2>/dev/null && return 0 ;; esac\n  done\n");
-    s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
-    s.word(format!("n={instance}").as_bytes());
-    s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
-}
-
-/// The batch script of a Slurm allocation: it holds the allocation until its time limit, and
-/// starts the configured instance first and stops it when the job ends (cancelled, released
-/// or out of time), so the instance lives as long as the allocation: its processes leave the
-/// job's process tree, which a cluster without cgroups ends alone. The runtime comes in
-/// `CSSH_RT` (sbatch exports the submitting environment).
-fn batch_script(target: &Target) -> Vec<u8> {
-    let mut s = Script::default();
-    let Some(instance) = &target.settings.instance else {
-        s.raw("exec sleep 2147483647");
-        return s.text;
-    };
-    s.raw("\"$CSSH_RT\" -s instance start");
-    image_arguments(&mut s, target);
-    s.word(instance.as_bytes());
-    s.raw(" </dev/null >/dev/null 2>&1; trap");
-    let mut stop = Script::default();
-    stop.raw("\"$CSSH_RT\" -s instance stop");
-    stop.word(instance.as_bytes());
-    stop.raw(" >/dev/null 2>&1");
-    s.word(&stop.text);
-    s.raw(" EXIT; trap exit TERM HUP INT; sleep 2147483647 & wait");
-    s.text
-}
-
-/// What ssh set up for the session: each is passed into the container by `env` where the
-/// session has it, so it survives `--cleanenv` and `--containall` (sshd's own, the terminal,
-/// the locale, the agent and X11).
-const SESSION_VARIABLES: &[&str] = &[
-    "SSH_CONNECTION",
-    "SSH_CLIENT",
-    "SSH_TTY",
-    "SSH_AUTH_SOCK",
-    "DISPLAY",
-    "XAUTHORITY",
-    "TERM",
-    "COLORTERM",
-    "LANG",
-    "LANGUAGE",
-    "LC_ALL",
-    "LC_CTYPE",
-    "LC_NUMERIC",
-    "LC_TIME",
-    "LC_COLLATE",
-    "LC_MONETARY",
-    "LC_MESSAGES",
-    "LC_PAPER",
-    "LC_NAME",
-    "LC_ADDRESS",
-    "LC_TELEPHONE",
-    "LC_MEASUREMENT",
-    "LC_IDENTIFICATION",
-];
-
-/// Whether the configured runtime options include one of `flags`.
-fn has_option(settings: &Settings, flags: &[&str]) -> bool {
-    settings
-        .options
-        .iter()
-        .flatten()
-        .any(|option| flags.contains(&option.as_str()))
-}
-
-/// Whether the runtime options keep the host's environment out of the container.
-pub fn drops_environment(settings: &Settings) -> bool {
-    has_option(settings, &["--cleanenv", "-e", "--containall", "-C"])
-}
-
-/// The session's variables that come into the container, as `forward_env` says.
-fn forwarded<'a>(target: &Target<'a>) -> Vec<&'a str> {
-    match &target.settings.forward_env {
-        None | Some(ForwardEnv::Session) => SESSION_VARIABLES
-            .iter()
-            .copied()
-            .chain(
-                target
-                    .sent
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|name| !SESSION_VARIABLES.contains(name)),
-            )
-            .collect(),
-        Some(ForwardEnv::Off) => Vec::new(),
-        Some(ForwardEnv::Only(names)) => names.iter().map(String::as_str).collect(),
-    }
-}
-
-/// The session's variables where the runtime would drop them, then the configured ones, set by
-/// `env` inside the image rather than the runtime's --env, whose values cannot hold a comma, or
-/// APPTAINERENV_/SINGULARITYENV_, which depend on which runtime answers.
-fn environment(s: &mut Script, target: &Target) {
-    let forwarded = if drops_environment(target.settings) {
-        forwarded(target)
-    } else {
-        Vec::new()
-    };
-    let configured = target.settings.env.as_deref().unwrap_or_default();
-    let xauthority = SessionBinds::of(target).xauthority;
-    if forwarded.is_empty() && configured.is_empty() && !xauthority {
-        return;
-    }
-    s.raw(" env");
-    for name in forwarded {
-        s.raw(&format!(" ${{{name}+\"{name}=${name}\"}}"));
-    }
-    if xauthority {
-        s.raw(&format!(" ${{cssh_xauth:+XAUTHORITY={XAUTHORITY_INSIDE}}}"));
-    }
-    for (key, value) in configured {
-        s.word(format!("{key}={value}").as_bytes());
-    }
-}
-
-/// `/bin/sh -c '...'` inside the image: the user's command, a login shell, sftp-server, or a
-/// program with the script's own arguments, each checked for first where the image may lack it.
-fn payload_command(s: &mut Script, target: &Target, payload: Payload) {
-    let inner = Inner::of(target, payload);
-    s.raw(" /bin/sh -c");
-    s.word(&inner.snippet);
-    inner.arguments(s);
-}
-
-/// What the image's `/bin/sh -c` runs for a payload: its code, and the arguments that follow it.
-struct Inner {
-    snippet: Vec<u8>,
-    after: After,
-}
-
-/// The arguments after the snippet's `$0`.
-enum After {
-    Nothing,
-    /// One word: the command.
-    Word(Vec<u8>),
-    /// The script's own arguments, `"$@"`: what follows it on the remote command line.
-    ScriptArguments,
-}
-
-impl Inner {
-    fn of(target: &Target, payload: Payload) -> Inner {
-        let mut inner = Inner::payload(target, payload);
-        let instance = target.settings.instance.is_some()
-            || matches!(target.place, Place::Attached(_) | Place::AttachedNode(_));
-        if instance {
-            inner.snippet.splice(0..0, join::ENTERED.iter().copied());
-        }
-        inner
-    }
-
-    fn payload(target: &Target, payload: Payload) -> Inner {
-        let check = |tool: &str, message: &str| -> Vec<u8> {
-            let mut check = Script::default();
-            check.raw("command -v");
-            check.word(tool.as_bytes());
-            check.raw(" >/dev/null 2>&1 ||");
-            check.fail(&target.say(&message.replace("{image}", target.image)));
-            check.text
-        };
-        let only = |snippet: Vec<u8>| Inner {
-            snippet,
-            after: After::Nothing,
-        };
-        match payload {
-            Payload::Command(command) => {
-                // The command gets a `/bin/sh -c` of its own, after SHELL is set and the transfer
-                // tool it starts, if any, is checked for.
-                let mut snippet = shell_choice(target, b"; do [ -x \"$cssh_p\" ] && break; done; ");
-                snippet.extend_from_slice(b"SHELL=$cssh_p; export SHELL; ");
-                if let Some((tool, message)) = tool_of(command) {
-                    snippet.extend(check(tool, message));
-                }
-                if std::str::from_utf8(command).is_ok() {
-                    snippet.extend_from_slice(b"exec /bin/sh -c \"$1\"");
-                    Inner {
-                        snippet,
-                        after: After::Word(command.to_vec()),
-                    }
-                } else {
-                    // Apptainer hands the container's argv to its starter as JSON, which turns
-                    // invalid UTF-8 into U+FFFD. Such a command travels as a printf format of
-                    // ASCII escapes, decoded by the image's sh (the `x` keeps trailing newlines).
-                    snippet.extend_from_slice(
-                        b"cssh_c=$(printf \"$1\"; echo x); exec /bin/sh -c \"${cssh_c%x}\"",
-                    );
-                    Inner {
-                        snippet,
-                        after: After::Word(printf_format(command, |b| {
-                            (0x20..=0x7e).contains(&b) && b != b'%' && b != b'\\'
-                        })),
-                    }
-                }
-            }
-            Payload::Arguments(program) => {
-                let message = match tool_of(program.as_bytes()) {
-                    Some((_, message)) => message.to_string(),
-                    None => format!("no {program} in {{image}}"),
-                };
-                let mut snippet = check(program, &message);
-                snippet.extend_from_slice(b"exec ");
-                snippet.extend_from_slice(&sh(program.as_bytes()));
-                snippet.extend_from_slice(b" \"$@\"");
-                Inner {
-                    snippet,
-                    after: After::ScriptArguments,
-                }
-            }
-            Payload::Shell => {
-                let mut snippet = shell_choice(
-                    target,
-                    b"; do if [ -x \"$cssh_p\" ]; then SHELL=$cssh_p; export SHELL; exec \"$cssh_p\" -l; fi; done;",
-                );
-                let tried = shells(target).join(", ");
-                let mut failure = Script::default();
-                failure.fail(&target.say(&format!(
-                    "no shell to run in {} (tried {tried})",
-                    target.image
-                )));
-                snippet.extend_from_slice(failure.text.trim_ascii_end());
-                only(snippet)
-            }
-            Payload::Sftp => {
-                let candidates: Vec<&str> = match &target.settings.sftp_server {
-                    Some(path) => vec![path],
-                    None => SFTP_SERVER_PATHS.to_vec(),
-                };
-                let what = format!(
-                    "no sftp-server in {} (set sftp_server in {}, or use scp -O)",
-                    target.image, target.config_file
-                );
-                only(first_executable(&candidates, &target.say(&what)))
-            }
-        }
-    }
-
-    /// ` sh` and the arguments, after the snippet: `$0`, then `$1...` as the snippet reads them.
-    fn arguments(&self, s: &mut Script) {
-        self.word_argument(s);
-        if let After::ScriptArguments = self.after {
-            s.raw(" \"$@\"");
-        }
-    }
-
-    /// ` sh` and the command word, where the payload has one: for a caller that appends the
-    /// script's own arguments itself.
-    fn word_argument(&self, s: &mut Script) {
-        s.raw(" sh");
-        if let After::Word(word) = &self.after {
-            s.word(word);
-        }
-    }
-}
-
-/// The shells a session may run in the image, in order: the configured one, else the login
-/// shell (`$SHELL`, expanded inside the container), `/bin/bash`, `/bin/sh`.
-fn shells<'a>(target: &Target<'a>) -> Vec<&'a str> {
-    match &target.settings.shell {
-        Some(shell) => vec![shell],
-        None => vec!["$SHELL", "/bin/bash", "/bin/sh"],
-    }
-}
-
-/// `for cssh_p in SHELLS` and `body`: a loop over [`shells`], for the image's `/bin/sh`. The
-/// shell that runs there is also the container's `SHELL`, which programs (GNU parallel,
-/// mosh-server, script) start.
-fn shell_choice(target: &Target, body: &[u8]) -> Vec<u8> {
-    let mut s = Script::default();
-    s.raw("for cssh_p in");
-    for shell in shells(target) {
-        if shell == "$SHELL" {
-            s.raw(" \"$SHELL\"");
-        } else {
-            s.word(shell.as_bytes());
-        }
-    }
-    s.text.extend_from_slice(body);
-    s.text
-}
-
-/// A snippet for the image's `/bin/sh`: exec the first executable candidate, else fail.
-fn first_executable(candidates: &[&str], failure: &str) -> Vec<u8> {
-    let mut s = Script::default();
-    s.raw("for cssh_p in");
-    for candidate in candidates {
-        s.word(candidate.as_bytes());
-    }
-    s.raw("; do if [ -x \"$cssh_p\" ]; then exec \"$cssh_p\"; fi; done;");
-    s.fail(failure);
-    s.text.trim_ascii_end().to_vec()
-}
-
-/// `cssh_stat PID`: `cssh_ppid` and `cssh_start` (fields 4 and 22 of /proc/PID/stat; the name,
-/// field 2, may hold spaces and parentheses), or false where PID is gone. The start time tells a
-/// process from a later one that got its pid.
-fn proc_stat(s: &mut Script) {
-    s.raw("cssh_stat() {\n  cssh_line=; read -r cssh_line 2>/dev/null <\"/proc/$1/stat\" || [ -n \"$cssh_line\" ] || return 1\n");
-    s.raw("  set -- ${cssh_line##*\") \"}; cssh_ppid=$2; cssh_start=${20}\n}\n");
-}
-
-/// A piece of a message the script writes: text as it is, or the value of a shell expression.
-#[derive(Clone, Copy)]
-enum Part<'a> {
-    Text(&'a str),
-    Value(&'a str),
-}
-
-/// Script text under construction.
-#[derive(Default)]
-struct Script {
-    text: Vec<u8>,
-}
-
-impl Script {
-    fn raw(&mut self, text: &str) {
-        self.text.extend_from_slice(text.as_bytes());
-    }
-
-    fn line(&mut self, text: &[u8]) {
-        self.text.extend_from_slice(text);
-        self.text.push(b'\n');
-    }
-
-    /// A space, then one quoted word.
-    fn word(&mut self, word: &[u8]) {
-        self.text.push(b' ');
-        self.quoted(word);
-    }
-
-    /// A quoted string, joined to what precedes it.
-    fn quoted(&mut self, text: &[u8]) {
-        self.text.extend_from_slice(&sh(text));
-    }
-
-    /// ` { printf ... >&2; exit 127; }` and a newline: the tail of a `test || ...` line.
-    fn fail(&mut self, message: &str) {
-        self.fail_with(&[Part::Text(message)], MISSING_ON_REMOTE);
-    }
-
-    /// [`Script::fail`] with a message made of text and values found at run time.
-    fn fail_with(&mut self, parts: &[Part], status: u8) {
-        self.raw(" { printf '");
-        for _ in parts {
-            self.raw("%s");
-        }
-        self.raw("\\n'");
-        for part in parts {
-            match part {
-                Part::Text(text) => self.word(text.as_bytes()),
-                Part::Value(expression) => self.raw(&format!(" \"{expression}\"")),
-            }
-        }
-        self.raw(&format!(" >&2; exit {status}; }}\n"));
-    }
-}
-
 #[cfg(all(test, unix))]
 mod tests {
     //! The scripts run here under the real `/bin/sh`, with a fake runtime on PATH that records
     //! its argv and then runs what follows the image, so the tests check what the remote would
     //! do rather than how the text is quoted.
     use super::*;
+    use crate::settings::{ForwardEnv, Runtime, Settings};
     use std::ffi::OsStr;
     use std::io::Write;
     use std::os::unix::ffi::OsStrExt;
@@ -777,6 +174,17 @@ exec "$@"
 
         fn image(&self) -> String {
             self.dir.join("img.sif").display().to_string()
+        }
+
+        /// Where Apptainer keeps instance `name`'s state file on this host, made.
+        fn instance_state_dir(&self, name: &str) -> PathBuf {
+            let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+            let dir = self.dir.join(format!(
+                "home/.apptainer/instances/app/{}/tester/{name}",
+                hostname.trim()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
         }
 
         fn run(&self, settings: &Settings, image: &str, payload: Payload, stdin: &[u8]) -> Output {
@@ -1209,12 +617,7 @@ exec "$@"
             instance: Some("dev".into()),
             ..Settings::default()
         };
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-        let dir = remote.dir.join(format!(
-            "home/.apptainer/instances/app/{}/tester/dev",
-            hostname.trim()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = remote.instance_state_dir("dev");
         // A live pid (this test's own) skips `instance list`; a dead one falls back to it.
         for (pid, listed) in [(std::process::id(), false), (999_999_999, true)] {
             std::fs::write(
@@ -1243,12 +646,7 @@ exec "$@"
             instance: Some("dev".into()),
             ..Settings::default()
         };
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-        let dir = remote.dir.join(format!(
-            "home/.apptainer/instances/app/{}/tester/dev",
-            hostname.trim()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = remote.instance_state_dir("dev");
         let mut init = Command::new("sleep").arg("60").spawn().unwrap();
         let config = "eyJlbmdpbmVDb25maWciOnsiaG9tZURlc3QiOiIvaCJ9fQ=="; // {"engineConfig":{"homeDest":"/h"}}
         std::fs::write(

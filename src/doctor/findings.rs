@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::plan::Probe;
-use crate::remote::probe::Fact;
+use crate::remote::facts::Fact;
 
 /// The checks, in the table's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -17,7 +17,11 @@
 //! instance (its processes left the job's process tree) is entered by the instance the job
 //! started, as any instance is (`join`).
 
-use super::{Inner, Part, Script, Target, forwarded, join, proc_stat, runtime_lookup, slurm};
+use super::runtime::runtime_lookup;
+use super::script::{Part, Script, proc_stat};
+use super::session::{Inner, forwarded};
+use super::target::Target;
+use super::{join, slurm};
 use crate::settings::{Attach, JobRef};
 
 /// What messages call the container an attached session enters.

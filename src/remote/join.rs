@@ -21,7 +21,7 @@
 //! Safety, as for attach: the namespaces are opened as descriptors first and only then is the
 //! instance's process checked again (start time, owner), so a reused pid is never entered.
 
-use super::{Script, proc_stat};
+use super::script::{Script, proc_stat};
 
 /// The name of the join's record beside the instance's state file; the number changes with
 /// what the record holds, so an older record is never read as a newer one.

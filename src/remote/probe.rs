@@ -9,120 +9,15 @@
 //! it, whose command is the probe of the image's contents. It runs on the host ssh reaches:
 //! the doctor never submits a Slurm job, it reports the allocation's state.
 
+pub use super::facts::{Fact, MARK};
+use super::launch::instance_running;
+use super::runtime::{image_check, prelude, runtime_lookup};
+use super::script::Script;
 use super::slurm::{self, Allocation};
-use super::{
-    Payload, Place, SFTP_SERVER_PATHS, Script, Target, attach, image_check, instance_running, join,
-    prelude, runtime_lookup, script,
-};
+use super::target::{Payload, Place, SFTP_SERVER_PATHS, Target};
+use super::{attach, join, script};
 use crate::quote::sh;
 use crate::settings::Attach;
-
-/// The first word of every fact line.
-pub const MARK: &str = "cssh-doctor";
-
-/// What the probe reports, by the key it writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fact {
-    /// The script started (value empty).
-    Begin,
-    /// `$SHELL` of the ssh session: the login shell.
-    LoginShell,
-    /// The session's line where the runtime lookup failed.
-    RuntimeError,
-    RuntimePath,
-    /// The runtime's `--version`, first line.
-    RuntimeVersion,
-    /// `running` or `stopped`.
-    Instance,
-    /// After the session: how commands enter the instance, `namespaces` or `runtime (WHY)`.
-    InstanceJoin,
-    /// The session's line where the image check failed.
-    ImageError,
-    /// A bind source that does not exist on the remote (one fact each).
-    BindMissing,
-    SbatchPath,
-    SrunPath,
-    /// The partitions sinfo lists, separated by spaces.
-    Partitions,
-    /// The allocation's job: `ID STATE NODES REASON`, or empty.
-    Job,
-    /// The last stderr line of the Slurm stage, where it failed.
-    SlurmError,
-    /// The session's last stderr line when it did not run the inside probe.
-    StartError,
-    /// Milliseconds from the session's start to its end.
-    StartMs,
-    /// Inside the image: the shell a session runs (`$SHELL` as the session set it).
-    Shell,
-    /// `yes` when that shell is executable in the image.
-    ShellRuns,
-    /// The image's sftp-server, or empty.
-    SftpServer,
-    Scp,
-    Rsync,
-    Git,
-    Bash,
-    Tar,
-    /// `getconf GNU_LIBC_VERSION` in the image, e.g. `glibc 2.36`.
-    Glibc,
-    /// The inside probe finished (value empty).
-    End,
-    /// The job an attached host enters and its node: `ID NODE`.
-    AttachJob,
-    /// What a step of that job found on its node: `IMAGE<TAB>ENTER` (`yes`, `yes (instance
-    /// NAME)` or `no (WHY)`).
-    AttachContainer,
-    /// The session's line where the job could not be had.
-    AttachError,
-}
-
-const KEYS: &[(Fact, &str)] = &[
-    (Fact::Begin, "begin"),
-    (Fact::LoginShell, "login_shell"),
-    (Fact::RuntimeError, "runtime_error"),
-    (Fact::RuntimePath, "runtime_path"),
-    (Fact::RuntimeVersion, "runtime_version"),
-    (Fact::Instance, "instance"),
-    (Fact::InstanceJoin, "instance_join"),
-    (Fact::ImageError, "image_error"),
-    (Fact::BindMissing, "bind_missing"),
-    (Fact::SbatchPath, "sbatch"),
-    (Fact::SrunPath, "srun"),
-    (Fact::Partitions, "partitions"),
-    (Fact::Job, "job"),
-    (Fact::SlurmError, "slurm_error"),
-    (Fact::StartError, "start_error"),
-    (Fact::StartMs, "start_ms"),
-    (Fact::Shell, "shell"),
-    (Fact::ShellRuns, "shell_runs"),
-    (Fact::SftpServer, "sftp_server"),
-    (Fact::Scp, "scp"),
-    (Fact::Rsync, "rsync"),
-    (Fact::Git, "git"),
-    (Fact::Bash, "bash"),
-    (Fact::Tar, "tar"),
-    (Fact::Glibc, "glibc"),
-    (Fact::End, "end"),
-    (Fact::AttachJob, "attach_job"),
-    (Fact::AttachContainer, "attach_container"),
-    (Fact::AttachError, "attach_error"),
-];
-
-impl Fact {
-    pub fn key(self) -> &'static str {
-        KEYS.iter()
-            .find(|(fact, _)| *fact == self)
-            .map_or("", |(_, key)| key)
-    }
-
-    /// A fact line's key and value, where the line is one.
-    pub fn parse(line: &str) -> Option<(Fact, &str)> {
-        let mut fields = line.strip_prefix(MARK)?.strip_prefix('\t')?.splitn(2, '\t');
-        let key = fields.next()?;
-        let fact = KEYS.iter().find(|(_, k)| *k == key)?.0;
-        Some((fact, fields.next().unwrap_or_default()))
-    }
-}
 
 /// The probe for a host with an image; `allocation` where the host has Slurm set.
 pub fn probe_script(target: &Target, allocation: Option<&Allocation>) -> Vec<u8> {
@@ -317,22 +212,4 @@ fn inside_probe(target: &Target) -> Vec<u8> {
         Fact::End.key()
     ));
     s.text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_fact_has_one_key() {
-        for (fact, key) in KEYS {
-            assert_eq!(fact.key(), *key);
-            assert_eq!(KEYS.iter().filter(|(_, k)| k == key).count(), 1, "{key}");
-            let line = format!("{MARK}\t{key}\tsome value");
-            assert_eq!(Fact::parse(&line), Some((*fact, "some value")));
-        }
-        assert_eq!(Fact::parse("cssh-doctor\tbegin"), Some((Fact::Begin, "")));
-        assert_eq!(Fact::parse("cssh-doctor\tnosuch\tx"), None);
-        assert_eq!(Fact::parse("hello from .bashrc"), None);
-    }
 }

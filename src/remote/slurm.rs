@@ -8,64 +8,13 @@
 //! Two connections that submit at once both keep the lowest job id and cancel the other, so a
 //! burst of connections (an editor opens several) ends with one allocation.
 
-use super::{Part, Script, Target};
+use super::script::{Part, Script};
+use super::target::Target;
+pub use super::target::{Allocation, DEFAULT_TIME_LIMIT};
 
 /// Exit status when the allocation cannot be had: sbatch refuses it, or the job ends while a
 /// session waits for it. cssh's own errors exit 255, as ssh's do.
 pub const ALLOCATION_FAILED: u8 = 255;
-
-/// The time limit of an allocation whose options set none: never the partition's maximum.
-pub const DEFAULT_TIME_LIMIT: &str = "1:00:00";
-
-/// A host's Slurm allocation, as a script needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Allocation {
-    /// The job's name: `cssh-` and the host in lower case.
-    pub job_name: String,
-    /// sbatch's options, with the default time limit where they set none.
-    pub sbatch_options: Vec<String>,
-    /// Where the options are configured (`FILE:LINE`), for messages.
-    pub configured_at: String,
-    /// The user's stderr is a terminal: show one updating line while the job is pending.
-    pub progress: bool,
-}
-
-impl Allocation {
-    /// The partition the options ask for (`-p P`, `-pP`, `--partition=P`, `--partition P`).
-    pub fn partition(&self) -> Option<&str> {
-        let mut words = self.sbatch_options.iter();
-        while let Some(word) = words.next() {
-            if let Some(value) = word.strip_prefix("--partition=") {
-                return Some(value);
-            }
-            if word == "--partition" || word == "-p" {
-                return words.next().map(String::as_str);
-            }
-            if let Some(value) = word.strip_prefix("-p") {
-                return Some(value);
-            }
-        }
-        None
-    }
-}
-
-impl Allocation {
-    pub fn new(host: &str, options: &[String], configured_at: String, progress: bool) -> Self {
-        let sets_time = options
-            .iter()
-            .any(|o| o.starts_with("--time") || (o.starts_with("-t") && !o.starts_with("--")));
-        let mut sbatch_options = options.to_vec();
-        if !sets_time {
-            sbatch_options.insert(0, format!("--time={DEFAULT_TIME_LIMIT}"));
-        }
-        Allocation {
-            job_name: format!("cssh-{}", host.to_ascii_lowercase()),
-            sbatch_options,
-            configured_at,
-            progress,
-        }
-    }
-}
 
 /// `cssh_live_jobs`: this user's live jobs of the allocation's name, lowest id first.
 fn live_jobs(s: &mut Script, allocation: &Allocation) {
@@ -163,7 +112,7 @@ pub(super) fn join(s: &mut Script, allocation: &Allocation) {
 /// The doctor's facts about the host's Slurm: where sbatch and srun are, the partitions, and
 /// the allocation's job (`ID STATE NODES REASON`), if there is one.
 pub(super) fn probe(s: &mut Script, allocation: &Allocation) {
-    use super::probe::Fact;
+    use super::facts::Fact;
     live_jobs(s, allocation);
     s.raw(&format!(
         "cssh_fact {} \"$(command -v sbatch)\"\ncssh_fact {} \"$(command -v srun)\"\n",

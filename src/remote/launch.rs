@@ -1,0 +1,130 @@
+//! Starting the command's container: `apptainer exec` of the image (with the session's agent
+//! and X11 files bound in where the options keep /tmp and home out), the configured instance
+//! started where it does not run, and the batch script that holds a Slurm allocation with its
+//! instance. An instance on the host itself is joined by `join`.
+
+use super::runtime::image_arguments;
+use super::script::{Part, Script};
+use super::session::{SessionBinds, XAUTHORITY_INSIDE};
+use super::target::{MISSING_ON_REMOTE, Place, Target};
+use super::{join, slurm};
+use crate::quote::sh;
+
+/// `exec "$cssh_rt" exec ...`: a new container of the image; on a Slurm host, as a step of the
+/// allocation, which joins the configured instance on the node (started first if it does not
+/// run). On the host itself an instance is entered by [`join::enter`].
+pub(super) fn launcher(s: &mut Script, target: &Target) {
+    let binds = SessionBinds::of(target);
+    if binds.agent {
+        s.raw("cssh_agent=; [ -S \"${SSH_AUTH_SOCK-}\" ] && cssh_agent=${SSH_AUTH_SOCK%/*}\n");
+    }
+    if binds.xauthority {
+        s.raw("cssh_xauth=; [ -n \"${DISPLAY-}\" ] && [ -f \"${XAUTHORITY:-$HOME/.Xauthority}\" ] && cssh_xauth=${XAUTHORITY:-$HOME/.Xauthority}\n");
+    }
+    let step = matches!(target.place, Place::Step(_));
+    s.raw("exec");
+    if step {
+        slurm::step(s, None);
+    }
+    match &target.settings.instance {
+        None => {
+            s.raw(" \"$cssh_rt\" exec");
+            if binds.agent {
+                // --contain and --containall keep the host's /tmp out: the agent's socket
+                // directory comes in, nothing else of /tmp.
+                s.raw(" ${cssh_agent:+--bind} ${cssh_agent:+\"$cssh_agent\"}");
+            }
+            if binds.xauthority {
+                // ... and the home directory: the X11 cookie file comes in, read-only.
+                s.raw(&format!(
+                    " ${{cssh_xauth:+--bind}} ${{cssh_xauth:+\"$cssh_xauth:{XAUTHORITY_INSIDE}:ro\"}}"
+                ));
+            }
+            image_arguments(s, target);
+        }
+        Some(instance) => {
+            // On the allocation's node, a small sh joins the instance, starting it first if it
+            // does not run.
+            let mut joiner = Script::default();
+            joiner.raw("cssh_rt=$1; shift\n");
+            join::enter(
+                &mut joiner,
+                &String::from_utf8_lossy(&sh(instance.as_bytes())),
+                |j| instance_start(j, target, instance),
+            );
+            s.raw(" /bin/sh -c");
+            s.word(&joiner.text);
+            s.raw(" sh \"$cssh_rt\"");
+        }
+    }
+}
+
+/// Starts the instance unless it runs. Another session may be starting it at the same moment:
+/// then this start fails and the instance shows up running within seconds, so a failed start
+/// waits for it before saying why it failed.
+pub(super) fn instance_start(s: &mut Script, target: &Target, instance: &str) {
+    instance_running(s, instance);
+    if target.place != Place::Here {
+        // The allocation's batch script starts the instance as the job starts: a second start
+        // at the same moment can break both, so wait for it a while before starting one here.
+        s.raw("cssh_tries=0\nuntil cssh_running || [ \"$cssh_tries\" -ge 15 ]; do cssh_tries=$((cssh_tries + 1)); sleep 1; done\n");
+    }
+    s.raw("if ! cssh_running && ! cssh_out=$(\"$cssh_rt\" -s instance start");
+    image_arguments(s, target);
+    s.word(instance.as_bytes());
+    s.raw(" </dev/null 2>&1); then\n  cssh_tries=0\n  until cssh_running; do\n    cssh_tries=$((cssh_tries + 1))\n    [ \"$cssh_tries\" -le 10 ] ||");
+    s.fail_with(
+        &[
+            Part::Text(&target.say(&format!(
+                "could not start instance {instance} of {}: ",
+                target.image
+            ))),
+            Part::Value("$(printf '%s\\n' \"$cssh_out\" | tail -n 1)"),
+        ],
+        MISSING_ON_REMOTE,
+    );
+    s.raw("    sleep 1\n  done\nfi\n");
+}
+
+/// `cssh_running`: whether the instance runs. The runtime's state file, whose first field is
+/// the instance's pid, answers without starting the runtime (about 20 ms per command); without a
+/// live one, `instance list` decides (and clears stale state). The pid comes from the file's
+/// first bytes by `head`: the file is one line of several KiB, which sh's `read` takes one
+/// byte per system call (about 4 ms).
+pub(super) fn instance_running(s: &mut Script, instance: &str) {
+    let state = format!("{instance}/{instance}.json");
+    s.raw("cssh_running() {\n  cssh_host=; read -r cssh_host </proc/sys/kernel/hostname 2>/dev/null\n");
+    s.raw("  for cssh_state in \"$HOME/.apptainer/instances/app\" \"$HOME/.singularity/instances/sing\"; do\n");
+    s.raw("    cssh_state=\"$cssh_state/$cssh_host/${USER:-$LOGNAME}/\"");
+    s.quoted(state.as_bytes());
+    s.raw("\n    [ -f \"$cssh_state\" ] || continue\n");
+    s.raw("    cssh_pid=$(head -c 32 \"$cssh_state\" 2>/dev/null); cssh_pid=${cssh_pid#'{\"pid\":'}; cssh_pid=${cssh_pid%%,*}\n");
+    s.raw("    case $cssh_pid in ''|*[!0-9]*) ;; *) kill -0 \"$cssh_pid\" 2>/dev/null && return 0 ;; esac\n  done\n");
+    s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
+    s.word(format!("n={instance}").as_bytes());
+    s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
+}
+
+/// The batch script of a Slurm allocation: it holds the allocation until its time limit, and
+/// starts the configured instance first and stops it when the job ends (cancelled, released
+/// or out of time), so the instance lives as long as the allocation: its processes leave the
+/// job's process tree, which a cluster without cgroups ends alone. The runtime comes in
+/// `CSSH_RT` (sbatch exports the submitting environment).
+pub(super) fn batch_script(target: &Target) -> Vec<u8> {
+    let mut s = Script::default();
+    let Some(instance) = &target.settings.instance else {
+        s.raw("exec sleep 2147483647");
+        return s.text;
+    };
+    s.raw("\"$CSSH_RT\" -s instance start");
+    image_arguments(&mut s, target);
+    s.word(instance.as_bytes());
+    s.raw(" </dev/null >/dev/null 2>&1; trap");
+    let mut stop = Script::default();
+    stop.raw("\"$CSSH_RT\" -s instance stop");
+    stop.word(instance.as_bytes());
+    stop.raw(" >/dev/null 2>&1");
+    s.word(&stop.text);
+    s.raw(" EXIT; trap exit TERM HUP INT; sleep 2147483647 & wait");
+    s.text
+}

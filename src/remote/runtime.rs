@@ -1,0 +1,75 @@
+//! The runtime's steps: the configured prelude, finding apptainer or singularity on the
+//! remote's PATH, the image check, and the runtime's arguments that start a container of the
+//! image (options, binds, the image), as the user wrote them.
+
+use super::script::Script;
+use super::target::Target;
+use crate::settings::{Runtime, Settings};
+
+/// The configured prelude, with stdin closed (the user's stdin is the command's) and its
+/// output sent to stderr (stdout is the command's too).
+pub(super) fn prelude(s: &mut Script, target: &Target) {
+    if let Some(prelude) = &target.settings.prelude {
+        s.line(format!("{{ {prelude}\n}} </dev/null >&2").as_bytes());
+    }
+}
+
+/// `$cssh_rt`: the first runtime candidate on PATH, or one line and exit 127.
+pub(super) fn runtime_lookup(s: &mut Script, target: &Target) {
+    let (candidates, missing) = match target.settings.runtime.clone().unwrap_or(Runtime::Auto) {
+        Runtime::Auto => (
+            vec!["apptainer".to_string(), "singularity".to_string()],
+            "neither apptainer nor singularity on PATH".to_string(),
+        ),
+        Runtime::Program(program) => (vec![program.clone()], format!("{program} not on PATH")),
+    };
+    s.raw("cssh_rt=\nfor cssh_c in");
+    for candidate in &candidates {
+        s.word(candidate.as_bytes());
+    }
+    s.raw("; do\n  if command -v \"$cssh_c\" >/dev/null 2>&1; then cssh_rt=$cssh_c; break; fi\ndone\n");
+    s.raw("[ -n \"$cssh_rt\" ] ||");
+    s.fail(&target.say(&format!(
+        "{missing} (set prelude or runtime in {})",
+        target.config_file
+    )));
+}
+
+/// An image given as a path must exist; URIs (docker://, oras://, library://...) are the
+/// runtime's to resolve.
+pub(super) fn image_check(s: &mut Script, target: &Target) {
+    if target.image.contains("://") {
+        return;
+    }
+    s.raw("[ -e");
+    s.word(target.image.as_bytes());
+    s.raw(" ] ||");
+    s.fail(&target.say(&format!("image {} not found on the remote", target.image)));
+}
+
+/// The runtime's arguments that start a container of the image: options, binds, the image.
+pub(super) fn image_arguments(s: &mut Script, target: &Target) {
+    let settings = target.settings;
+    for option in settings.options.iter().flatten() {
+        s.word(option.as_bytes());
+    }
+    for bind in settings.binds.iter().flatten() {
+        s.raw(" --bind");
+        s.word(bind.as_bytes());
+    }
+    s.word(target.image.as_bytes());
+}
+
+/// Whether the configured runtime options include one of `flags`.
+pub(super) fn has_option(settings: &Settings, flags: &[&str]) -> bool {
+    settings
+        .options
+        .iter()
+        .flatten()
+        .any(|option| flags.contains(&option.as_str()))
+}
+
+/// Whether the runtime options keep the host's environment out of the container.
+pub fn drops_environment(settings: &Settings) -> bool {
+    has_option(settings, &["--cleanenv", "-e", "--containall", "-C"])
+}

@@ -1,0 +1,69 @@
+//! Writing the remote script: text, quoted words, the one-line failures that end it, and the
+//! small shell helpers several steps share. Every step writes through this.
+
+use super::target::MISSING_ON_REMOTE;
+use crate::quote::sh;
+
+/// `cssh_stat PID`: `cssh_ppid` and `cssh_start` (fields 4 and 22 of /proc/PID/stat; the name,
+/// field 2, may hold spaces and parentheses), or false where PID is gone. The start time tells a
+/// process from a later one that got its pid.
+pub(super) fn proc_stat(s: &mut Script) {
+    s.raw("cssh_stat() {\n  cssh_line=; read -r cssh_line 2>/dev/null <\"/proc/$1/stat\" || [ -n \"$cssh_line\" ] || return 1\n");
+    s.raw("  set -- ${cssh_line##*\") \"}; cssh_ppid=$2; cssh_start=${20}\n}\n");
+}
+
+/// A piece of a message the script writes: text as it is, or the value of a shell expression.
+#[derive(Clone, Copy)]
+pub(super) enum Part<'a> {
+    Text(&'a str),
+    Value(&'a str),
+}
+
+/// Script text under construction.
+#[derive(Default)]
+pub(super) struct Script {
+    pub(super) text: Vec<u8>,
+}
+
+impl Script {
+    pub(super) fn raw(&mut self, text: &str) {
+        self.text.extend_from_slice(text.as_bytes());
+    }
+
+    pub(super) fn line(&mut self, text: &[u8]) {
+        self.text.extend_from_slice(text);
+        self.text.push(b'\n');
+    }
+
+    /// A space, then one quoted word.
+    pub(super) fn word(&mut self, word: &[u8]) {
+        self.text.push(b' ');
+        self.quoted(word);
+    }
+
+    /// A quoted string, joined to what precedes it.
+    pub(super) fn quoted(&mut self, text: &[u8]) {
+        self.text.extend_from_slice(&sh(text));
+    }
+
+    /// ` { printf ... >&2; exit 127; }` and a newline: the tail of a `test || ...` line.
+    pub(super) fn fail(&mut self, message: &str) {
+        self.fail_with(&[Part::Text(message)], MISSING_ON_REMOTE);
+    }
+
+    /// [`Script::fail`] with a message made of text and values found at run time.
+    pub(super) fn fail_with(&mut self, parts: &[Part], status: u8) {
+        self.raw(" { printf '");
+        for _ in parts {
+            self.raw("%s");
+        }
+        self.raw("\\n'");
+        for part in parts {
+            match part {
+                Part::Text(text) => self.word(text.as_bytes()),
+                Part::Value(expression) => self.raw(&format!(" \"{expression}\"")),
+            }
+        }
+        self.raw(&format!(" >&2; exit {status}; }}\n"));
+    }
+}

@@ -1,0 +1,124 @@
+//! What a remote script is written for: the host and its settings, where the session runs (and
+//! the Slurm allocation it may run in, as plain data), what runs inside the container, and the
+//! exit status of a piece missing on the remote. A leaf: every step of the script reads it.
+
+use crate::settings::{Attach, Settings};
+
+/// Exit status when the runtime, the image, a shell or sftp-server is missing on the remote:
+/// 127, the shell's "command not found".
+pub const MISSING_ON_REMOTE: u8 = 127;
+
+/// Where the OpenSSH packages of the common distributions install sftp-server.
+pub const SFTP_SERVER_PATHS: &[&str] = &[
+    "/usr/lib/openssh/sftp-server",
+    "/usr/libexec/openssh/sftp-server",
+    "/usr/lib/ssh/sftp-server",
+    "/usr/libexec/sftp-server",
+    "/usr/lib/sftp-server",
+];
+
+/// What runs inside the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload<'a> {
+    /// The command string exactly as ssh would have sent it, run by the image's `/bin/sh -c`.
+    Command(&'a [u8]),
+    /// An interactive login shell.
+    Shell,
+    /// The image's sftp-server, for the `sftp` subsystem.
+    Sftp,
+    /// A program of the image with the arguments that follow the script on the remote command
+    /// line, as the remote login shell split them: what `rsync --rsync-path` appends to.
+    Arguments(&'a str),
+}
+
+/// The host and settings a script is written for.
+pub struct Target<'a> {
+    /// The host as the user typed it, for messages.
+    pub host: &'a str,
+    pub image: &'a str,
+    pub settings: &'a Settings,
+    /// Where a user would fix a missing runtime, for messages.
+    pub config_file: &'a str,
+    /// Where the session runs.
+    pub place: Place,
+    /// The variables ssh sends for the session besides [`SESSION_VARIABLES`] (SendEnv, SetEnv).
+    pub sent: &'a [String],
+}
+
+/// Where a session runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// On the host ssh reaches.
+    Here,
+    /// As a step of the host's Slurm allocation, started from the login node.
+    Step(Allocation),
+    /// On the allocation's node, reached by ssh through the login node: the session joins the
+    /// allocation's job.
+    Node(Allocation),
+    /// In a running job's own container, entered from a step of the job started from the login
+    /// node.
+    Attached(Attach),
+    /// In a running job's own container, entered on the job's node, reached by ssh through the
+    /// login node.
+    AttachedNode(Attach),
+}
+
+impl Target<'_> {
+    /// A message for the user about this host.
+    pub(super) fn say(&self, what: &str) -> String {
+        format!("cssh: {}: {what}", self.host)
+    }
+}
+
+/// The time limit of an allocation whose options set none: never the partition's maximum.
+pub const DEFAULT_TIME_LIMIT: &str = "1:00:00";
+
+/// A host's Slurm allocation, as a script needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    /// The job's name: `cssh-` and the host in lower case.
+    pub job_name: String,
+    /// sbatch's options, with the default time limit where they set none.
+    pub sbatch_options: Vec<String>,
+    /// Where the options are configured (`FILE:LINE`), for messages.
+    pub configured_at: String,
+    /// The user's stderr is a terminal: show one updating line while the job is pending.
+    pub progress: bool,
+}
+
+impl Allocation {
+    /// The partition the options ask for (`-p P`, `-pP`, `--partition=P`, `--partition P`).
+    pub fn partition(&self) -> Option<&str> {
+        let mut words = self.sbatch_options.iter();
+        while let Some(word) = words.next() {
+            if let Some(value) = word.strip_prefix("--partition=") {
+                return Some(value);
+            }
+            if word == "--partition" || word == "-p" {
+                return words.next().map(String::as_str);
+            }
+            if let Some(value) = word.strip_prefix("-p") {
+                return Some(value);
+            }
+        }
+        None
+    }
+}
+
+impl Allocation {
+    pub fn new(host: &str, options: &[String], configured_at: String, progress: bool) -> Self {
+        let sets_time = options
+            .iter()
+            .any(|o| o.starts_with("--time") || (o.starts_with("-t") && !o.starts_with("--")));
+        let mut sbatch_options = options.to_vec();
+        if !sets_time {
+            sbatch_options.insert(0, format!("--time={DEFAULT_TIME_LIMIT}"));
+        }
+        Allocation {
+            job_name: format!("cssh-{}", host.to_ascii_lowercase()),
+            sbatch_options,
+            configured_at,
+            progress,
+        }
+    }
+}
