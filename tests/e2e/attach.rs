@@ -5,7 +5,6 @@
 //! steps from the login node and by ssh to the node, for every client.
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::doctor::{status, value};
 use crate::harness::*;
@@ -106,16 +105,6 @@ impl Job {
 impl Drop for Job {
     fn drop(&mut self) {
         let _ = ssh(self.alias, &["scancel", &self.id]);
-    }
-}
-
-/// Polls `done` until it says yes, for at most 30 s (a readiness check, not a delay); its
-/// last no says what was seen instead.
-fn wait_until(what: &str, mut done: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Err(seen) = done() {
-        assert!(Instant::now() < deadline, "waited 30 s for {what}: {seen}");
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

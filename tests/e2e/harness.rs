@@ -294,3 +294,13 @@ pub fn joined_by_namespaces(stdout: &str) -> bool {
         .lines()
         .any(|l| l.starts_with("capbnd=") && l != "capbnd=0000000000000000")
 }
+
+/// Polls `done` until it says yes, for at most 30 s (a readiness check, not a delay); its
+/// last no says what was seen instead.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Err(seen) = done() {
+        assert!(Instant::now() < deadline, "waited 30 s for {what}: {seen}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

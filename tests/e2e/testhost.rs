@@ -1,6 +1,7 @@
 //! The test host itself, through plain OpenSSH: every login-shell user reaches Apptainer under
 //! both of its names, each image answers with its own marker, the remote does not have the
-//! image's marker, and the module-only runtime exists only after `module load`.
+//! image's marker, the module-only runtime exists only after `module load`, and the HTCondor
+//! pool runs Apptainer jobs on both execute points.
 
 use crate::harness::*;
 
@@ -179,5 +180,88 @@ fn login_shells_are_the_ones_named() {
             "{alias}: {}",
             describe(&out)
         );
+    }
+}
+
+/// Submits `description` (a submit file's lines, `queue` added) as `user` from the login node;
+/// the job's id, `CLUSTER.0`.
+fn condor_submit(alias: &str, user: &str, description: &str) -> String {
+    let file = format!("cssh-e2e-{}.sub", rand_suffix());
+    let path = host().root.join(format!("home/{user}/{file}"));
+    std::fs::write(&path, format!("{description}\nqueue\n")).unwrap();
+    let out = ssh(alias, &["condor_submit", "-terse", &file]);
+    std::fs::remove_file(&path).unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    // -terse prints `FIRST - LAST`.
+    text(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn the_htcondor_pool_runs_apptainer_jobs_on_both_execute_points() {
+    // Two container-universe jobs, one pinned to each execute point, each writing where it ran
+    // and the image's marker to the shared home; then a job that stays, which condor_ssh_to_job
+    // reaches on its execute point, outside the container (a command runs there, not inside).
+    for (alias, user) in [("th-bash", "bashuser"), ("th-tcsh", "tcshuser")] {
+        for ep in ["ep1", "ep2"] {
+            let out = format!("cssh-e2e-{ep}-{}", rand_suffix());
+            let id = condor_submit(
+                alias,
+                user,
+                &format!(
+                    "universe = container\ncontainer_image = {FULL_SIF}\ntransfer_container = false\n\
+                     should_transfer_files = NO\nexecutable = /bin/sh\n\
+                     arguments = \"-c 'hostname; cat {}' \"\noutput = {out}\nrequirements = Machine == \"{ep}\"",
+                    host().image_marker
+                ),
+            );
+            let path = host().root.join(format!("home/{user}/{out}"));
+            wait_until(&format!("job {id} on {ep} to write {out}"), || {
+                let seen = std::fs::read_to_string(&path).unwrap_or_default();
+                if seen == format!("{ep}\n{FULL_MARKER}") {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{seen:?}; {}",
+                        text(
+                            &ssh(alias, &["condor_q", &id, "-af", "JobStatus", "HoldReason"])
+                                .stdout
+                        )
+                    ))
+                }
+            });
+            std::fs::remove_file(&path).unwrap();
+        }
+        let id = condor_submit(
+            alias,
+            user,
+            &format!(
+                "universe = container\ncontainer_image = {FULL_SIF}\ntransfer_container = false\n\
+                 should_transfer_files = NO\nexecutable = /bin/sleep\narguments = 600"
+            ),
+        );
+        wait_until(&format!("job {id}'s execute point to answer"), || {
+            let out = ssh(alias, &["condor_ssh_to_job", &id, "hostname"]);
+            let seen = text(&out.stdout);
+            if out.status.success() && seen.starts_with("ep") {
+                Ok(())
+            } else {
+                Err(describe(&out))
+            }
+        });
+        let out = ssh(
+            alias,
+            &["condor_ssh_to_job", &id, "cat", &host().image_marker],
+        );
+        assert!(
+            !out.status.success(),
+            "outside the container: {}",
+            describe(&out)
+        );
+        let removed = ssh(alias, &["condor_rm", &id]);
+        assert!(removed.status.success(), "{}", describe(&removed));
     }
 }
