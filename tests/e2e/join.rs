@@ -19,6 +19,28 @@ const SESSION: &str =
 /// Makes cssh take the runtime for the session.
 const TAKE_RUNTIME: &str = "export SINGULARITY_CSSH_RUNTIME=1";
 
+/// The name of an instance a test's commands start, stopped when the test ends, passed or
+/// failed: an instance outlives the session that started it.
+struct Instance {
+    alias: &'static str,
+    name: String,
+}
+
+impl Instance {
+    fn new(alias: &'static str, prefix: &str) -> Instance {
+        Instance {
+            alias,
+            name: format!("{prefix}{}", rand_suffix() % 1_000_000),
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = ssh(self.alias, &["apptainer", "instance", "stop", &self.name]);
+    }
+}
+
 /// Everything a command can see of where it runs. `ps` reads /proc (the image has no procps)
 /// into a variable first, so no process of the probe's own pipeline is half started in it.
 const PROBE: &str = "env | sort; echo ---; pwd; id; uname -n; cut -d' ' -f4-7 /proc/self/mountinfo; \
@@ -114,15 +136,16 @@ fn the_fast_join_gives_what_apptainer_exec_instance_gives() {
                 assert!(made.status.success(), "{}", describe(&made));
                 for image in [ENV_SIF, DOCKER_SIF] {
                     for option in options {
-                        let name = format!("diff{}", rand_suffix() % 1_000_000);
+                        let instance = Instance::new(alias, "diff");
+                        let name = &instance.name;
                         // From home, and from a subdirectory that --contain's home lacks.
                         let places: &[Option<&str>] = match option {
                             "" | "\"--contain\"" => &[None, Some("sub/deeper")],
                             _ => &[None],
                         };
                         for &cwd in places {
-                            let fast = config(image, option, &name, cwd, false);
-                            let runtime = config(image, option, &name, cwd, true);
+                            let fast = config(image, option, name, cwd, false);
+                            let runtime = config(image, option, name, cwd, true);
                             let what = format!("{alias} {image} [{option}] in {cwd:?}");
                             // The first command starts the instance and looks at it.
                             let first = run(cssh(&fast).args([alias, "true"]));
@@ -133,8 +156,6 @@ fn the_fast_join_gives_what_apptainer_exec_instance_gives() {
                                 same_both_ways(&fast, &runtime, alias, "kill -TERM $$", &what);
                             }
                         }
-                        let stop = ssh(alias, &["apptainer", "instance", "stop", &name]);
-                        assert!(stop.status.success(), "{}", describe(&stop));
                     }
                 }
             });
@@ -148,10 +169,10 @@ fn a_terminal_session_is_the_same_both_ways() {
     // container's /dev/console, which a join from outside cannot: such a session takes the
     // runtime.
     for (option, joins) in [("", true), ("\"--contain\"", false)] {
-        let name = format!("pty{}", rand_suffix() % 1_000_000);
+        let instance = Instance::new("th-bash", "pty");
         let mut screens = Vec::new();
         for runtime in [false, true] {
-            let config = config(ENV_SIF, option, &name, None, runtime);
+            let config = config(ENV_SIF, option, &instance.name, None, runtime);
             let q =
                 |s: &str| String::from_utf8(cssh::quote::sh(s.as_bytes()).into_owned()).unwrap();
             let tmux = Tmux::start(&format!(
@@ -190,8 +211,6 @@ fn a_terminal_session_is_the_same_both_ways() {
                     .collect::<Vec<_>>(),
             );
         }
-        let stop = ssh("th-bash", &["apptainer", "instance", "stop", &name]);
-        assert!(stop.status.success(), "{}", describe(&stop));
         assert_eq!(screens[0], screens[1], "[{option}]");
         // Apptainer's /dev/console for a contained /dev is no terminal `tty` can name.
         let tty = if joins { "/dev/pts/" } else { "not a tty" };
@@ -221,7 +240,8 @@ fn instances_the_join_cannot_reproduce_run_through_the_runtime() {
         ),
         ("\"--fakeroot\"".to_string(), "it runs with --fakeroot", "0"),
     ] {
-        let name = format!("nofast{}", rand_suffix() % 1_000_000);
+        let instance = Instance::new("th-bash", "nofast");
+        let name = &instance.name;
         let config = tagging(
             BARE_SIF,
             &format!("instance = {name:?}\noptions = [{options}]"),
@@ -252,8 +272,6 @@ fn instances_the_join_cannot_reproduce_run_through_the_runtime() {
             "{options}: {}",
             describe(&record)
         );
-        let stop = ssh("th-bash", &["apptainer", "instance", "stop", &name]);
-        assert!(stop.status.success(), "{}", describe(&stop));
     }
     std::fs::remove_file(host().root.join(profile.trim_start_matches('/'))).unwrap();
 }
