@@ -695,6 +695,8 @@ exec "$@"
         assert_eq!(
             remote.calls(),
             vec![
+                // Not running, and still not once the start's lock is had.
+                vec!["instance", "list"],
                 vec!["instance", "list"],
                 vec!["-s", "instance", "start", "--bind", "/b", &image, "dev"],
                 joined.clone(),

@@ -446,7 +446,10 @@ fn non_empty(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Instance names travel into `instance://NAME` and the runtime's state paths.
+/// Instance names travel into `instance://NAME` and the runtime's state paths: Apptainer's own
+/// characters, and a letter, digit or '_' first, since a leading '.' makes a path of its state
+/// directory (`..` puts it outside the user's, where `instance list` never looks) and a leading
+/// '-' is read as an option by `apptainer instance stop`.
 fn instance_name(name: &str) -> Result<(), String> {
     non_empty(name)?;
     if !name
@@ -455,6 +458,11 @@ fn instance_name(name: &str) -> Result<(), String> {
     {
         return Err(format!(
             "{name:?}: use only letters, digits, '.', '_' and '-'"
+        ));
+    }
+    if name.starts_with(['.', '-']) {
+        return Err(format!(
+            "{name:?}: start with a letter, digit or '_' (Apptainer takes a leading '.' as a path and a leading '-' as an option)"
         ));
     }
     Ok(())
@@ -527,6 +535,22 @@ mod tests {
                 .unwrap_err()
                 .starts_with("\"x;y\": use only")
         );
+        for bad in ["..", ".", ".hidden", "-nt", "--x"] {
+            assert!(
+                set("instance", &format!("{bad:?}"))
+                    .unwrap()
+                    .unwrap_err()
+                    .contains("start with a letter, digit or '_'"),
+                "{bad}"
+            );
+        }
+        for good in ["dev", "e2e1", "_x", "a.b-c_d", "9"] {
+            assert_eq!(
+                set("instance", &format!("{good:?}")),
+                Some(Ok(())),
+                "{good}"
+            );
+        }
         for good in ["yes", "600", "10m", "1h30m", "2D"] {
             assert_eq!(set("persist", &format!("{good:?}")), Some(Ok(())), "{good}");
         }

@@ -59,9 +59,13 @@ pub(super) fn launcher(s: &mut Script, target: &Target) {
     }
 }
 
-/// Starts the instance unless it runs. Another session may be starting it at the same moment:
-/// then this start fails and the instance shows up running within seconds, so a failed start
-/// waits for it before saying why it failed.
+/// Starts the instance unless it runs. Sessions that start one instance at the same moment break
+/// each other (a start that loses deletes the winner's state), so a user's starts take turns
+/// under `flock` on one file beside the runtime's state (util-linux; without it, as before),
+/// each checking again once it has the lock. A start that fails with the runtime's `already exists`
+/// (one begun outside the lock, by a Slurm batch script) waits for the instance to show up; any
+/// other failure stops the session at once with the runtime's own error line (its `FATAL`,
+/// `ERROR` or `Error` line, else its last).
 pub(super) fn instance_start(s: &mut Script, target: &Target, instance: &str) {
     instance_running(s, instance);
     if target.place != Place::Here {
@@ -69,21 +73,27 @@ pub(super) fn instance_start(s: &mut Script, target: &Target, instance: &str) {
         // at the same moment can break both, so wait for it a while before starting one here.
         s.raw("cssh_tries=0\nuntil cssh_running || [ \"$cssh_tries\" -ge 15 ]; do cssh_tries=$((cssh_tries + 1)); sleep 1; done\n");
     }
-    s.raw("if ! cssh_running && ! cssh_out=$(\"$cssh_rt\" -s instance start");
+    s.raw("if ! cssh_running; then\n  cssh_lock=\"$HOME/.apptainer/instances/cssh-start.lock\"; mkdir -p \"${cssh_lock%/*}\" 2>/dev/null\n");
+    // The runtime and its instance must not keep the lock's descriptor: the lock would last as
+    // long as the instance.
+    s.raw("  { ! command -v flock >/dev/null 2>&1 || flock -w 120 9; cssh_running 9>&- || cssh_out=$(\"$cssh_rt\" -s instance start");
     image_arguments(s, target);
     s.word(instance.as_bytes());
-    s.raw(" </dev/null 2>&1); then\n  cssh_tries=0\n  until cssh_running; do\n    cssh_tries=$((cssh_tries + 1))\n    [ \"$cssh_tries\" -le 10 ] ||");
+    s.raw(" </dev/null 2>&1 9>&-); } 9>>\"$cssh_lock\" 2>/dev/null || {\n");
+    s.raw("  cssh_why=$(printf '%s\\n' \"$cssh_out\" | grep -m 1 -e FATAL -e ERROR -e Error) || cssh_why=$(printf '%s\\n' \"$cssh_out\" | sed '/^[[:space:]]*$/d' | tail -n 1)\n");
+    s.raw("  cssh_tries=0\n  until cssh_running; do\n    cssh_tries=$((cssh_tries + 1))\n");
+    s.raw("    case $cssh_out in *\"already exists\"*) [ \"$cssh_tries\" -le 10 ] ;; *) false ;; esac ||");
     s.fail_with(
         &[
             Part::Text(&target.say(&format!(
                 "could not start instance {instance} of {}: ",
                 target.image
             ))),
-            Part::Value("$(printf '%s\\n' \"$cssh_out\" | tail -n 1)"),
+            Part::Value("$cssh_why"),
         ],
         MISSING_ON_REMOTE,
     );
-    s.raw("    sleep 1\n  done\nfi\n");
+    s.raw("    sleep 1\n  done\n  }\nfi\n");
 }
 
 /// `cssh_running`: whether the instance runs. The runtime's state file, whose first field is

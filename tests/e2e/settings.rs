@@ -110,6 +110,61 @@ fn binds_env_and_options_reach_the_container() {
 }
 
 #[test]
+fn an_instance_that_cannot_start_says_the_runtimes_reason_at_once() {
+    // The runtime's own error line, not the last line of its usage text, and no wait: no other
+    // session is starting this instance.
+    let name = format!("bogus{}", rand_suffix() % 1_000_000);
+    let config = tagging(
+        BARE_SIF,
+        &format!("instance = {name:?}\noptions = [\"--bogus-opt\"]"),
+    );
+    for alias in ["th-bash", "th-tcsh"] {
+        let out = run(cssh(&config).args([alias, "echo", "RAN"]));
+        assert_eq!(out.status.code(), Some(127), "{alias}: {}", describe(&out));
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "cssh: {alias}: could not start instance {name} of {BARE_SIF}: Error for command \"instance\": unknown flag: --bogus-opt\n"
+            ),
+            "{alias}"
+        );
+        assert_eq!(text(&out.stdout), "", "{alias}");
+    }
+}
+
+#[test]
+fn sessions_that_start_one_instance_at_once_all_join_it() {
+    // All but one start fails with the runtime's `already exists`: those wait for the instance.
+    let name = format!("race{}", rand_suffix() % 1_000_000);
+    let config = tagging(BARE_SIF, &format!("instance = {name:?}"));
+    let sessions: Vec<_> = (0..4)
+        .map(|_| {
+            cssh(&config)
+                .args(["th-fish", "cat", &host().image_marker])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = sessions
+        .into_iter()
+        .map(|s| s.wait_with_output().unwrap())
+        .collect();
+    let list = ssh("th-fish", &["apptainer", "instance", "list"]);
+    let stop = ssh("th-fish", &["apptainer", "instance", "stop", &name]);
+    for out in &outs {
+        assert_eq!(text(&out.stdout), BARE_MARKER, "{}", describe(out));
+    }
+    let running = text(&list.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(&name))
+        .count();
+    assert_eq!(running, 1, "{}", text(&list.stdout));
+    assert!(stop.status.success(), "{}", describe(&stop));
+}
+
+#[test]
 fn an_instance_is_started_once_and_reused() {
     // The join runs in the session's own script: for bash, tcsh and fish users alike (each user
     // has instances of their own).

@@ -200,6 +200,10 @@ fn configuration_errors_are_one_line_with_position() {
             "[[host]]\npattern = \"!a\"\nimage = \"x\"\n[[host]]\npattern = \"b !\"\n",
             ":5:11: invalid pattern \"b !\"",
         ),
+        (
+            "[[host]]\npattern = \"a\"\nimage = \"x\"\ninstance = \"..\"\n",
+            ":4:12: instance: \"..\": start with a letter, digit or '_'",
+        ),
     ];
     for (config, expected) in cases {
         let scratch = Scratch::new(config);
