@@ -525,6 +525,18 @@ exec "$@"
                 "cssh: hpc1: image /no/such image.sif not found on the remote\n".into()
             )
         );
+        let path = Settings {
+            runtime: Some(Runtime::Program("/opt/nope/apptainer".into())),
+            ..Settings::default()
+        };
+        let out = remote.run(&path, &remote.image(), Payload::Command(b"true"), b"");
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (
+                Some(127),
+                "cssh: hpc1: /opt/nope/apptainer not found or not executable (set prelude or runtime in /c.toml)\n".into()
+            )
+        );
         let sftp = Settings {
             sftp_server: Some("/no/sftp-server".into()),
             ..explicit.clone()

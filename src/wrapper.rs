@@ -110,9 +110,12 @@ fn run(tool: Tool, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     }
     if own.dry_run {
         let mut line = Vec::new();
+        // `NAME=value` words before the program, as a shell runs them: the name bare (a quoted
+        // assignment would be a command name), the value quoted.
         for (key, value) in &plan.env {
-            let assignment = [key.as_bytes(), b"=", value.as_encoded_bytes()].concat();
-            line.extend_from_slice(&crate::quote::sh(&assignment));
+            line.extend_from_slice(key.as_bytes());
+            line.push(b'=');
+            line.extend_from_slice(&crate::quote::sh(value.as_encoded_bytes()));
             line.push(b' ');
         }
         line.extend(output::command_line(&program, &plan.args));

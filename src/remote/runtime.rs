@@ -21,6 +21,11 @@ pub(super) fn runtime_lookup(s: &mut Script, target: &Target) {
             vec!["apptainer".to_string(), "singularity".to_string()],
             "neither apptainer nor singularity on PATH".to_string(),
         ),
+        // A path is looked at itself, not searched for.
+        Runtime::Program(program) if program.contains('/') => (
+            vec![program.clone()],
+            format!("{program} not found or not executable"),
+        ),
         Runtime::Program(program) => (vec![program.clone()], format!("{program} not on PATH")),
     };
     s.raw("cssh_rt=\nfor cssh_c in");

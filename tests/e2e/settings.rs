@@ -19,6 +19,19 @@ fn a_runtime_only_a_prelude_provides() {
         )
     );
     assert_eq!(text(&out.stdout), "");
+    // A path is not looked for on PATH: the line says what is wrong with it.
+    let path = tagging(FULL_SIF, "runtime = \"/opt/nope/apptainer\"");
+    let out = run(cssh(&path).args(["th-tcsh", "true"]));
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (
+            Some(127),
+            format!(
+                "cssh: th-tcsh: /opt/nope/apptainer not found or not executable (set prelude or runtime in {})\n",
+                path.path("config.toml").display()
+            )
+        )
+    );
 
     let with = tagging(
         FULL_SIF,

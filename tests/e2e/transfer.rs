@@ -799,6 +799,71 @@ fn a_users_own_ssh_program_is_kept() {
 }
 
 #[test]
+fn the_wrappers_dry_run_lines_run_as_printed() {
+    // Each line, given to sh as it was printed, copies the image's marker with the configuration
+    // the wrapper was given (the line carries it as CSSH_CONFIG).
+    let config = tagging(FULL_SIF, "");
+    let config_path = config.path("config.toml").display().to_string();
+    let dir = config.path("got");
+    std::fs::create_dir(&dir).unwrap();
+    let got = |name: &str| dir.join(name).display().to_string();
+    let batch = config.path("batch");
+    std::fs::write(
+        &batch,
+        format!("get /etc/cssh-image-marker {}\n", got("sftp")),
+    )
+    .unwrap();
+    let remote = "th-bash:/etc/cssh-image-marker";
+    let rsync_e = format!("ssh -F {}", ssh_config());
+    let cases: [(&str, Vec<String>, String); 3] = [
+        (
+            CSSCP,
+            vec!["-F".into(), ssh_config(), remote.into(), got("scp")],
+            got("scp"),
+        ),
+        (
+            CSFTP,
+            vec![
+                "-F".into(),
+                ssh_config(),
+                "-b".into(),
+                batch.display().to_string(),
+                "th-bash".into(),
+            ],
+            got("sftp"),
+        ),
+        (
+            CRSYNC,
+            vec!["-e".into(), rsync_e, remote.into(), got("rsync")],
+            got("rsync"),
+        ),
+    ];
+    for (wrapper, args, out) in cases {
+        let dry = run(Command::new(wrapper)
+            .env_remove("CSSH_CONFIG")
+            .args(["--cssh-config", &config_path, "--cssh-dry-run"])
+            .args(&args));
+        assert!(dry.status.success(), "{wrapper}: {}", describe(&dry));
+        let line = text(&dry.stdout);
+        assert!(line.starts_with("CSSH_CONFIG="), "{wrapper}: {line}");
+        let ran = run(Command::new("sh")
+            .env_remove("CSSH_CONFIG")
+            .arg("-c")
+            .arg(line.trim_end()));
+        assert!(
+            ran.status.success(),
+            "{wrapper}: {line}: {}",
+            describe(&ran)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap_or_default(),
+            FULL_MARKER,
+            "{wrapper}: {line}"
+        );
+    }
+}
+
+#[test]
 fn exit_statuses_are_the_clients() {
     let data = DataDir::new(FULL_SIF);
     let local = data.local("x").display().to_string();
