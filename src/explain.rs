@@ -44,6 +44,29 @@ pub fn render(plan: &Plan, ssh: &Path) -> Vec<u8> {
                     "instance: commands join {instance} by its namespaces where it runs in a user namespace with no cgroup, seccomp, AppArmor, SELinux, capability, fakeroot or checkpoint settings and the session sets no APPTAINER_ or SINGULARITY_ variable; else by apptainer exec instance:// (cssh --doctor says which)"
                 );
             }
+            let settings = &report.resolution.settings;
+            if settings.htcondor.is_some() {
+                let ignored: Vec<&str> = [
+                    ("binds", settings.binds.is_some()),
+                    ("options", settings.options.is_some()),
+                    ("instance", settings.instance.is_some()),
+                ]
+                .iter()
+                .filter_map(|(key, set)| set.then_some(*key))
+                .collect();
+                let _ = writeln!(
+                    out,
+                    "htcondor: sessions and transfers enter the container of the host's HTCondor job on its execute point, through condor_ssh_to_job{}",
+                    if ignored.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; {} do not apply there (HTCondor starts that container)",
+                            ignored.join(", ")
+                        )
+                    }
+                );
+            }
             out += "remote script (run by the remote /bin/sh):\n";
             for line in String::from_utf8_lossy(script).lines() {
                 let _ = writeln!(out, "  {line}");

@@ -108,7 +108,7 @@ pub const OWN_OPTIONS: &[OwnOption] = &[
     OwnOption {
         name: "--release",
         value: None,
-        help: "cancel the destination's Slurm allocation\n(cssh --release [ssh options] destination)",
+        help: "cancel the destination's Slurm allocation or HTCondor job\n(cssh --release [ssh options] destination)",
         effect: Effect::Mode(Mode::Release),
     },
     OwnOption {

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use crate::config::{self, Config, Resolution};
 use crate::pattern::glob_match;
 use crate::quote;
-use crate::remote::slurm::Allocation;
-use crate::remote::{self, Payload, Place, Target};
+use crate::remote::scheduler::slurm::Allocation;
+use crate::remote::{self, CondorJob, HostJob, Payload, Place, Target};
 use crate::settings::{
     Attach, ForwardEnv, Image, Settings, SlurmConnect, SlurmTransfers, is_env_name,
 };
@@ -358,13 +358,17 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
         image,
         settings: cx.settings,
         config_file: cx.config_file,
-        place: place(&host, cx, payload),
+        place: place(&host, image, cx, payload)?,
         sent: &sent,
     };
     let first_hop_script = match &target.place {
         Place::Node(allocation) => remote::node_query_script(&target, allocation),
         Place::AttachedNode(job) => remote::attached_node_query_script(&target, job),
-        Place::Here | Place::Step(_) | Place::Attached(_) => {
+        Place::Here
+        | Place::Step(_)
+        | Place::Attached(_)
+        | Place::Condor(_)
+        | Place::AttachedCondor(_) => {
             let script = remote::script(&target, payload);
             let args = session_args(inv, carry(&script)?);
             return Ok(Decided {
@@ -469,30 +473,45 @@ fn session_args(inv: &Invocation, command: OsString) -> Vec<OsString> {
     args
 }
 
-/// Where a session runs: on the host, or in its Slurm allocation where the session belongs
-/// there (transfers run on the login node unless `slurm_transfers = "job"`).
-fn place(host: &str, cx: &Context, payload: Payload) -> Place {
+/// Where a session runs: on the host, or in its Slurm allocation or HTCondor job where the
+/// session belongs there (a Slurm host's transfers run on the login node unless
+/// `slurm_transfers = "job"`; an HTCondor host's run in its job).
+fn place(host: &str, image: &str, cx: &Context, payload: Payload) -> Result<Place, Refusal> {
+    let settings = cx.settings;
+    if let (Some(_), Some(_)) = (&settings.slurm, &settings.htcondor) {
+        return Err(Refusal(format!(
+            "{host}: slurm ({file}:{}) and htcondor ({file}:{}) are both set; a host runs its sessions under one scheduler",
+            settings.lines.slurm,
+            settings.lines.htcondor,
+            file = cx.config_file
+        )));
+    }
     // Everything of an attached host runs in the job: its container's files are the point.
     if let Some(job) = cx.attach {
-        return match cx.settings.slurm_connect {
-            Some(SlurmConnect::Ssh) => Place::AttachedNode(job.clone()),
-            _ => Place::Attached(job.clone()),
-        };
+        return Ok(match (&settings.htcondor, settings.slurm_connect) {
+            (Some(_), _) => Place::AttachedCondor(job.clone()),
+            (None, Some(SlurmConnect::Ssh)) => Place::AttachedNode(job.clone()),
+            (None, _) => Place::Attached(job.clone()),
+        });
+    }
+    // An HTCondor host's transfers run in its job too: the job's container is the one view,
+    // and an access point need not have Apptainer.
+    if let Some(lines) = &settings.htcondor {
+        return Ok(Place::Condor(condor_job(host, image, lines, cx)));
     }
     let transfer = match payload {
         Payload::Sftp | Payload::Arguments(_) => true,
         Payload::Command(command) => remote::is_transfer(command),
         Payload::Shell => false,
     };
-    let settings = cx.settings;
     if transfer && settings.slurm_transfers != Some(SlurmTransfers::Job) {
-        return Place::Here;
+        return Ok(Place::Here);
     }
-    match (allocation(host, cx), settings.slurm_connect) {
+    Ok(match (allocation(host, cx), settings.slurm_connect) {
         (None, _) => Place::Here,
         (Some(allocation), Some(SlurmConnect::Ssh)) => Place::Node(allocation),
         (Some(allocation), _) => Place::Step(allocation),
-    }
+    })
 }
 
 /// Stands for the allocation's node until the first connection names it: no argv word can
@@ -623,7 +642,7 @@ fn remote_command(
     })?;
     let host = checked_host(inv.host.as_encoded_bytes())?;
     // The command runs on the login node: a step reaches the node from there.
-    let place = match place(&host, &cx, payload) {
+    let place = match place(&host, image, &cx, payload)? {
         Place::Node(allocation) => Place::Step(allocation),
         Place::AttachedNode(job) => Place::Attached(job),
         place => place,
@@ -665,13 +684,31 @@ fn allocation(host: &str, cx: &Context) -> Option<Allocation> {
     Some(Allocation::new(host, options, at, cx.progress))
 }
 
+/// The host's batch job, where its settings give it one.
+fn host_job(host: &str, image: Option<&str>, cx: &Context) -> Option<HostJob> {
+    match (&cx.settings.htcondor, image) {
+        (Some(lines), Some(image)) => Some(HostJob::Htcondor(condor_job(host, image, lines, cx))),
+        _ => allocation(host, cx).map(HostJob::Slurm),
+    }
+}
+
+/// The host's HTCondor job of `image`, from its `htcondor` lines.
+fn condor_job(host: &str, image: &str, lines: &[String], cx: &Context) -> CondorJob {
+    let at = format!("{}:{}", cx.config_file, cx.settings.lines.htcondor);
+    CondorJob::new(host, image, lines, at, cx.progress)
+}
+
 /// `cssh --release [ssh options] destination`: ssh's command line that cancels the
 /// destination's Slurm allocation on the login node.
 pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
     on_login_node(request, local, "--release", |target, cx| {
+        if let Some(lines) = &cx.settings.htcondor {
+            let job = condor_job(target.host, target.image, lines, cx);
+            return Ok(remote::condor_release_script(target, &job));
+        }
         let allocation = allocation(target.host, cx).ok_or_else(|| {
             Refusal(format!(
-                "{} has no Slurm allocation to release (no slurm for it in {})",
+                "{} has no Slurm allocation or HTCondor job to release (no slurm or htcondor for it in {})",
                 target.host, cx.config_file
             ))
         })?;
@@ -752,7 +789,8 @@ pub struct Probe {
     /// The first matching entry's line, where a setting the host lacks would go.
     pub entry_line: Option<usize>,
     pub config_file: String,
-    pub allocation: Option<Allocation>,
+    /// The batch job the host's sessions run in, where it has `slurm` or `htcondor`.
+    pub job: Option<HostJob>,
     /// The running job an attached host enters, where it has `attach`.
     pub attach: Option<Attach>,
 }
@@ -784,7 +822,7 @@ pub fn probe(
         progress: false,
     };
     let image = image_for(&cx);
-    let allocation = allocation(&name, &cx);
+    let job = host_job(&name, image, &cx);
     let attach = resolution.settings.attach.clone();
     let script = match (&attach, image) {
         (Some(job), _) => remote::probe::attach_probe_script(
@@ -807,7 +845,7 @@ pub fn probe(
                 place: Place::Here,
                 sent: &[],
             },
-            allocation.as_ref(),
+            job.as_ref(),
         ),
         (None, None) => remote::probe::plain_probe_script(),
     };
@@ -839,7 +877,7 @@ pub fn probe(
         entry_line: resolution.matched.first().map(|(line, _)| *line),
         config_file: config.file.clone(),
         settings: resolution.settings.clone(),
-        allocation,
+        job,
         attach,
     })
 }
@@ -1354,6 +1392,58 @@ mod tests {
     }
 
     #[test]
+    fn htcondor_sessions_and_transfers_all_run_in_the_job() {
+        let script_of = |words: &[&str], toml: &str| match plan(words, toml).unwrap().decision {
+            Decision::Container { script } => String::from_utf8(script).unwrap(),
+            Decision::Passthrough(why) => panic!("{why}"),
+        };
+        let toml = format!("{TAGGED}htcondor = [\"request_cpus = 2\"]\n");
+        for words in [
+            &["h", "make"][..],
+            &["h"],
+            &["-s", "h", "sftp"],
+            &["h", "scp", "-t", "/x"],
+            &["h", "git-upload-pack", "'/r'"],
+        ] {
+            let script = script_of(words, &toml);
+            assert!(
+                script.contains("condor_submit -terse")
+                    && script.contains("exec condor_ssh_to_job"),
+                "{words:?}: {script}"
+            );
+            assert!(script.contains("'request_cpus = 2' queue"), "{script}");
+        }
+        // Attached, the job is HTCondor's too: found, never submitted.
+        let attached = format!("{TAGGED}htcondor = []\nattach = \"12.3\"\n");
+        let script = script_of(&["h", "id"], &attached);
+        assert!(
+            script.starts_with("cssh_job=12.3\n") && !script.contains("condor_submit"),
+            "{script}"
+        );
+        let both = format!("{TAGGED}slurm = []\nhtcondor = []\n");
+        assert_eq!(
+            plan(&["h", "id"], &both).unwrap_err().to_string(),
+            "h: slurm (/c.toml:4) and htcondor (/c.toml:5) are both set; a host runs its sessions under one scheduler"
+        );
+        let p = release(
+            &Request {
+                args: os(&["h"]),
+                ..Request::default()
+            },
+            &mut given(&toml),
+        )
+        .unwrap();
+        let Decision::Container { script } = p.decision else {
+            panic!("a remote script")
+        };
+        assert!(
+            String::from_utf8(script)
+                .unwrap()
+                .contains("condor_rm $cssh_job")
+        );
+    }
+
+    #[test]
     fn release_cancels_only_slurm_hosts() {
         let request = |words: &[&str]| Request {
             args: os(words),
@@ -1373,7 +1463,7 @@ mod tests {
         };
         assert_eq!(
             refused(&["h"], TAGGED),
-            "h has no Slurm allocation to release (no slurm for it in /c.toml)"
+            "h has no Slurm allocation or HTCondor job to release (no slurm or htcondor for it in /c.toml)"
         );
         assert_eq!(
             refused(&["h", "id"], &with_slurm),

@@ -117,7 +117,8 @@ fn push_format_byte(format: &mut Vec<u8>, b: u8, literal: bool) {
     }
 }
 
-fn base64(bytes: &[u8]) -> Vec<u8> {
+/// Standard base64 with padding (RFC 4648), as `base64 -d` reads it.
+pub(crate) fn base64(bytes: &[u8]) -> Vec<u8> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

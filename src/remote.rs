@@ -3,9 +3,10 @@
 //! the runtime with the user's command, shell or sftp-server inside the image. This module is
 //! only the order of the steps; each step is a module of its own: `runtime` (prelude, lookup,
 //! image), `launch` (a new container, an instance started), `join` (into an instance by its
-//! namespaces), `session` (environment, shell, payload), `slurm` and `attach` (compute nodes and
-//! running jobs), `probe` (the doctor's), over `script` (writing sh) and `target` (what a
-//! script is for).
+//! namespaces), `session` (environment, shell, payload), `scheduler` (a host's Slurm allocation
+//! or HTCondor job: find or submit, wait, reach, release), `attach` (into a running job's own
+//! container), `probe` (the doctor's), over `script` (writing sh), `facts` (what the probe
+//! reports) and `target` (what a script is for).
 //!
 //! The script is POSIX sh and runs under the remote's `/bin/sh`; see `quote` for how it gets
 //! past the login shell. Everything it writes before the `exec` goes to stderr, so stdout
@@ -18,9 +19,9 @@ mod join;
 mod launch;
 pub mod probe;
 mod runtime;
+pub mod scheduler;
 mod script;
 mod session;
-pub mod slurm;
 mod target;
 
 use crate::quote::sh;
@@ -28,16 +29,34 @@ use crate::settings::Attach;
 use launch::{batch_script, instance_start, launcher};
 pub use runtime::drops_environment;
 use runtime::{image_check, prelude, runtime_lookup};
+use scheduler::htcondor;
+use scheduler::slurm::{self, Allocation};
 use script::Script;
 pub use session::is_transfer;
 use session::{Inner, environment, payload_command};
-use slurm::Allocation;
-pub use target::{MISSING_ON_REMOTE, Payload, Place, SFTP_SERVER_PATHS, Target};
+pub use target::{
+    CondorJob, HostJob, MISSING_ON_REMOTE, Payload, Place, SFTP_SERVER_PATHS, Target,
+};
 
 /// Builds the script text: each step writes its part, in the order the remote runs them.
 pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
     let mut s = Script::default();
     prelude(&mut s, target);
+    match &target.place {
+        Place::Condor(job) => {
+            image_check(&mut s, target);
+            htcondor::job(&mut s, target, job);
+            htcondor::reach(&mut s, target, &Inner::of(target, payload));
+            return s.text;
+        }
+        Place::AttachedCondor(job) => {
+            htcondor::find_job(&mut s, target, job);
+            htcondor::reachable(&mut s, target);
+            htcondor::reach(&mut s, target, &Inner::of(target, payload));
+            return s.text;
+        }
+        _ => {}
+    }
     if let Place::Attached(job) | Place::AttachedNode(job) = &target.place {
         let inner = Inner::of(target, payload);
         attach::find_job(&mut s, target, job);
@@ -51,7 +70,11 @@ pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
     runtime_lookup(&mut s, target);
     image_check(&mut s, target);
     match &target.place {
-        Place::Here | Place::Attached(_) | Place::AttachedNode(_) => {}
+        Place::Here
+        | Place::Attached(_)
+        | Place::AttachedNode(_)
+        | Place::Condor(_)
+        | Place::AttachedCondor(_) => {}
         Place::Step(allocation) => {
             slurm::allocation(&mut s, target, allocation, &batch_script(target));
         }
@@ -103,12 +126,16 @@ pub fn attached_node_query_script(target: &Target, job: &Attach) -> Vec<u8> {
     s.text
 }
 
-/// The script that lists this user's running jobs on the host's cluster and whether their
-/// containers can be entered.
+/// The script that lists this user's running jobs on the host's cluster or pool and whether
+/// their containers can be entered.
 pub fn attach_list_script(target: &Target) -> Vec<u8> {
     let mut s = Script::default();
     prelude(&mut s, target);
-    attach::list(&mut s);
+    if target.settings.htcondor.is_some() {
+        htcondor::list(&mut s);
+    } else {
+        attach::list(&mut s);
+    }
     s.text
 }
 
@@ -117,6 +144,14 @@ pub fn release_script(target: &Target, allocation: &Allocation) -> Vec<u8> {
     let mut s = Script::default();
     prelude(&mut s, target);
     slurm::release(&mut s, target, allocation);
+    s.text
+}
+
+/// The script that removes the host's HTCondor job.
+pub fn condor_release_script(target: &Target, job: &CondorJob) -> Vec<u8> {
+    let mut s = Script::default();
+    prelude(&mut s, target);
+    htcondor::release(&mut s, target, job);
     s.text
 }
 

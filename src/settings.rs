@@ -101,6 +101,8 @@ declare_settings! {
     slurm_connect: SlurmConnect;
     /// Where transfers run on a Slurm host.
     slurm_transfers: SlurmTransfers;
+    /// Submit description lines of the host's HTCondor job; set, sessions run in it.
+    htcondor: Vec<String>, check = submit_lines;
     /// A running batch job of this user whose own container every session enters.
     attach: Attach;
 }
@@ -446,6 +448,25 @@ fn non_empty(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Submit description lines, one command each: cssh writes the job's own lines before them and
+/// `queue` after, so a line may change any of cssh's but not add jobs or lines.
+fn submit_lines(lines: &[String]) -> Result<(), String> {
+    for line in lines {
+        if line.contains(['\n', '\r']) {
+            return Err(format!(
+                "{line:?}: one submit command per string, without line breaks"
+            ));
+        }
+        let command = line.trim_start().to_ascii_lowercase();
+        if command == "queue" || command.starts_with("queue ") || command.starts_with("queue\t") {
+            return Err(format!(
+                "{line:?}: cssh queues the job itself; leave queue out"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Instance names travel into `instance://NAME` and the runtime's state paths: Apptainer's own
 /// characters, and a letter, digit or '_' first, since a leading '.' makes a path of its state
 /// directory (`..` puts it outside the user's, where `instance list` never looks) and a leading
@@ -555,6 +576,16 @@ mod tests {
             assert_eq!(set("persist", &format!("{good:?}")), Some(Ok(())), "{good}");
         }
         assert_eq!(set("slurm_connect", "\"ssh\""), Some(Ok(())));
+        assert_eq!(
+            set("htcondor", "[\"request_cpus = 4\", \"queue_x = 1\"]"),
+            Some(Ok(()))
+        );
+        for bad in ["queue", " Queue 3", "a = 1\nqueue"] {
+            assert!(
+                set("htcondor", &format!("[{bad:?}]")).unwrap().is_err(),
+                "{bad}"
+            );
+        }
         assert_eq!(set("forward_env", "false"), Some(Ok(())));
         assert_eq!(
             set("forward_env", "[\"LANG\", \"A-B\"]"),
@@ -636,6 +667,7 @@ mod tests {
             ("slurm", "[\"--partition=gpu\", \"--time=8:00:00\"]"),
             ("slurm_connect", "\"ssh\""),
             ("slurm_transfers", "\"job\""),
+            ("htcondor", "[\"request_cpus = 4\"]"),
             ("forward_env", "[\"LANG\", \"GIT_AUTHOR_NAME\"]"),
             ("attach", "{ name = \"42\", step = \"1\" }"),
         ] {

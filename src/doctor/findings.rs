@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::plan::Probe;
+use crate::remote::HostJob;
 use crate::remote::facts::Fact;
 
 /// The checks, in the table's order.
@@ -29,6 +30,7 @@ pub enum Check {
     Instance,
     Persist,
     Slurm,
+    Htcondor,
     Attach,
 }
 
@@ -49,6 +51,7 @@ pub const CHECKS: &[Check] = &[
     Check::Instance,
     Check::Persist,
     Check::Slurm,
+    Check::Htcondor,
     Check::Attach,
 ];
 
@@ -72,6 +75,7 @@ impl Check {
             Check::Instance => "instance",
             Check::Persist => "persist",
             Check::Slurm => "slurm",
+            Check::Htcondor => "htcondor",
             Check::Attach => "attach",
         }
     }
@@ -436,6 +440,8 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
     }
     let slurm = judge_slurm(&facts, probe, &places);
     add(Check::Slurm, slurm.0, slurm.1, slurm.2);
+    let htcondor = judge_htcondor(&facts, probe, &places);
+    add(Check::Htcondor, htcondor.0, htcondor.1, htcondor.2);
     add(Check::Attach, Status::Skip, String::new(), None);
     found
 }
@@ -590,7 +596,7 @@ fn judge_inside(
 
 /// The Slurm check: sbatch and srun on the login node, the partition, the allocation's state.
 fn judge_slurm(facts: &Facts, probe: &Probe, places: &Places) -> (Status, String, Option<String>) {
-    let Some(allocation) = &probe.allocation else {
+    let Some(HostJob::Slurm(allocation)) = &probe.job else {
         return (Status::Skip, String::new(), None);
     };
     let at = places.at(probe.settings.lines.slurm);
@@ -652,6 +658,100 @@ fn judge_slurm(facts: &Facts, probe: &Probe, places: &Places) -> (Status, String
     }
 }
 
+/// The HTCondor check: condor_submit and condor_ssh_to_job on the access point, a pool with
+/// execute points that run containers, the host's job's state and execute point.
+fn judge_htcondor(
+    facts: &Facts,
+    probe: &Probe,
+    places: &Places,
+) -> (Status, String, Option<String>) {
+    let Some(HostJob::Htcondor(_)) = &probe.job else {
+        return (Status::Skip, String::new(), None);
+    };
+    let in_prelude = |what: &str| {
+        Some(format!(
+            "{what} in the prelude in {}",
+            places.at(probe.settings.lines.prelude)
+        ))
+    };
+    if let Some(error) = facts.get(Fact::HtcondorError) {
+        return (Status::Fail, error.into(), in_prelude("check the commands"));
+    }
+    let (Some(submit), Some(ssh_to_job)) = (
+        facts.get(Fact::CondorSubmitPath),
+        facts.get(Fact::CondorSshToJobPath),
+    ) else {
+        return (Status::Skip, String::new(), None);
+    };
+    for (path, program) in [(submit, "condor_submit"), (ssh_to_job, "condor_ssh_to_job")] {
+        if path.is_empty() {
+            return (
+                Status::Fail,
+                format!("no {program} on the access point"),
+                in_prelude("put HTCondor's tools on PATH"),
+            );
+        }
+    }
+    let pool = facts.get(Fact::Pool).unwrap_or_default();
+    if let Some(error) = pool.strip_prefix("error ") {
+        return (
+            Status::Fail,
+            format!("the pool does not answer: {error}"),
+            Some(
+                "condor_status must answer on the access point (CONDOR_HOST, COLLECTOR_HOST)"
+                    .into(),
+            ),
+        );
+    }
+    let mut counts = pool.split(' ').map(|n| n.parse::<u32>().unwrap_or(0));
+    let (slots, containers) = (counts.next().unwrap_or(0), counts.next().unwrap_or(0));
+    if containers == 0 {
+        return (
+            Status::Fail,
+            format!("none of the pool's {slots} slots runs containers (HasContainer)"),
+            Some("the execute points need Apptainer or Singularity that HTCondor detects".into()),
+        );
+    }
+    let pool = format!("{containers} of {slots} slots run containers");
+    let job = facts.get(Fact::CondorJob).unwrap_or_default();
+    let mut fields = job.split(' ');
+    match (fields.next(), fields.next(), fields.next()) {
+        (Some(id), Some("2"), Some(slot)) => {
+            let point = slot.rsplit('@').next().unwrap_or(slot);
+            (
+                Status::Pass,
+                format!("{pool}; job {id} running on {point}"),
+                None,
+            )
+        }
+        (Some(id), Some(status), _) if !id.is_empty() => (
+            Status::Warn,
+            format!("{pool}; job {id} {}", condor_status_name(status)),
+            Some(format!(
+                "sessions wait for it; `cssh --release {}` removes it",
+                probe.host
+            )),
+        ),
+        _ => (
+            Status::Pass,
+            format!("{pool}; no job (the next session submits one)"),
+            None,
+        ),
+    }
+}
+
+/// HTCondor's name for a `JobStatus`.
+fn condor_status_name(status: &str) -> &str {
+    match status {
+        "1" => "idle",
+        "2" => "running",
+        "5" => "held (the next session removes it and submits a new one)",
+        "6" => "transferring output",
+        "7" => "suspended",
+        other => other,
+    }
+}
+
 /// What to do about a login shell that writes to stdout, for that shell.
 fn quiet_fix(login_shell: &str) -> String {
     let name = login_shell.rsplit('/').next().unwrap_or_default();
@@ -708,7 +808,8 @@ fn seconds(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remote::slurm::Allocation;
+    use crate::remote::CondorJob;
+    use crate::remote::scheduler::slurm::Allocation;
     use crate::settings::Settings;
 
     fn probe(settings: Settings) -> Probe {
@@ -721,7 +822,7 @@ mod tests {
             settings,
             entry_line: Some(2),
             config_file: "/c.toml".into(),
-            allocation: None,
+            job: None,
             attach: None,
         }
     }
@@ -803,9 +904,12 @@ mod tests {
         for f in &found {
             let expected = match f.check {
                 Check::Git => Status::Warn,
-                Check::Binds | Check::Instance | Check::Persist | Check::Slurm | Check::Attach => {
-                    Status::Skip
-                }
+                Check::Binds
+                | Check::Instance
+                | Check::Persist
+                | Check::Slurm
+                | Check::Htcondor
+                | Check::Attach => Status::Skip,
                 _ => Status::Pass,
             };
             assert_eq!(f.status, expected, "{f:?}");
@@ -930,7 +1034,12 @@ mod tests {
         settings.lines.slurm = 4;
         let options = vec!["-p".to_string(), "gpu".to_string()];
         let mut p = probe(settings);
-        p.allocation = Some(Allocation::new("hpc", &options, "/c.toml:4".into(), false));
+        p.job = Some(HostJob::Slurm(Allocation::new(
+            "hpc",
+            &options,
+            "/c.toml:4".into(),
+            false,
+        )));
         let slurm = |pairs: &[(&str, &str)]| {
             let mut lines = HEALTHY.to_vec();
             lines.extend_from_slice(pairs);
@@ -969,6 +1078,70 @@ mod tests {
         assert_eq!(
             slurm(&[("sbatch", ""), ("srun", "")]).value,
             "no sbatch on the login node"
+        );
+    }
+
+    #[test]
+    fn htcondor_checks_the_tools_the_pool_and_reports_the_job() {
+        let mut p = probe(Settings::default());
+        p.job = Some(HostJob::Htcondor(CondorJob::new(
+            "pool",
+            "/i.sif",
+            &[],
+            "/c.toml:4".into(),
+            false,
+        )));
+        let htcondor = |pairs: &[(&str, &str)]| {
+            let mut lines = HEALTHY.to_vec();
+            lines.extend_from_slice(pairs);
+            by_check(&judged(&p, &lines), Check::Htcondor).clone()
+        };
+        let tools = [
+            ("condor_submit", "/usr/bin/condor_submit"),
+            ("condor_ssh_to_job", "/usr/bin/condor_ssh_to_job"),
+        ];
+        let with = |more: &[(&'static str, &'static str)]| {
+            let mut pairs = tools.to_vec();
+            pairs.extend_from_slice(more);
+            htcondor(&pairs)
+        };
+        assert_eq!(
+            htcondor(&[("condor_submit", ""), ("condor_ssh_to_job", "")]).value,
+            "no condor_submit on the access point"
+        );
+        let down = with(&[("pool", "error CEDAR:6001:Failed to connect")]);
+        assert_eq!(
+            (down.status, down.value.as_str()),
+            (
+                Status::Fail,
+                "the pool does not answer: CEDAR:6001:Failed to connect"
+            )
+        );
+        assert_eq!(
+            with(&[("pool", "3 0")]).value,
+            "none of the pool's 3 slots runs containers (HasContainer)"
+        );
+        assert_eq!(
+            with(&[("pool", "2 2")]).value,
+            "2 of 2 slots run containers; no job (the next session submits one)"
+        );
+        let running = with(&[("pool", "2 2"), ("condor_job", "12.0 2 slot1_1@ep2")]);
+        assert_eq!(
+            (running.status, running.value.as_str()),
+            (
+                Status::Pass,
+                "2 of 2 slots run containers; job 12.0 running on ep2"
+            )
+        );
+        let idle = with(&[("pool", "2 2"), ("condor_job", "12.0 1 undefined")]);
+        assert_eq!(
+            (idle.status, idle.value.as_str()),
+            (Status::Warn, "2 of 2 slots run containers; job 12.0 idle")
+        );
+        // A Slurm host skips the row, and an HTCondor host the Slurm row.
+        assert_eq!(
+            by_check(&judged(&p, HEALTHY), Check::Slurm).status,
+            Status::Skip
         );
     }
 

@@ -17,11 +17,12 @@
 //! instance (its processes left the job's process tree) is entered by the instance the job
 //! started, as any instance is (`join`).
 
+use super::join;
 use super::runtime::runtime_lookup;
+use super::scheduler::slurm;
 use super::script::{Part, Script, proc_stat};
 use super::session::{Inner, forwarded};
 use super::target::Target;
-use super::{join, slurm};
 use crate::settings::{Attach, JobRef};
 
 /// What messages call the container an attached session enters.
@@ -30,6 +31,9 @@ pub const CONTAINER: &str = "the job's container";
 /// Exit status when the job cannot be entered: not found, not running, not this user's, no
 /// container, a setuid runtime, no nsenter. cssh's own errors exit 255, as ssh's do.
 pub const ATTACH_FAILED: u8 = 255;
+
+/// What a Slurm job's container sees of the job it belongs to, as a step of it would.
+const SLURM_JOB_VARIABLES: &str = " SLURM_JOB_ID=\"$cssh_job\" SLURM_JOBID=\"$cssh_job\"";
 
 /// The oldest util-linux whose nsenter keeps the user's credentials in a user namespace.
 const NSENTER_VERSION: &str = "util-linux 2.26";
@@ -53,37 +57,12 @@ pub(super) fn find_job(s: &mut Script, target: &Target, attach: &Attach) {
             );
         }
     }
-    s.raw("cssh_info=$(squeue --noheader --states=all --jobs=\"$cssh_job\" --format='%T %u %B' 2>&1) ||");
-    fail_job(
+    vet_job(
         s,
         target,
-        &[
-            Part::Text(": "),
-            Part::Value("$(printf '%s\\n' \"$cssh_info\" | tail -n 1)"),
-        ],
-    );
-    s.raw("[ -n \"$cssh_info\" ] ||");
-    fail_job(s, target, &[Part::Text(" not found")]);
-    s.raw("cssh_state=${cssh_info%% *}; cssh_info=${cssh_info#* }; cssh_owner=${cssh_info%% *}; cssh_node=${cssh_info#* }\n");
-    s.raw("[ \"$cssh_owner\" = \"$(id -un)\" ] ||");
-    fail_job(
-        s,
-        target,
-        &[
-            Part::Text(" is "),
-            Part::Value("$cssh_owner"),
-            Part::Text("'s: cssh enters only your own jobs"),
-        ],
-    );
-    s.raw("[ \"$cssh_state\" = RUNNING ] ||");
-    fail_job(
-        s,
-        target,
-        &[
-            Part::Text(" is "),
-            Part::Value("$cssh_state"),
-            Part::Text(": only a running job has a container to enter"),
-        ],
+        "cssh_info=$(squeue --noheader --states=all --jobs=\"$cssh_job\" --format='%T %u %B' 2>&1)",
+        "cssh_state=${cssh_info%% *}; cssh_info=${cssh_info#* }; cssh_owner=${cssh_info%% *}; cssh_node=${cssh_info#* }",
+        "[ \"$cssh_state\" = RUNNING ]",
     );
     if let Some(step) = &attach.step {
         s.raw(&format!(
@@ -98,8 +77,48 @@ pub(super) fn find_job(s: &mut Script, target: &Target, attach: &Attach) {
     }
 }
 
+/// Checks job `$cssh_job` as a scheduler's `query` (which sets `cssh_info`) reports it, `parse`
+/// read from it `cssh_owner` and `cssh_state`, and `running` tells: found, this user's and
+/// running; else one line and exit 255.
+pub(super) fn vet_job(s: &mut Script, target: &Target, query: &str, parse: &str, running: &str) {
+    s.raw(query);
+    s.raw(" ||");
+    fail_job(
+        s,
+        target,
+        &[
+            Part::Text(": "),
+            Part::Value("$(printf '%s\\n' \"$cssh_info\" | tail -n 1)"),
+        ],
+    );
+    s.raw("[ -n \"$cssh_info\" ] ||");
+    fail_job(s, target, &[Part::Text(" not found")]);
+    s.raw(parse);
+    s.raw("\n[ \"$cssh_owner\" = \"$(id -un)\" ] ||");
+    fail_job(
+        s,
+        target,
+        &[
+            Part::Text(" is "),
+            Part::Value("$cssh_owner"),
+            Part::Text("'s: cssh enters only your own jobs"),
+        ],
+    );
+    s.raw(running);
+    s.raw(" ||");
+    fail_job(
+        s,
+        target,
+        &[
+            Part::Text(" is "),
+            Part::Value("$cssh_state"),
+            Part::Text(": only a running job has a container to enter"),
+        ],
+    );
+}
+
 /// One `cssh: HOST: job J ...` line and exit 255.
-fn fail_job(s: &mut Script, target: &Target, parts: &[Part]) {
+pub(super) fn fail_job(s: &mut Script, target: &Target, parts: &[Part]) {
     let mut all = vec![Part::Text("job "), Part::Value("$cssh_job")];
     all.extend_from_slice(parts);
     fail(s, target, &all);
@@ -152,7 +171,7 @@ pub(super) fn print_node(s: &mut Script) {
 pub(super) fn enter(s: &mut Script, target: &Target, attach: &Attach, inner: &Inner) {
     find_container(s, attach.step.as_deref());
     s.raw("if [ -n \"$cssh_t\" ]; then\n");
-    join_namespaces(s, target, inner);
+    join_namespaces(s, target, inner, SLURM_JOB_VARIABLES);
     s.raw("fi\n");
     find_instance(s);
     s.raw("if [ -n \"$cssh_inst\" ]; then\n");
@@ -186,10 +205,19 @@ fn find_container(s: &mut Script, step: Option<&str>) {
     s.raw("cssh_node=; read -r cssh_node </proc/sys/kernel/hostname\n");
     // `STEP:PID` for each of the job's processes; the batch step is `batch`.
     s.raw("cssh_pids=$(scontrol listpids \"$cssh_job\" 2>/dev/null | awk 'NR > 1 { print $3 \":\" $1 }')\n");
+    define_pick(s);
+    match step {
+        Some(step) => s.raw(&format!("cssh_pick {step}\n")),
+        None => s.raw("cssh_pick batch || cssh_pick '*'\n"),
+    }
+}
+
+/// `cssh_pick PATTERN [PARENT]` over `cssh_pids` (`GROUP:PID` words): `cssh_t`, the oldest
+/// process of the groups matching PATTERN that is this user's and in a container (of PARENT's
+/// children: any in the container; else: only the container's first processes, whose parent is
+/// outside it), with `cssh_stat`.
+pub(super) fn define_pick(s: &mut Script) {
     proc_stat(s);
-    // cssh_pick PATTERN [PARENT]: `cssh_t`, the oldest process of the steps matching PATTERN
-    // that is this user's and in a container (of PARENT's children: any in the container;
-    // else: only the container's first processes, whose parent is outside it).
     s.raw("cssh_pick() {\n  cssh_t=; cssh_ts=\n  for cssh_w in $cssh_pids; do\n");
     s.raw("    case $cssh_w in $1:*) ;; *) continue ;; esac\n    cssh_p=${cssh_w#*:}\n");
     s.raw("    [ -O \"/proc/$cssh_p\" ] && ! [ \"/proc/$cssh_p/ns/mnt\" -ef /proc/self/ns/mnt ] && [ -d \"/proc/$cssh_p/root/.singularity.d\" ] && cssh_stat \"$cssh_p\" || continue\n");
@@ -197,10 +225,6 @@ fn find_container(s: &mut Script, step: Option<&str>) {
     s.raw("    elif [ \"/proc/$cssh_ppid/ns/mnt\" -ef \"/proc/$cssh_p/ns/mnt\" ]; then continue; fi\n");
     s.raw("    if [ -z \"$cssh_t\" ] || [ \"$cssh_start\" -lt \"$cssh_ts\" ]; then cssh_t=$cssh_p; cssh_ts=$cssh_start; fi\n");
     s.raw("  done\n  [ -n \"$cssh_t\" ]\n}\n");
-    match step {
-        Some(step) => s.raw(&format!("cssh_pick {step}\n")),
-        None => s.raw("cssh_pick batch || cssh_pick '*'\n"),
-    }
 }
 
 /// `cssh_inst`: the instance job `cssh_job` started on this node, or empty. Its processes left
@@ -230,17 +254,26 @@ pub(super) fn look_in_step(s: &mut Script, step: Option<&str>) {
     let mut on_node = Script::default();
     on_node.raw("cssh_job=$1\n");
     find_container(&mut on_node, step);
-    on_node.raw("if [ -n \"$cssh_t\" ]; then\n  cssh_e=$cssh_t; cssh_pick '*' \"$cssh_e\" && cssh_e=$cssh_t\n");
-    on_node.raw("  cssh_img=$(tr '\\000' '\\n' <\"/proc/$cssh_e/environ\" | sed -n 's/^APPTAINER_CONTAINER=//p; s/^SINGULARITY_CONTAINER=//p' | head -n 1)\n");
-    on_node.raw("  if [ \"/proc/$cssh_e/ns/user\" -ef /proc/self/ns/user ]; then cssh_can='no (setuid Apptainer)'\n");
-    on_node.raw("  elif command -v nsenter >/dev/null 2>&1; then cssh_can=yes; else cssh_can='no (no nsenter)'; fi\nelse\n");
-    find_instance(&mut on_node);
-    on_node.raw("  if [ -n \"$cssh_inst\" ]; then cssh_can=\"yes (instance $cssh_inst)\"; cssh_img=$(sed -n 's/.*\"image\":\"\\([^\"]*\\)\".*/\\1/p' \"$cssh_state\")\n");
-    on_node.raw("  else cssh_can='no (no container)'; cssh_img=-; fi\nfi\n");
-    on_node.raw("printf '%s\\t%s\\n' \"${cssh_img:--}\" \"$cssh_can\"\n");
+    describe_container(&mut on_node, |s| {
+        find_instance(s);
+        s.raw("  if [ -n \"$cssh_inst\" ]; then cssh_can=\"yes (instance $cssh_inst)\"; cssh_img=$(sed -n 's/.*\"image\":\"\\([^\"]*\\)\".*/\\1/p' \"$cssh_state\")\n");
+        s.raw("  else cssh_can='no (no container)'; cssh_img=-; fi\n");
+    });
     s.raw("srun --jobid=\"$cssh_job\" --overlap --nodes=1 --ntasks=1 --nodelist=\"$cssh_node\" --quiet --quiet /bin/sh -c");
     s.word(&on_node.text);
     s.raw(" sh \"$cssh_job\" </dev/null 2>/dev/null || printf '?\\t? (the step did not start)\\n'");
+}
+
+/// Prints `IMAGE<TAB>ENTER` for the container `cssh_t` found with `cssh_pick`, without
+/// entering it: ENTER is `yes` or `no (WHY)`. Where none was found, `otherwise` sets
+/// `cssh_img` and `cssh_can`.
+pub(super) fn describe_container(s: &mut Script, otherwise: impl FnOnce(&mut Script)) {
+    s.raw("if [ -n \"$cssh_t\" ]; then\n  cssh_e=$cssh_t; cssh_pick '*' \"$cssh_e\" && cssh_e=$cssh_t\n");
+    s.raw("  cssh_img=$(tr '\\000' '\\n' <\"/proc/$cssh_e/environ\" | sed -n 's/^APPTAINER_CONTAINER=//p; s/^SINGULARITY_CONTAINER=//p' | head -n 1)\n");
+    s.raw("  if [ \"/proc/$cssh_e/ns/user\" -ef /proc/self/ns/user ]; then cssh_can='no (setuid Apptainer)'\n");
+    s.raw("  elif command -v nsenter >/dev/null 2>&1; then cssh_can=yes; else cssh_can='no (no nsenter)'; fi\nelse\n");
+    otherwise(s);
+    s.raw("fi\nprintf '%s\\t%s\\n' \"${cssh_img:--}\" \"$cssh_can\"\n");
 }
 
 /// The namespaces of process `cssh_t`, which the session enters: the user namespace, then
@@ -251,8 +284,10 @@ const NAMESPACES: &[(&str, &str, u8)] = &[
     ("ipc", "--ipc", 8),
 ];
 
-/// Enters `cssh_t`'s container with nsenter (never returns but by failing in one line).
-fn join_namespaces(s: &mut Script, target: &Target, inner: &Inner) {
+/// Enters `cssh_t`'s container with nsenter (never returns but by failing in one line), with
+/// the container's environment, then `job_variables` (shell words the scheduler adds), then the
+/// session's variables forwarded from this shell.
+pub(super) fn join_namespaces(s: &mut Script, target: &Target, inner: &Inner, job_variables: &str) {
     s.raw("  [ \"/proc/$cssh_t/ns/user\" -ef /proc/self/ns/user ] &&");
     fail_job(
         s,
@@ -316,7 +351,8 @@ fn join_namespaces(s: &mut Script, target: &Target, inner: &Inner) {
     );
     s.raw("  esac\n");
     s.raw("  cssh_n=$#\n  eval \"set -- \\\"\\$@\\\" $cssh_env\"\n");
-    s.raw("  set -- \"$@\" SLURM_JOB_ID=\"$cssh_job\" SLURM_JOBID=\"$cssh_job\"");
+    s.raw("  set -- \"$@\"");
+    s.raw(job_variables);
     for name in forwarded(target) {
         s.raw(&format!(" ${{{name}+\"{name}=${name}\"}}"));
     }

@@ -32,6 +32,14 @@ pub enum Fact {
     Job,
     /// The last stderr line of the Slurm stage, where it failed.
     SlurmError,
+    CondorSubmitPath,
+    CondorSshToJobPath,
+    /// What condor_status lists: `SLOTS CONTAINER_SLOTS`, or its error line after `error `.
+    Pool,
+    /// The host's HTCondor job: `ID STATUS SLOT`, or empty.
+    CondorJob,
+    /// The last stderr line of the HTCondor stage, where it failed.
+    HtcondorError,
     /// The session's last stderr line when it did not run the inside probe.
     StartError,
     /// Milliseconds from the session's start to its end.
@@ -75,6 +83,11 @@ const KEYS: &[(Fact, &str)] = &[
     (Fact::Partitions, "partitions"),
     (Fact::Job, "job"),
     (Fact::SlurmError, "slurm_error"),
+    (Fact::CondorSubmitPath, "condor_submit"),
+    (Fact::CondorSshToJobPath, "condor_ssh_to_job"),
+    (Fact::Pool, "pool"),
+    (Fact::CondorJob, "condor_job"),
+    (Fact::HtcondorError, "htcondor_error"),
     (Fact::StartError, "start_error"),
     (Fact::StartMs, "start_ms"),
     (Fact::Shell, "shell"),

@@ -3,11 +3,12 @@
 //! started where it does not run, and the batch script that holds a Slurm allocation with its
 //! instance. An instance on the host itself is joined by `join`.
 
+use super::join;
 use super::runtime::image_arguments;
+use super::scheduler::slurm;
 use super::script::{Part, Script};
 use super::session::{SessionBinds, XAUTHORITY_INSIDE};
 use super::target::{MISSING_ON_REMOTE, Place, Target};
-use super::{join, slurm};
 use crate::quote::sh;
 
 /// `exec "$cssh_rt" exec ...`: a new container of the image; on a Slurm host, as a step of the

@@ -7,20 +7,20 @@
 //! (prelude, runtime lookup, image check) and, where one fails, the fact is the line a session
 //! would have printed. The last stage is a whole session script, exactly as `cssh host CMD` runs
 //! it, whose command is the probe of the image's contents. It runs on the host ssh reaches:
-//! the doctor never submits a Slurm job, it reports the allocation's state.
+//! the doctor never submits a Slurm or HTCondor job, it reports the job's state.
 
 pub use super::facts::{Fact, MARK};
 use super::launch::instance_running;
 use super::runtime::{image_check, prelude, runtime_lookup};
+use super::scheduler::{htcondor, slurm};
 use super::script::Script;
-use super::slurm::{self, Allocation};
-use super::target::{Payload, Place, SFTP_SERVER_PATHS, Target};
+use super::target::{HostJob, Payload, Place, SFTP_SERVER_PATHS, Target};
 use super::{attach, join, script};
 use crate::quote::sh;
 use crate::settings::Attach;
 
-/// The probe for a host with an image; `allocation` where the host has Slurm set.
-pub fn probe_script(target: &Target, allocation: Option<&Allocation>) -> Vec<u8> {
+/// The probe for a host with an image; `job` where the host's sessions run in a batch job.
+pub fn probe_script(target: &Target, job: Option<&HostJob>) -> Vec<u8> {
     let mut s = opening();
     // A stage's own lines go to stdout (fd 3); its stderr's last line is the finding.
     s.raw("cssh_last() { printf '%s\\n' \"$1\" | sed '/^[[:space:]]*$/d' | tail -n 1; }\n");
@@ -57,11 +57,19 @@ pub fn probe_script(target: &Target, allocation: Option<&Allocation>) -> Vec<u8>
         s.raw("\n");
     }
 
-    if let Some(allocation) = allocation {
+    if let Some(job) = job {
         let mut queue = Script::default();
         prelude(&mut queue, target);
-        slurm::probe(&mut queue, allocation);
-        stage(&mut s, &queue, Fact::SlurmError);
+        match job {
+            HostJob::Slurm(allocation) => {
+                slurm::probe(&mut queue, allocation);
+                stage(&mut s, &queue, Fact::SlurmError);
+            }
+            HostJob::Htcondor(job) => {
+                htcondor::probe(&mut queue, job);
+                stage(&mut s, &queue, Fact::HtcondorError);
+            }
+        }
     }
 
     // The session itself, as `cssh host COMMAND` runs it, here rather than in an allocation.
@@ -95,21 +103,30 @@ pub fn probe_script(target: &Target, allocation: Option<&Allocation>) -> Vec<u8>
     s.text
 }
 
-/// The probe for a host with `attach`: on the login node, the session's own steps that find the
-/// job, then a step of the job that looks for its container on the node, as `--attach list`
-/// does; nothing is entered.
+/// The probe for a host with `attach`: on the login node (or access point), the session's own
+/// steps that find the job, then a step of the job (or condor_ssh_to_job) that looks for its
+/// container on its node, as `--attach list` does; nothing is entered.
 pub fn attach_probe_script(target: &Target, job: &Attach) -> Vec<u8> {
     let mut s = opening();
     s.raw("cssh_last() { printf '%s\\n' \"$1\" | sed '/^[[:space:]]*$/d' | tail -n 1; }\n");
     let mut find = Script::default();
     prelude(&mut find, target);
-    attach::find_job(&mut find, target, job);
+    if target.settings.htcondor.is_some() {
+        htcondor::find_job(&mut find, target, job);
+        find.raw("cssh_node=$(condor_q \"$cssh_job\" -af RemoteHost 2>/dev/null </dev/null); cssh_node=${cssh_node##*@}\n");
+    } else {
+        attach::find_job(&mut find, target, job);
+    }
     find.raw(&format!(
         "cssh_fact {} \"$cssh_job $cssh_node\"\ncssh_fact {} \"$(",
         Fact::AttachJob.key(),
         Fact::AttachContainer.key()
     ));
-    attach::look_in_step(&mut find, job.step.as_deref());
+    if target.settings.htcondor.is_some() {
+        htcondor::look(&mut find);
+    } else {
+        attach::look_in_step(&mut find, job.step.as_deref());
+    }
     find.raw(")\"\n");
     stage(&mut s, &find, Fact::AttachError);
     s.text

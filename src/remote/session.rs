@@ -243,6 +243,11 @@ impl Inner {
         }
     }
 
+    /// Whether the snippet reads the script's own arguments.
+    pub(super) fn takes_script_arguments(&self) -> bool {
+        matches!(self.after, After::ScriptArguments)
+    }
+
     /// ` sh` and the command word, where the payload has one: for a caller that appends the
     /// script's own arguments itself.
     pub(super) fn word_argument(&self, s: &mut Script) {

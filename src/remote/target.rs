@@ -1,5 +1,5 @@
 //! What a remote script is written for: the host and its settings, where the session runs (and
-//! the Slurm allocation it may run in, as plain data), what runs inside the container, and the
+//! the Slurm allocation or HTCondor job it may run in, as plain data), what runs inside the container, and the
 //! exit status of a piece missing on the remote. A leaf: every step of the script reads it.
 
 use crate::settings::{Attach, Settings};
@@ -61,6 +61,11 @@ pub enum Place {
     /// In a running job's own container, entered on the job's node, reached by ssh through the
     /// login node.
     AttachedNode(Attach),
+    /// In the container of the host's HTCondor job, entered on its execute point, reached by
+    /// `condor_ssh_to_job` from the access point.
+    Condor(CondorJob),
+    /// In a running HTCondor job's own container, reached the same way.
+    AttachedCondor(Attach),
 }
 
 impl Target<'_> {
@@ -68,6 +73,14 @@ impl Target<'_> {
     pub(super) fn say(&self, what: &str) -> String {
         format!("cssh: {}: {what}", self.host)
     }
+}
+
+/// The batch job a host's sessions run in, where its settings give it one: what the doctor
+/// reads of the host's scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostJob {
+    Slurm(Allocation),
+    Htcondor(CondorJob),
 }
 
 /// The time limit of an allocation whose options set none: never the partition's maximum.
@@ -102,6 +115,68 @@ impl Allocation {
             }
         }
         None
+    }
+}
+
+/// How long a host's HTCondor job holds its slot where the submit lines set no
+/// `allowed_job_duration`, in seconds: as long as a Slurm allocation's default.
+pub const DEFAULT_JOB_DURATION: u32 = 3600;
+
+/// A host's HTCondor job, as a script needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CondorJob {
+    /// The job's batch name: `cssh-` and the host in lower case.
+    pub batch_name: String,
+    /// The submit description, `queue` last: cssh's lines, then the configured ones, which win.
+    pub description: Vec<String>,
+    /// Where the lines are configured (`FILE:LINE`), for messages.
+    pub configured_at: String,
+    /// The user's stderr is a terminal: show one updating line while the job is idle.
+    pub progress: bool,
+}
+
+impl CondorJob {
+    /// The job for `host` in `image`: a container-universe job whose program sleeps, so that
+    /// the slot and the container stay while sessions come and go, for the time limit.
+    pub fn new(
+        host: &str,
+        image: &str,
+        lines: &[String],
+        configured_at: String,
+        progress: bool,
+    ) -> Self {
+        let batch_name = format!("cssh-{}", host.to_ascii_lowercase());
+        let sets = |command: &str| {
+            lines.iter().any(|line| {
+                line.split_once('=')
+                    .is_some_and(|(key, _)| key.trim().eq_ignore_ascii_case(command))
+            })
+        };
+        let mut description: Vec<String> = [
+            "universe = container".to_string(),
+            format!("container_image = {image}"),
+            // The image is on a shared filesystem, as the session's own: never copied.
+            "transfer_container = false".into(),
+            "should_transfer_files = NO".into(),
+            "transfer_executable = false".into(),
+            "executable = /bin/sleep".into(),
+            "arguments = 2147483647".into(),
+            format!("batch_name = {batch_name}"),
+            "output = /dev/null".into(),
+            "error = /dev/null".into(),
+        ]
+        .into();
+        if !sets("allowed_job_duration") {
+            description.push(format!("allowed_job_duration = {DEFAULT_JOB_DURATION}"));
+        }
+        description.extend(lines.iter().cloned());
+        description.push("queue".into());
+        CondorJob {
+            batch_name,
+            description,
+            configured_at,
+            progress,
+        }
     }
 }
 

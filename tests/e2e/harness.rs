@@ -58,14 +58,14 @@ fn bring_up() -> Result<TestHost, String> {
             String::from_utf8_lossy(&up.stderr).trim()
         ));
     }
-    // A host left running by an earlier run may hold its Slurm jobs, which would reach their
-    // time limit in the middle of this one: every run starts with an empty queue.
+    // A host left running by an earlier run may hold its Slurm and HTCondor jobs, which would
+    // reach their time limit in the middle of this one: every run starts with empty queues.
     let cancel = Command::new(&script)
         .args([
             "admin",
             "sh",
             "-c",
-            "squeue --noheader --format=%i | xargs -r scancel",
+            "squeue --noheader --format=%i | xargs -r scancel; condor_rm -all >/dev/null 2>&1; true",
         ])
         .output()
         .map_err(|e| e.to_string())?;
@@ -302,5 +302,43 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> Result<(), String>) {
     while let Err(seen) = done() {
         assert!(Instant::now() < deadline, "waited 30 s for {what}: {seen}");
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Submits `description` (a submit file's lines, `queue` added) as `user` from the login node;
+/// the job's id, `CLUSTER.0`.
+pub fn condor_submit(alias: &str, user: &str, description: &str) -> String {
+    let file = format!("cssh-e2e-{}.sub", rand_suffix());
+    let path = host().root.join(format!("home/{user}/{file}"));
+    std::fs::write(&path, format!("{description}\nqueue\n")).unwrap();
+    let out = ssh(alias, &["condor_submit", "-terse", &file]);
+    std::fs::remove_file(&path).unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    // -terse prints `FIRST - LAST`.
+    text(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// What a command that prints `NAME=VALUE` words on its first line, then the image's marker,
+/// reported: the value of each name (empty where it printed none). Checked: it succeeded, in the
+/// full image.
+pub fn reported(out: &Output) -> impl Fn(&str) -> String {
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", describe(out));
+    let (line, marker) = stdout.split_once('\n').unwrap_or_default();
+    assert!(
+        marker.starts_with(FULL_MARKER),
+        "in the image: {}",
+        describe(out)
+    );
+    let line = line.to_string();
+    move |name: &str| {
+        line.split(' ')
+            .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_default()
+            .to_string()
     }
 }

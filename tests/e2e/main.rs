@@ -14,6 +14,7 @@ mod doctor;
 mod faults;
 mod harness;
 mod hostile;
+mod htcondor;
 mod join;
 mod property;
 mod sessions;

@@ -27,21 +27,8 @@ const WHERE: &str = "echo host=$(hostname) job=$SLURM_JOB_ID; cat /etc/cssh-imag
 
 /// The node and the job a `WHERE` command reported, after checking it ran in the image.
 fn landed(out: &Output) -> (String, String) {
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{}", describe(out));
-    let (line, marker) = stdout.split_once('\n').unwrap_or_default();
-    assert!(
-        marker.starts_with(FULL_MARKER),
-        "in the image: {}",
-        describe(out)
-    );
-    let field = |name: &str| {
-        line.split(' ')
-            .find_map(|f| f.strip_prefix(name))
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (node, job) = (field("host="), field("job="));
+    let field = reported(out);
+    let (node, job) = (field("host"), field("job"));
     assert!(
         node.starts_with("node"),
         "on a compute node: {}",

@@ -183,23 +183,6 @@ fn login_shells_are_the_ones_named() {
     }
 }
 
-/// Submits `description` (a submit file's lines, `queue` added) as `user` from the login node;
-/// the job's id, `CLUSTER.0`.
-fn condor_submit(alias: &str, user: &str, description: &str) -> String {
-    let file = format!("cssh-e2e-{}.sub", rand_suffix());
-    let path = host().root.join(format!("home/{user}/{file}"));
-    std::fs::write(&path, format!("{description}\nqueue\n")).unwrap();
-    let out = ssh(alias, &["condor_submit", "-terse", &file]);
-    std::fs::remove_file(&path).unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    // -terse prints `FIRST - LAST`.
-    text(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn the_htcondor_pool_runs_apptainer_jobs_on_both_execute_points() {
     // Two container-universe jobs, one pinned to each execute point, each writing where it ran

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use crate::harness::*;
 use std::os::unix::fs::PermissionsExt;
 
-const USERS: [&str; 2] = ["th-bash", "th-tcsh"];
+pub const USERS: [&str; 2] = ["th-bash", "th-tcsh"];
 pub const CSSCP: &str = env!("CARGO_BIN_EXE_cscp");
 pub const CSFTP: &str = env!("CARGO_BIN_EXE_csftp");
 const CRSYNC: &str = env!("CARGO_BIN_EXE_crsync");
@@ -159,7 +159,7 @@ pub fn assert_same_tree(what: &str, left: &Path, right: &Path) {
 
 /// The container's `/data`: a directory on the remote that only the container sees there.
 pub struct DataDir {
-    scratch: Scratch,
+    pub scratch: Scratch,
     /// The directory as the client sees it in the remote root filesystem.
     remote: PathBuf,
 }
@@ -171,14 +171,26 @@ impl DataDir {
 
     /// With more settings for the test hosts' entry.
     pub fn with(image: &str, settings: &str) -> DataDir {
+        DataDir::made(image, |name| {
+            format!("binds = [\"/tmp/{name}:/data\"]\n{settings}")
+        })
+    }
+
+    /// A directory that is `/data` in the HTCondor job of each host the tests use: the test
+    /// pool binds what a job's `CsshTestBind` names, as a site binds its shared filesystems.
+    pub fn in_htcondor_job(image: &str) -> DataDir {
+        DataDir::made(image, |name| {
+            format!("htcondor = [\"+CsshTestBind = \\\"/tmp/{name}:/data\\\"\"]")
+        })
+    }
+
+    /// A new directory and the settings that `settings` writes for its name.
+    fn made(image: &str, settings: impl FnOnce(&str) -> String) -> DataDir {
         let name = format!("cssh-xfer-{}-{}", std::process::id(), rand_suffix());
         let remote = host().root.join("tmp").join(&name);
         std::fs::create_dir_all(&remote).unwrap();
         std::fs::set_permissions(&remote, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        let scratch = tagging(
-            image,
-            &format!("binds = [\"/tmp/{name}:/data\"]\n{settings}"),
-        );
+        let scratch = tagging(image, &settings(&name));
         DataDir { scratch, remote }
     }
 

@@ -8,13 +8,10 @@
 //! Two connections that submit at once both keep the lowest job id and cancel the other, so a
 //! burst of connections (an editor opens several) ends with one allocation.
 
-use super::script::{Part, Script};
-use super::target::Target;
-pub use super::target::{Allocation, DEFAULT_TIME_LIMIT};
-
-/// Exit status when the allocation cannot be had: sbatch refuses it, or the job ends while a
-/// session waits for it. cssh's own errors exit 255, as ssh's do.
-pub const ALLOCATION_FAILED: u8 = 255;
+use super::{ALLOCATION_FAILED, Wait, wait};
+use crate::remote::script::{Part, Script};
+use crate::remote::target::Target;
+pub use crate::remote::target::{Allocation, DEFAULT_TIME_LIMIT};
 
 /// `cssh_live_jobs`: this user's live jobs of the allocation's name, lowest id first.
 fn live_jobs(s: &mut Script, allocation: &Allocation) {
@@ -25,7 +22,12 @@ fn live_jobs(s: &mut Script, allocation: &Allocation) {
 
 /// Sets `cssh_job` to the running allocation, submitting it if there is none and waiting while
 /// it is pending. `batch` is the job's script: it holds the allocation until its time limit.
-pub(super) fn allocation(s: &mut Script, target: &Target, allocation: &Allocation, batch: &[u8]) {
+pub(in crate::remote) fn allocation(
+    s: &mut Script,
+    target: &Target,
+    allocation: &Allocation,
+    batch: &[u8],
+) {
     live_jobs(s, allocation);
     s.raw("cssh_job=$(cssh_live_jobs | head -n 1)\nif [ -z \"$cssh_job\" ]; then\n");
     s.raw("  cssh_out=$(CSSH_RT=$cssh_rt sbatch --parsable --output=/dev/null --job-name=");
@@ -51,37 +53,30 @@ pub(super) fn allocation(s: &mut Script, target: &Target, allocation: &Allocatio
     s.raw("  cssh_job=${cssh_out%%;*}\n  cssh_first=$(cssh_live_jobs | head -n 1)\n");
     s.raw("  if [ -n \"$cssh_first\" ] && [ \"$cssh_first\" != \"$cssh_job\" ]; then scancel \"$cssh_job\"; cssh_job=$cssh_first; fi\nfi\n");
     // squeue fails for a job that has left the queue.
-    s.raw("cssh_waited=0\nwhile :; do\n  cssh_state=$(squeue --noheader --states=all --jobs=\"$cssh_job\" --format='%T %r' 2>/dev/null) || cssh_state=\n");
-    s.raw("  cssh_state=${cssh_state:-ENDED}\n");
-    s.raw("  case $cssh_state in\n  RUNNING*) break ;;\n  PENDING*|CONFIGURING*)\n");
-    if allocation.progress {
-        s.raw("    printf '\\rcssh: %s: job %s %s, %s s\\033[K' ");
-        s.quoted(target.host.as_bytes());
-        s.raw(" \"$cssh_job\" \"${cssh_state%% *} (${cssh_state#* })\" \"$cssh_waited\" >&2\n");
-    }
-    s.raw("    sleep 1; cssh_waited=$((cssh_waited + 1)) ;;\n  *)");
-    if allocation.progress {
-        s.raw(" [ \"$cssh_waited\" = 0 ] || printf '\\r\\033[K' >&2;");
-    }
-    s.fail_with(
-        &[
-            Part::Text(&target.say("job ")),
-            Part::Value("$cssh_job"),
-            Part::Text(" "),
-            Part::Value("${cssh_state%% *}"),
-            Part::Text(" (the next connection submits a new one)"),
-        ],
-        ALLOCATION_FAILED,
-    );
-    s.raw("  esac\ndone\n");
-    if allocation.progress {
-        s.raw("[ \"$cssh_waited\" = 0 ] || printf '\\r\\033[K' >&2\n");
-    }
+    let waiting = Wait {
+        query: "cssh_state=$(squeue --noheader --states=all --jobs=\"$cssh_job\" --format='%T %r' 2>/dev/null) || cssh_state=\n  cssh_state=${cssh_state:-ENDED}",
+        running: "RUNNING*",
+        waiting: "PENDING*|CONFIGURING*",
+        shown: "${cssh_state%% *} (${cssh_state#* })",
+        progress: allocation.progress,
+    };
+    wait(s, target, &waiting, |s| {
+        s.fail_with(
+            &[
+                Part::Text(&target.say("job ")),
+                Part::Value("$cssh_job"),
+                Part::Text(" "),
+                Part::Value("${cssh_state%% *}"),
+                Part::Text(" (the next connection submits a new one)"),
+            ],
+            ALLOCATION_FAILED,
+        );
+    });
     terminal_or_unbuffered(s);
 }
 
 /// `cssh_io`: a terminal session gets a terminal step; any other stays byte-exact, unbuffered.
-pub(super) fn terminal_or_unbuffered(s: &mut Script) {
+pub(in crate::remote) fn terminal_or_unbuffered(s: &mut Script) {
     s.raw("cssh_io=--unbuffered; [ -t 0 ] && cssh_io=--pty\n");
 }
 
@@ -89,7 +84,7 @@ pub(super) fn terminal_or_unbuffered(s: &mut Script) {
 /// first). srun quiet twice keeps its own "task 0: Exited with exit code N" off stderr, which
 /// then holds only what the command writes, as with plain ssh; the job was just seen running,
 /// so the step itself starts.
-pub(super) fn step(s: &mut Script, node: Option<&str>) {
+pub(in crate::remote) fn step(s: &mut Script, node: Option<&str>) {
     s.raw(" srun --jobid=\"$cssh_job\" --overlap --nodes=1 --ntasks=1");
     if let Some(node) = node {
         s.raw(&format!(" --nodelist={node}"));
@@ -98,21 +93,21 @@ pub(super) fn step(s: &mut Script, node: Option<&str>) {
 }
 
 /// Prints the allocation's first node.
-pub(super) fn print_node(s: &mut Script) {
+pub(in crate::remote) fn print_node(s: &mut Script) {
     s.raw("cssh_nodes=$(squeue --noheader --jobs=\"$cssh_job\" --format=%N)\n");
     s.raw("scontrol show hostnames \"$cssh_nodes\" | head -n 1\n");
 }
 
 /// On the allocation's node: the session belongs to its job, as a step's would.
-pub(super) fn join(s: &mut Script, allocation: &Allocation) {
+pub(in crate::remote) fn join(s: &mut Script, allocation: &Allocation) {
     live_jobs(s, allocation);
     s.raw("SLURM_JOB_ID=$(cssh_live_jobs | head -n 1); SLURM_JOBID=$SLURM_JOB_ID; export SLURM_JOB_ID SLURM_JOBID\n");
 }
 
 /// The doctor's facts about the host's Slurm: where sbatch and srun are, the partitions, and
 /// the allocation's job (`ID STATE NODES REASON`), if there is one.
-pub(super) fn probe(s: &mut Script, allocation: &Allocation) {
-    use super::facts::Fact;
+pub(in crate::remote) fn probe(s: &mut Script, allocation: &Allocation) {
+    use crate::remote::facts::Fact;
     live_jobs(s, allocation);
     s.raw(&format!(
         "cssh_fact {} \"$(command -v sbatch)\"\ncssh_fact {} \"$(command -v srun)\"\n",
@@ -130,7 +125,7 @@ pub(super) fn probe(s: &mut Script, allocation: &Allocation) {
 }
 
 /// A script that cancels the host's allocation and says which job it was.
-pub(super) fn release(s: &mut Script, target: &Target, allocation: &Allocation) {
+pub(in crate::remote) fn release(s: &mut Script, target: &Target, allocation: &Allocation) {
     live_jobs(s, allocation);
     s.raw("cssh_job=$(cssh_live_jobs)\nif [ -z \"$cssh_job\" ]; then\n  printf '%s\\n' ");
     s.quoted(target.say("no allocation to release").as_bytes());

@@ -1,0 +1,353 @@
+//! The remote script's HTCondor steps, run on the access point in the same ssh session as the
+//! rest: find this user's job for the host (batch name `cssh-HOST`) or submit one (container
+//! universe, the image not transferred, a program that sleeps until the job's time limit), wait
+//! while it is idle, then reach its execute point with `condor_ssh_to_job` and enter the job's
+//! own container there by its namespaces, as `attach` enters a Slurm job's. `--release`
+//! removes it.
+//!
+//! condor_ssh_to_job runs a command on the execute point, outside the container, through
+//! `eval ${SSH_ORIGINAL_COMMAND}` in bash: unquoted, so a run of blanks becomes one and globs
+//! expand. What crosses it is therefore only words that survive that: the script for the execute
+//! point in base64, and the session's variables and arguments as base64 of NUL-separated
+//! records, decoded there. A job reached for the first time is tried with `true` until its
+//! starter answers (for a second or so after it runs, the schedule does not know the starter's
+//! address), and marked `CsshReady` in its ad, so later sessions go straight in.
+//!
+//! Two connections that submit at once both keep the lowest job id and remove the other, as
+//! with Slurm.
+
+use super::{ALLOCATION_FAILED, Wait, wait};
+use crate::quote::base64;
+use crate::remote::attach::{
+    ATTACH_FAILED, define_pick, describe_container, fail_job, join_namespaces, vet_job,
+};
+use crate::remote::script::{Part, Script};
+use crate::remote::session::{Inner, forwarded};
+use crate::remote::target::{CondorJob, Target};
+use crate::settings::{Attach, JobRef};
+
+/// A ClassAd string literal.
+fn classad_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `cssh_live_jobs`: this user's jobs of the host's batch still in the queue and not leaving
+/// it, lowest id first, each `CLUSTER.PROC:STATUS`.
+fn live_jobs(s: &mut Script, job: &CondorJob) {
+    let constraint = format!(
+        "JobBatchName =?= {} && JobStatus =!= 3 && JobStatus =!= 4",
+        classad_string(&job.batch_name)
+    );
+    s.raw("cssh_live_jobs() { condor_q \"$(id -un)\" -constraint");
+    s.word(constraint.as_bytes());
+    s.raw(" -format '%d.' ClusterId -format '%d:' ProcId -format '%d\\n' JobStatus 2>/dev/null </dev/null | sort -n; }\n");
+}
+
+/// Sets `cssh_state` to HTCondor's name for `JobStatus` `status` (a shell word).
+fn state_name(status: &str) -> String {
+    format!(
+        "case {status} in 1) cssh_state=idle ;; 2) cssh_state=running ;; 3) cssh_state=removed ;; 4) cssh_state=completed ;; 5) cssh_state=held ;; 6) cssh_state='transferring output' ;; 7) cssh_state=suspended ;; *) cssh_state='gone from the queue' ;; esac"
+    )
+}
+
+/// Sets `cssh_job` to the host's running job, reachable by condor_ssh_to_job: found, else
+/// submitted, waited for while idle. A held job of the host's is removed, with one line.
+pub(in crate::remote) fn job(s: &mut Script, target: &Target, job: &CondorJob) {
+    live_jobs(s, job);
+    s.raw("cssh_job=\nfor cssh_w in $(cssh_live_jobs); do\n  case $cssh_w in\n  *:5) cssh_w=${cssh_w%:*}\n");
+    s.raw("    printf 'cssh: %s: job %s was held (%s): removed it\\n' ");
+    s.quoted(target.host.as_bytes());
+    s.raw(" \"$cssh_w\" \"$(condor_q \"$cssh_w\" -af HoldReason 2>/dev/null </dev/null)\" >&2\n");
+    s.raw("    condor_rm \"$cssh_w\" >/dev/null 2>&1 </dev/null ;;\n");
+    s.raw("  *) [ -n \"$cssh_job\" ] || cssh_job=${cssh_w%:*} ;;\n  esac\ndone\n");
+    s.raw("if [ -z \"$cssh_job\" ]; then\n  cssh_out=$(printf '%s\\n'");
+    for line in &job.description {
+        s.word(line.as_bytes());
+    }
+    s.raw(" | condor_submit -terse 2>&1) && cssh_job=$(printf '%s\\n' \"$cssh_out\" | tail -n 1) && cssh_job=${cssh_job%% *}\n");
+    s.raw("  case $cssh_job in [0-9]*.[0-9]*) ;; *)");
+    s.fail_with(
+        &[
+            Part::Text(&target.say(&format!(
+                "condor_submit refused the job (htcondor in {}): ",
+                job.configured_at
+            ))),
+            Part::Value("$(printf '%s\\n' \"$cssh_out\" | sed '/^[[:space:]]*$/d' | tail -n 1)"),
+        ],
+        ALLOCATION_FAILED,
+    );
+    s.raw("  esac\n");
+    s.raw("  cssh_first=$(cssh_live_jobs | sed '/:5$/d; s/:.*//' | head -n 1)\n");
+    s.raw("  if [ -n \"$cssh_first\" ] && [ \"$cssh_first\" != \"$cssh_job\" ]; then condor_rm \"$cssh_job\" >/dev/null 2>&1 </dev/null; cssh_job=$cssh_first; fi\nfi\n");
+    let waiting = Wait {
+        query: &format!(
+            "cssh_state=$(condor_q \"$cssh_job\" -af JobStatus CsshReady 2>/dev/null </dev/null) || cssh_state=\n  cssh_ready=${{cssh_state#* }}\n  {}",
+            state_name("${cssh_state%% *}")
+        ),
+        running: "running",
+        waiting: "idle|suspended",
+        shown: "$cssh_state",
+        progress: job.progress,
+    };
+    wait(s, target, &waiting, |s| {
+        s.raw("\n    cssh_why=\n    if [ \"$cssh_state\" = held ]; then cssh_why=\" ($(condor_q \"$cssh_job\" -af HoldReason 2>/dev/null </dev/null)), removed it\"; condor_rm \"$cssh_job\" >/dev/null 2>&1 </dev/null; fi\n   ");
+        s.fail_with(
+            &[
+                Part::Text(&target.say("job ")),
+                Part::Value("$cssh_job"),
+                Part::Text(" "),
+                Part::Value("$cssh_state$cssh_why"),
+                Part::Text(" (the next connection submits a new one)"),
+            ],
+            ALLOCATION_FAILED,
+        );
+    });
+    reachable(s, target);
+}
+
+/// Waits until condor_ssh_to_job reaches running job `$cssh_job` (`$cssh_ready` is what its
+/// ad says), then marks it so.
+pub(in crate::remote) fn reachable(s: &mut Script, target: &Target) {
+    s.raw("if [ \"$cssh_ready\" != true ]; then\n  cssh_tries=0\n");
+    s.raw("  until cssh_out=$(condor_ssh_to_job \"$cssh_job\" true 2>&1 </dev/null); do\n");
+    s.raw("    cssh_tries=$((cssh_tries + 1)); [ \"$cssh_tries\" -lt 40 ] ||");
+    s.fail_with(
+        &[
+            Part::Text(&target.say("job ")),
+            Part::Value("$cssh_job"),
+            Part::Text(" runs, but condor_ssh_to_job cannot reach it: "),
+            Part::Value("$(printf '%s\\n' \"$cssh_out\" | sed '/^[[:space:]]*$/d' | tail -n 1)"),
+        ],
+        ATTACH_FAILED,
+    );
+    s.raw("    sleep 0.5\n  done\n  condor_qedit \"$cssh_job\" CsshReady true >/dev/null 2>&1 </dev/null\nfi\n");
+}
+
+/// Sets `cssh_job` to the running job a session attaches to, this user's, and `cssh_ready` to
+/// what its ad says of condor_ssh_to_job; else one line.
+pub(in crate::remote) fn find_job(s: &mut Script, target: &Target, attach: &Attach) {
+    match &attach.job {
+        JobRef::Id(id) => s.raw(&format!(
+            "cssh_job={id}.{}\n",
+            attach.step.as_deref().unwrap_or("0")
+        )),
+        JobRef::Name(name) => {
+            s.raw("cssh_job=$(condor_q \"$(id -un)\" -constraint");
+            s.word(
+                format!(
+                    "JobBatchName =?= {} && JobStatus == 2",
+                    classad_string(name)
+                )
+                .as_bytes(),
+            );
+            s.raw(" -format '%d.' ClusterId -format '%d\\n' ProcId 2>/dev/null </dev/null | sort -n | tail -n 1)\n[ -n \"$cssh_job\" ] ||");
+            s.fail_with(
+                &[Part::Text(&target.say(&format!(
+                    "no running job of yours with batch name \"{name}\""
+                )))],
+                ATTACH_FAILED,
+            );
+        }
+    }
+    vet_job(
+        s,
+        target,
+        "cssh_info=$(condor_q \"$cssh_job\" -af JobStatus Owner 2>&1 </dev/null)",
+        &format!(
+            "cssh_owner=${{cssh_info#* }}; {}",
+            state_name("${cssh_info%% *}")
+        ),
+        "[ \"$cssh_state\" = running ]",
+    );
+    s.raw("cssh_ready=$(condor_q \"$cssh_job\" -af CsshReady 2>/dev/null </dev/null)\n");
+}
+
+/// The variables a session carries to the execute point: the forwarded ones and the login
+/// shell, which chooses the shell in the image.
+fn carried<'a>(target: &Target<'a>) -> Vec<&'a str> {
+    let mut names = forwarded(target);
+    if !names.contains(&"SHELL") {
+        names.push("SHELL");
+    }
+    names
+}
+
+/// Reaches job `$cssh_job`'s execute point and runs the session in its container (never
+/// returns): with a terminal exactly where the session has one.
+pub(in crate::remote) fn reach(s: &mut Script, target: &Target, inner: &Inner) {
+    // NUL-separated records behind a first `x`, so that none and one empty one differ.
+    s.raw("cssh_fw=$(printf '%s\\0' x");
+    for name in carried(target) {
+        s.raw(&format!(" ${{{name}+\"{name}=${name}\"}}"));
+    }
+    s.raw(" | base64 -w0)\n");
+    let arguments = inner.takes_script_arguments();
+    if arguments {
+        s.raw("cssh_args=$(printf '%s\\0' x \"$@\" | base64 -w0)\n");
+    }
+    s.raw("cssh_tt=; [ -t 0 ] && cssh_tt='ssh -tt -oLogLevel=ERROR'\n");
+    let on_execute_point =
+        String::from_utf8_lossy(&base64(&execute_point_script(target, inner))).into_owned();
+    s.raw(&format!(
+        "exec condor_ssh_to_job ${{cssh_tt:+-ssh \"$cssh_tt\"}} \"$cssh_job\" \"sh -c \\\"\\$(echo {on_execute_point}|base64 -d)\\\" sh $cssh_job $cssh_fw{}\"\n",
+        if arguments { " $cssh_args" } else { "" }
+    ));
+}
+
+/// The script condor_ssh_to_job runs on the execute point, outside the job's container: `$1`
+/// the job, `$2` (and `$3`, the arguments, where the payload takes them) as [`reach`] sends
+/// them. It finds the container among the job's processes and enters it.
+fn execute_point_script(target: &Target, inner: &Inner) -> Vec<u8> {
+    let mut s = Script::default();
+    s.raw("cssh_decode() { printf %s \"$1\" | base64 -d | sed -z \"1d; s/'/'\\\\\\\\''/g; s/^/'/; s/\\$/' /\" | tr -d '\\000'; }\n");
+    s.raw("cssh_job=$1; cssh_fw=$(cssh_decode \"$2\")");
+    if inner.takes_script_arguments() {
+        s.raw("; cssh_args=$(cssh_decode \"$3\")");
+    } else {
+        s.raw("; cssh_args=");
+    }
+    s.raw("\nunset");
+    for name in carried(target) {
+        s.raw(" ");
+        s.raw(name);
+    }
+    s.raw("\neval \"set -- $cssh_fw\"; for cssh_w; do export \"$cssh_w\"; done\n");
+    // The configured variables win over the session's, as where cssh starts the container.
+    for (name, value) in target.settings.env.iter().flatten() {
+        s.raw("export");
+        s.word(format!("{name}={value}").as_bytes());
+        s.raw("\n");
+    }
+    s.raw("eval \"set -- $cssh_args\"\n");
+    job_processes(&mut s);
+    s.raw("if cssh_pick job; then\n");
+    // The login shell, then the configured variables (exported above too, so that they win
+    // over a forwarded one of the same name): the job's container is HTCondor's, but its
+    // sessions are cssh's.
+    let mut job_variables = Script::default();
+    job_variables.raw(" ${SHELL+\"SHELL=$SHELL\"}");
+    for (name, value) in target.settings.env.iter().flatten() {
+        job_variables.word(format!("{name}={value}").as_bytes());
+    }
+    join_namespaces(
+        &mut s,
+        target,
+        inner,
+        &String::from_utf8_lossy(&job_variables.text),
+    );
+    s.raw("fi\n");
+    fail_job(
+        &mut s,
+        target,
+        &[
+            Part::Text(" runs no container on "),
+            Part::Value("$cssh_node"),
+            Part::Text(" (its execute point runs it without Apptainer)"),
+        ],
+    );
+    s.text
+}
+
+/// On the execute point, in a session of job `$cssh_job`: `cssh_node`, and the job's processes
+/// as `cssh_pick` reads them, with `cssh_pick` defined.
+fn job_processes(s: &mut Script) {
+    // HTCondor's view of the job names the runtime's starter; the container's init is its
+    // child, and the job's own first process the init's.
+    s.raw("cssh_node=; read -r cssh_node </proc/sys/kernel/hostname\ncssh_pids=\n");
+    s.raw("cssh_kids() {\n  for cssh_k in $(cat \"/proc/$1/task/\"*/children 2>/dev/null); do\n    cssh_pids=\"$cssh_pids job:$cssh_k\"; [ \"$2\" = 0 ] || cssh_kids \"$cssh_k\" $(($2 - 1))\n  done\n}\n");
+    s.raw("for cssh_p in ${_CONDOR_JOB_PIDS-}; do cssh_pids=\"$cssh_pids job:$cssh_p\"; cssh_kids \"$cssh_p\" 1; done\n");
+    define_pick(s);
+}
+
+/// A command that prints `IMAGE<TAB>ENTER` for running job `$cssh_job`'s container, looked for
+/// on its execute point through condor_ssh_to_job, without entering it.
+pub(in crate::remote) fn look(s: &mut Script) {
+    let mut on_execute_point = Script::default();
+    job_processes(&mut on_execute_point);
+    on_execute_point.raw("cssh_pick job\n");
+    describe_container(&mut on_execute_point, |s| {
+        s.raw("  cssh_can='no (no container)'; cssh_img=-\n");
+    });
+    s.raw(&format!(
+        "condor_ssh_to_job \"$cssh_job\" \"sh -c \\\"\\$(echo {}|base64 -d)\\\" sh\" </dev/null 2>/dev/null || printf '?\\t? (condor_ssh_to_job did not reach it)\\n'",
+        String::from_utf8_lossy(&base64(&on_execute_point.text))
+    ));
+}
+
+/// `cssh --attach list` on an access point: each running job of this user, its execute point,
+/// its container's image and whether a session can enter it.
+pub(in crate::remote) fn list(s: &mut Script) {
+    s.raw("printf '%-10s %-10s %-32s %-24s %s\\n' JOB NODE IMAGE ENTER NAME\n");
+    s.raw("condor_q \"$(id -un)\" -constraint 'JobStatus == 2' -format '%d.' ClusterId -format '%d ' ProcId -format '%s ' RemoteHost -format '%s' JobBatchName -format '\\n' ClusterId </dev/null | sort -n | while read -r cssh_job cssh_node cssh_name; do\n  cssh_found=$(");
+    look(s);
+    s.raw(")\n  printf '%-10s %-10s %-32s %-24s %s\\n' \"$cssh_job\" \"${cssh_node##*@}\" \"${cssh_found%%\t*}\" \"${cssh_found#*\t}\" \"$cssh_name\"\ndone\n");
+}
+
+/// A script that removes the host's job and says which it was.
+pub(in crate::remote) fn release(s: &mut Script, target: &Target, job: &CondorJob) {
+    live_jobs(s, job);
+    s.raw("cssh_job=$(cssh_live_jobs | sed 's/:.*//')\nif [ -z \"$cssh_job\" ]; then\n  printf '%s\\n' ");
+    s.quoted(target.say("no job to release").as_bytes());
+    s.raw(" >&2\nelse\n  condor_rm $cssh_job >/dev/null </dev/null || exit\n  printf '%s %s\\n' ");
+    s.quoted(target.say("released job").as_bytes());
+    s.raw(" \"$(echo $cssh_job)\" >&2\nfi\n");
+}
+
+/// The doctor's facts about the host's HTCondor: where condor_submit and condor_ssh_to_job
+/// are, what the pool's collector lists (slots, and those that run containers), and the host's
+/// job (`ID STATUS SLOT`), if there is one. Nothing is submitted.
+pub(in crate::remote) fn probe(s: &mut Script, job: &CondorJob) {
+    use crate::remote::facts::Fact;
+    live_jobs(s, job);
+    s.raw(&format!(
+        "cssh_fact {} \"$(command -v condor_submit)\"\ncssh_fact {} \"$(command -v condor_ssh_to_job)\"\n",
+        Fact::CondorSubmitPath.key(),
+        Fact::CondorSshToJobPath.key()
+    ));
+    s.raw(&format!(
+        "if cssh_out=$(condor_status -af Name HasContainer 2>&1 </dev/null); then cssh_fact {0} \"$(printf '%s\\n' \"$cssh_out\" | awk 'NF {{ n++ }} $2 == \"true\" {{ c++ }} END {{ printf \"%d %d\", n, c }}')\"; else cssh_fact {0} \"error $(printf '%s\\n' \"$cssh_out\" | sed '/^[[:space:]]*$/d' | tail -n 1)\"; fi\n",
+        Fact::Pool.key()
+    ));
+    s.raw(&format!(
+        "cssh_job=$(cssh_live_jobs | head -n 1)\n[ -z \"$cssh_job\" ] || cssh_fact {} \"${{cssh_job%:*}} $(condor_q \"${{cssh_job%:*}}\" -af JobStatus RemoteHost 2>/dev/null </dev/null)\"\n",
+        Fact::CondorJob.key()
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_job_is_a_sleeping_container_job_whose_lines_the_user_can_change() {
+        let job = CondorJob::new(
+            "EL9",
+            "/i.sif",
+            &["request_cpus = 4".into()],
+            "c:3".into(),
+            false,
+        );
+        assert_eq!(job.batch_name, "cssh-el9");
+        assert!(job.description.contains(&"container_image = /i.sif".into()));
+        assert!(
+            job.description
+                .contains(&"allowed_job_duration = 3600".into())
+        );
+        assert_eq!(
+            job.description[job.description.len() - 2..],
+            ["request_cpus = 4", "queue"]
+        );
+        let own = CondorJob::new(
+            "h",
+            "/i.sif",
+            &["Allowed_Job_Duration=60".into()],
+            String::new(),
+            false,
+        );
+        assert!(
+            !own.description
+                .contains(&"allowed_job_duration = 3600".into())
+        );
+        assert_eq!(classad_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    }
+}
