@@ -31,6 +31,7 @@ fn main() {
     repeated(&host, &work, &mut report);
     slurm(&host, &work, &mut report);
     attach(&host, &mut report);
+    htcondor(&host, &work, &mut report);
     doctor(&host, &work, &mut report);
     let page = report.page(&host);
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
@@ -860,6 +861,132 @@ fn attach(host: &Host, report: &mut Report) {
             plain,
             cssh: attached,
             comparison: format!("{:.3}x", ratio(attached, plain)),
+            target: "(reported)".into(),
+        },
+    );
+}
+
+/// An HTCondor pool: a command in the host's job that runs already, and the first connection
+/// that submits it and waits for it, against the same typed by hand on the access point with
+/// `condor_submit` and `condor_ssh_to_job`.
+fn htcondor(host: &Host, work: &Path, report: &mut Report) {
+    let config = config(
+        work,
+        "htcondor.toml",
+        &format!("[[host]]\npattern = \"th-*\"\nimage = \"{IMAGE}\"\nhtcondor = []\n"),
+    );
+    let ssh = |script: &str| on_login_node(host, script);
+    let cssh = |args: &[&str]| {
+        time(
+            Command::new(CSSH)
+                .arg("--config")
+                .arg(&config)
+                .args(["-F", &host.ssh_config, "-l", "bashuser"])
+                .args(args),
+        )
+    };
+    let release = |alias: &str| {
+        time(Command::new(CSSH).arg("--config").arg(&config).args([
+            "--release",
+            "-F",
+            &host.ssh_config,
+            "-l",
+            "bashuser",
+            alias,
+        ]))
+    };
+    // By hand: submit, then condor_ssh_to_job until the starter answers (it cannot for a
+    // moment after the job runs), as `-auto-retry` would but without its 10 s sleeps.
+    let by_hand = format!(
+        "J=$(printf '%s\\n' 'universe = container' 'container_image = {IMAGE}' 'transfer_container = false' \
+         'should_transfer_files = NO' 'executable = /bin/sleep' 'arguments = 600' queue | condor_submit -terse | cut -d' ' -f1); \
+         until condor_ssh_to_job $J true 2>/dev/null; do sleep 0.5; done; echo $J"
+    );
+    let mut hand_jobs = Vec::new();
+    let mut run = 0;
+    let (plain, first) = interleaved(
+        5,
+        &mut || {
+            let start = Instant::now();
+            hand_jobs.push(ssh(&by_hand));
+            start.elapsed()
+        },
+        &mut || {
+            run += 1;
+            let alias = format!("th-condor-bench-{run}");
+            let elapsed = cssh(&[&alias, "true"]);
+            release(&alias);
+            elapsed
+        },
+    );
+    ssh(&format!("condor_rm {}", hand_jobs.join(" ")));
+    let section =
+        "HTCondor pools (a real central manager, schedd and two execute points on the test host)";
+    report.add(
+        section,
+        Row {
+            figure: "first connection: submit, wait until the job runs and its starter answers, run `true` (5 runs each)".into(),
+            plain,
+            cssh: first,
+            comparison: format!("{:.3}x", ratio(first, plain)),
+            target: "(reported)".into(),
+        },
+    );
+    cssh(&["th-condor-bench-reused", "true"]);
+    let job = ssh(
+        "condor_q -constraint 'JobBatchName == \"cssh-th-condor-bench-reused\"' -format '%d.' ClusterId -format '%d' ProcId",
+    );
+    // The container's init: the child of the runtime's starter, which the job's pids name.
+    let init = ssh(&format!(
+        "condor_ssh_to_job {job} 'cat /proc/$_CONDOR_JOB_PIDS/task/*/children'"
+    ));
+    let init = init.split_whitespace().next().unwrap().to_string();
+    let by_hand_in = |command: &[&str]| {
+        time(
+            Command::new("ssh")
+                .args(["-F", &host.ssh_config, "th-bash", "condor_ssh_to_job", &job])
+                .args(command),
+        )
+    };
+    let (plain, reused) = interleaved(
+        20,
+        &mut || {
+            by_hand_in(&[
+                "nsenter",
+                "-t",
+                &init,
+                "-U",
+                "-m",
+                "-p",
+                "--preserve-credentials",
+                "-r",
+                "-w",
+                "true",
+            ])
+        },
+        &mut || cssh(&["th-condor-bench-reused", "true"]),
+    );
+    report.add(
+        section,
+        Row {
+            figure: "reused job: `cssh host true` against `ssh ap condor_ssh_to_job J nsenter -t PID -U -m -p --preserve-credentials -r -w true`, the container's pid known (20 runs each)".into(),
+            plain,
+            cssh: reused,
+            comparison: format!("{:.3}x", ratio(reused, plain)),
+            target: "<= 1.1x".into(),
+        },
+    );
+    let (plain, reused) = interleaved(20, &mut || by_hand_in(&["true"]), &mut || {
+        cssh(&["th-condor-bench-reused", "true"])
+    });
+    release("th-condor-bench-reused");
+    report.add(
+        section,
+        Row {
+            figure: "reused job: `cssh host true` (in the job's container) against `ssh ap condor_ssh_to_job J true` (on the execute point, outside it) (20 runs each)".into(),
+            plain,
+            cssh: reused,
+            comparison: format!("{:.3}x", ratio(reused, plain)),
             target: "(reported)".into(),
         },
     );

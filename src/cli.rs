@@ -81,6 +81,13 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
                 Mode::Explain => write_line(&explain::render(&plan, &system.ssh))?,
                 Mode::DryRun => write_line(&output::plan_line(&system.ssh, &plan))?,
                 _ => {
+                    if let plan::Decision::Passthrough(why) = &plan.decision
+                        && why.starts_with(plan::SSH_WILL_REPORT)
+                        && let Some(hint) = options::misplaced_hint(&request.args)
+                    {
+                        // ssh's own message follows; this line says what cssh's part is.
+                        eprintln!("cssh: {hint}");
+                    }
                     let args = match &plan.first_hop {
                         None => plan.args,
                         Some(hop) => {

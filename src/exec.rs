@@ -25,8 +25,12 @@ pub fn real_program(name: &str, preferred: Option<(&str, OsString)>) -> anyhow::
         // A path is taken as it is (on Windows, also one without .exe); a name is looked up.
         let path = if shown.chars().any(std::path::is_separator) && Path::new(&program).is_file() {
             PathBuf::from(&program)
+        } else if let Ok(path) = which::which(&program) {
+            path
+        } else if shown.chars().any(std::path::is_separator) {
+            bail!("{variable}={shown}: no such program (set it to the path of {name}, or unset it)")
         } else {
-            which::which(&program).with_context(|| format!("{variable}={shown}: not found"))?
+            bail!("{variable}={shown}: not on PATH (set it to the path of {name}, or unset it)")
         };
         if is_me(&path) {
             bail!("{variable}={shown} is this program itself, not {name}");

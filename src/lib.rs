@@ -6,7 +6,7 @@
 //! `apptainer|singularity exec` (`plan`, `remote`, `quote`), into a running instance by its
 //! namespaces (`remote::join`), on a Slurm compute node where the host has an allocation or in
 //! an HTCondor job's container on an execute point (`remote::scheduler`), or into a running batch
-//! job's own container (`remote::attach`), then execs the real ssh (`exec`).
+//! job's own container by its namespaces (`remote::container`), then execs the real ssh (`exec`).
 //! OpenSSH keeps doing the networking, authentication, configuration and forwarding. cscp, csftp
 //! and crsync run the real scp, sftp and rsync with cssh as their ssh (`wrapper`, `clients`).
 //! `cssh --doctor` checks many hosts at once with a probe built from the session's own steps

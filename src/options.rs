@@ -60,7 +60,7 @@ pub const OWN_OPTIONS: &[OwnOption] = &[
     OwnOption {
         name: "--config",
         value: Some("FILE"),
-        help: "read FILE (default: $CSSH_CONFIG, else ~/.config/cssh/config.toml; on Windows %APPDATA%\\cssh\\config.toml)",
+        help: "read FILE (default: $CSSH_CONFIG, else $XDG_CONFIG_HOME/cssh/config.toml,\nwhose default is ~/.config/cssh/config.toml; on Windows %APPDATA%\\cssh\\config.toml)",
         effect: Effect::Config,
     },
     OwnOption {
@@ -277,7 +277,39 @@ pub fn split(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec<OsStrin
         }
     }
     args.drain(..taken);
+    let alone = match own.mode {
+        Mode::ListHosts => Some("--list-hosts"),
+        Mode::Help => Some("--help"),
+        Mode::Version => Some("--version"),
+        _ => None,
+    };
+    if let (Some(name), Some(extra)) = (alone, args.first()) {
+        bail!(
+            "{name} takes nothing after it (found {:?})",
+            extra.to_string_lossy()
+        );
+    }
     Ok((own, args))
+}
+
+/// For a command line that ssh will refuse: the line that says what cssh's part in it is, where
+/// one of cssh's own options stands after ssh's (only the front of the line is cssh's), or
+/// where there is nothing at all.
+pub fn misplaced_hint(ssh_args: &[OsString]) -> Option<String> {
+    if ssh_args.is_empty() {
+        return Some(
+            "usage: cssh [cssh options] [ssh options] destination [command]; cssh --help lists cssh's options, ssh's usage follows".into(),
+        );
+    }
+    let misplaced = ssh_args.iter().find_map(|word| {
+        let text = word.to_str()?;
+        let name = text.split_once('=').map_or(text, |(name, _)| name);
+        OWN_OPTIONS.iter().find(|o| o.name == name)
+    })?;
+    Some(format!(
+        "{} is cssh's own option: cssh's options come before ssh's (cssh {} [ssh options] destination)",
+        misplaced.name, misplaced.name
+    ))
 }
 
 /// `cssh --help`.
@@ -324,6 +356,33 @@ mod tests {
 
     fn os(words: &[&str]) -> Vec<OsString> {
         words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn options_that_stand_alone_take_nothing_after_them() {
+        let e = |words: &[&str]| split(os(words)).unwrap_err().to_string();
+        assert_eq!(
+            e(&["--list-hosts", "extra"]),
+            "--list-hosts takes nothing after it (found \"extra\")"
+        );
+        assert_eq!(
+            e(&["--version", "-v"]),
+            "--version takes nothing after it (found \"-v\")"
+        );
+        assert!(split(os(&["--config", "c.toml", "--list-hosts"])).is_ok());
+    }
+
+    #[test]
+    fn a_misplaced_own_option_or_an_empty_line_gets_a_hint() {
+        assert_eq!(
+            misplaced_hint(&os(&["-F", "x", "--dry-run", "rig"])).as_deref(),
+            Some(
+                "--dry-run is cssh's own option: cssh's options come before ssh's (cssh --dry-run [ssh options] destination)"
+            )
+        );
+        assert!(misplaced_hint(&os(&["--config=c.toml"])).is_some());
+        assert!(misplaced_hint(&[]).unwrap().starts_with("usage: cssh "));
+        assert_eq!(misplaced_hint(&os(&["-Q", "rig"])), None);
     }
 
     #[test]

@@ -169,6 +169,9 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// How a plan's passthrough reason starts where ssh's own grammar refuses the command line.
+pub const SSH_WILL_REPORT: &str = "ssh will report the command line";
+
 /// The plan for a request.
 pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
     let local = &mut Remembering {
@@ -203,10 +206,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
     let inv = match parsed {
         Ok(inv) => inv,
         Err(why) => {
-            return Ok(passthrough(
-                format!("ssh will report the command line ({why})"),
-                report,
-            ));
+            return Ok(passthrough(format!("{SSH_WILL_REPORT} ({why})"), report));
         }
     };
     report.destination = Some((
@@ -661,7 +661,7 @@ fn remote_command(
 /// The image a session runs in; for an attached host, the job's container, whatever its image.
 fn image_for<'a>(cx: &Context<'a>) -> Option<&'a str> {
     if cx.attach.is_some() {
-        return Some(remote::attach::CONTAINER);
+        return Some(remote::CONTAINER);
     }
     match (cx.image_override, &cx.settings.image) {
         (Some(image), _) => Some(image),
@@ -828,7 +828,7 @@ pub fn probe(
         (Some(job), _) => remote::probe::attach_probe_script(
             &Target {
                 host: &name,
-                image: remote::attach::CONTAINER,
+                image: remote::CONTAINER,
                 settings: cx.settings,
                 config_file: cx.config_file,
                 place: Place::Here,

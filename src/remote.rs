@@ -4,8 +4,8 @@
 //! only the order of the steps; each step is a module of its own: `runtime` (prelude, lookup,
 //! image), `launch` (a new container, an instance started), `join` (into an instance by its
 //! namespaces), `session` (environment, shell, payload), `scheduler` (a host's Slurm allocation
-//! or HTCondor job: find or submit, wait, reach, release), `attach` (into a running job's own
-//! container), `probe` (the doctor's), over `script` (writing sh), `facts` (what the probe
+//! or HTCondor job: find or submit, wait, reach, release, attach), `container` (into a running
+//! job's own container by its namespaces), `probe` (the doctor's), over `script` (writing sh), `facts` (what the probe
 //! reports) and `target` (what a script is for).
 //!
 //! The script is POSIX sh and runs under the remote's `/bin/sh`; see `quote` for how it gets
@@ -13,7 +13,7 @@
 //! carries only what the command inside the container writes (scp, rsync and sftp rely on it).
 //! Failures to find a piece on the remote exit with [`MISSING_ON_REMOTE`] after one `cssh:` line.
 
-pub mod attach;
+mod container;
 pub mod facts;
 mod join;
 mod launch;
@@ -26,11 +26,12 @@ mod target;
 
 use crate::quote::sh;
 use crate::settings::Attach;
+pub use container::CONTAINER;
 use launch::{batch_script, instance_start, launcher};
 pub use runtime::drops_environment;
 use runtime::{image_check, prelude, runtime_lookup};
 use scheduler::htcondor;
-use scheduler::slurm::{self, Allocation};
+use scheduler::slurm::{self, Allocation, attach};
 use script::Script;
 pub use session::is_transfer;
 use session::{Inner, environment, payload_command};
@@ -481,6 +482,42 @@ exec "$@"
     }
 
     #[test]
+    fn a_prelude_that_fails_or_exits_ends_the_session_in_one_line() {
+        let remote = Remote::new("prelude", "apptainer");
+        let with = |prelude: &str| {
+            let mut settings = Settings {
+                prelude: Some(prelude.into()),
+                ..Settings::default()
+            };
+            settings.lines.prelude = 7;
+            let out = remote.run(
+                &settings,
+                &remote.image(),
+                Payload::Command(b"echo RAN"),
+                b"",
+            );
+            (out.status.code(), text(&out.stdout), text(&out.stderr))
+        };
+        assert_eq!(
+            with("false"),
+            (
+                Some(255),
+                String::new(),
+                "cssh: hpc1: the prelude (/c.toml:7) failed with status 1\n".into()
+            )
+        );
+        assert_eq!(
+            with("echo x; exit 3"),
+            (
+                Some(255),
+                String::new(),
+                "x\ncssh: hpc1: the prelude (/c.toml:7) called exit, status 3\n".into()
+            )
+        );
+        assert_eq!(with("X=1; true"), (Some(0), "RAN\n".into(), String::new()));
+    }
+
+    #[test]
     fn under_cleanenv_the_session_comes_in_as_forward_env_says() {
         let mut remote = Remote::new("forward", "apptainer");
         remote.session = vec![
@@ -581,25 +618,35 @@ exec "$@"
         assert_eq!(
             text(&out.stderr),
             format!(
-                "cssh: hpc1: no sftp-server in {} (set sftp_server in /c.toml, or use scp -O)\n",
+                "cssh: hpc1: no /no/sftp-server in {} (sftp_server in /c.toml:0; or use scp -O)\n",
                 remote.image()
             )
         );
+        // A configured shell the image lacks is said, and the login shell runs instead, for a
+        // shell and as a command's SHELL.
+        let mut zsh = Settings {
+            shell: Some("/no/zsh".into()),
+            ..explicit
+        };
+        zsh.lines.shell = 9;
+        let said = format!(
+            "cssh: hpc1: no /no/zsh in {} (shell in /c.toml:9): the login shell runs instead\n",
+            remote.image()
+        );
+        let out = remote.run(&zsh, &remote.image(), Payload::Shell, b"echo \"$SHELL\"\n");
+        assert_eq!(
+            (out.status.code(), text(&out.stdout), text(&out.stderr)),
+            (Some(0), "/bin/bash\n".into(), said.clone())
+        );
         let out = remote.run(
-            &Settings {
-                shell: Some("/no/zsh".into()),
-                ..explicit
-            },
+            &zsh,
             &remote.image(),
-            Payload::Shell,
+            Payload::Command(b"echo \"$SHELL\""),
             b"",
         );
         assert_eq!(
-            text(&out.stderr),
-            format!(
-                "cssh: hpc1: no shell to run in {} (tried /no/zsh)\n",
-                remote.image()
-            )
+            (text(&out.stdout), text(&out.stderr)),
+            ("/bin/bash\n".into(), said)
         );
     }
 

@@ -9,10 +9,11 @@
 
 use toml::de::DeValue;
 
-/// Declares the settings. Each line is `key: Type` or `key: Type, check = function`; the type
-/// reads and writes itself ([`SettingValue`]), the check refuses values the type allows.
+/// Declares the settings. Each line is `key: Type`, then optionally `, check = function` and
+/// `, hint = "text"`; the type reads and writes itself ([`SettingValue`]), the check refuses
+/// values the type allows, and the hint follows a value of the wrong type.
 macro_rules! declare_settings {
-    ($( $(#[doc = $doc:literal])* $key:ident: $ty:ty $(, check = $check:path)?; )*) => {
+    ($( $(#[doc = $doc:literal])* $key:ident: $ty:ty $(, check = $check:path)? $(, hint = $hint:literal)?; )*) => {
         /// The settings an entry sets, or a host resolves to; `None` where nothing sets one.
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
         pub struct Settings {
@@ -37,6 +38,7 @@ macro_rules! declare_settings {
                 match key {
                     $( stringify!($key) => Some(
                         <$ty as SettingValue>::from_toml(value)
+                            $( .map_err(|e| format!("{e} ({})", $hint)) )?
                             $( .and_then(|v| $check(&v).map(|()| v)) )?
                             .map(|v| {
                                 self.$key = Some(v);
@@ -94,7 +96,7 @@ declare_settings! {
     /// A persistent instance to join, started if it is not running.
     instance: String, check = instance_name;
     /// ControlPersist for connection reuse; unset, cssh leaves multiplexing alone.
-    persist: String, check = persist_time;
+    persist: String, check = persist_time, hint = "write \"yes\" or a time such as \"10m\"";
     /// sbatch options of the host's Slurm allocation; set, sessions run on its node.
     slurm: Vec<String>;
     /// How sessions reach the allocation's node.
@@ -572,6 +574,12 @@ mod tests {
                 "{good}"
             );
         }
+        assert_eq!(
+            set("persist", "true"),
+            Some(Err(
+                "expected a string, found boolean (write \"yes\" or a time such as \"10m\")".into()
+            ))
+        );
         for good in ["yes", "600", "10m", "1h30m", "2D"] {
             assert_eq!(set("persist", &format!("{good:?}")), Some(Ok(())), "{good}");
         }

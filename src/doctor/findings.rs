@@ -293,15 +293,19 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
 
     // The runtime.
     let runtime_ok = if let Some(error) = facts.get(Fact::RuntimeError) {
-        add(
-            Check::Runtime,
-            Status::Fail,
-            without_prefix(error, &probe.host),
-            Some(format!(
+        let error = without_prefix(error, &probe.host);
+        let fix = if error.starts_with("the prelude (") {
+            format!(
+                "make the prelude at {} succeed on the host (its last command's status is the prelude's)",
+                places.at(lines.prelude)
+            )
+        } else {
+            format!(
                 "set prelude (e.g. \"module load apptainer\") or runtime in {}",
                 places.at(lines.prelude.max(lines.runtime))
-            )),
-        );
+            )
+        };
+        add(Check::Runtime, Status::Fail, error, Some(fix));
         false
     } else if let Some(path) = facts.get(Fact::RuntimePath) {
         let version = facts.get(Fact::RuntimeVersion).unwrap_or_default();
@@ -1001,6 +1005,32 @@ mod tests {
         );
         assert_eq!(by_check(&found, Check::Start).status, Status::Skip);
         assert_eq!(by_check(&found, Check::SftpServer).status, Status::Skip);
+        // A prelude that fails points at the prelude.
+        let mut settings = Settings::default();
+        settings.lines.prelude = 5;
+        let outcome = Outcome {
+            exit: Some(0),
+            stdout: facts(&[
+                ("begin", ""),
+                (
+                    "runtime_error",
+                    "cssh: hpc: the prelude (/c.toml:5) failed with status 1",
+                ),
+            ]),
+            ..Outcome::default()
+        };
+        let found = judge(&probe(settings), &outcome);
+        let runtime = by_check(&found, Check::Runtime);
+        assert_eq!(
+            (runtime.status, runtime.value.as_str()),
+            (Status::Fail, "the prelude (/c.toml:5) failed with status 1")
+        );
+        assert_eq!(
+            runtime.fix.as_deref(),
+            Some(
+                "make the prelude at /c.toml:5 succeed on the host (its last command's status is the prelude's)"
+            )
+        );
     }
 
     #[test]

@@ -12,10 +12,11 @@
 pub use super::facts::{Fact, MARK};
 use super::launch::instance_running;
 use super::runtime::{image_check, prelude, runtime_lookup};
+use super::scheduler::slurm::attach;
 use super::scheduler::{htcondor, slurm};
 use super::script::Script;
 use super::target::{HostJob, Payload, Place, SFTP_SERVER_PATHS, Target};
-use super::{attach, join, script};
+use super::{join, script};
 use crate::quote::sh;
 use crate::settings::Attach;
 

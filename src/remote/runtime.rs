@@ -2,16 +2,42 @@
 //! remote's PATH, the image check, and the runtime's arguments that start a container of the
 //! image (options, binds, the image), as the user wrote them.
 
-use super::script::Script;
+use super::script::{Part, Script};
 use super::target::Target;
 use crate::settings::{Runtime, Settings};
 
+/// Exit status when the configured prelude fails or exits: cssh's own error, as ssh's exit 255.
+pub const PRELUDE_FAILED: u8 = 255;
+
 /// The configured prelude, with stdin closed (the user's stdin is the command's) and its
-/// output sent to stderr (stdout is the command's too).
+/// output sent to stderr (stdout is the command's too). It runs in the script's own shell, so
+/// that what it sets (PATH, `module load`) stays; a prelude that fails, or calls `exit`, ends
+/// the session in one line that names it.
 pub(super) fn prelude(s: &mut Script, target: &Target) {
-    if let Some(prelude) = &target.settings.prelude {
-        s.line(format!("{{ {prelude}\n}} </dev/null >&2").as_bytes());
-    }
+    let Some(prelude) = &target.settings.prelude else {
+        return;
+    };
+    let at = format!(
+        "the prelude ({}:{})",
+        target.config_file, target.settings.lines.prelude
+    );
+    let exited = target.say(&format!("{at} called exit, status "));
+    let mut on_exit = Script::default();
+    on_exit.raw("cssh_s=$?; printf '%s%s\\n'");
+    on_exit.word(exited.as_bytes());
+    on_exit.raw(&format!(" \"$cssh_s\" >&2; exit {PRELUDE_FAILED}"));
+    s.raw("trap");
+    s.word(&on_exit.text);
+    s.raw(" EXIT\n");
+    s.line(format!("{{ {prelude}\n}} </dev/null >&2").as_bytes());
+    s.raw("cssh_s=$?; trap - EXIT; [ \"$cssh_s\" = 0 ] ||");
+    s.fail_with(
+        &[
+            Part::Text(&target.say(&format!("{at} failed with status "))),
+            Part::Value("$cssh_s"),
+        ],
+        PRELUDE_FAILED,
+    );
 }
 
 /// `$cssh_rt`: the first runtime candidate on PATH, or one line and exit 127.

@@ -222,14 +222,22 @@ impl Inner {
                 only(snippet)
             }
             Payload::Sftp => {
-                let candidates: Vec<&str> = match &target.settings.sftp_server {
-                    Some(path) => vec![path],
-                    None => SFTP_SERVER_PATHS.to_vec(),
+                let (candidates, what) = match &target.settings.sftp_server {
+                    Some(path) => (
+                        vec![path.as_str()],
+                        format!(
+                            "no {path} in {} (sftp_server in {}:{}; or use scp -O)",
+                            target.image, target.config_file, target.settings.lines.sftp_server
+                        ),
+                    ),
+                    None => (
+                        SFTP_SERVER_PATHS.to_vec(),
+                        format!(
+                            "no sftp-server in {} (set sftp_server in {}, or use scp -O)",
+                            target.image, target.config_file
+                        ),
+                    ),
                 };
-                let what = format!(
-                    "no sftp-server in {} (set sftp_server in {}, or use scp -O)",
-                    target.image, target.config_file
-                );
                 only(first_executable(&candidates, &target.say(&what)))
             }
         }
@@ -258,20 +266,34 @@ impl Inner {
     }
 }
 
-/// The shells a session may run in the image, in order: the configured one, else the login
+/// The shells a session may run in the image, in order: the configured one, then the login
 /// shell (`$SHELL`, expanded inside the container), `/bin/bash`, `/bin/sh`.
 pub(super) fn shells<'a>(target: &Target<'a>) -> Vec<&'a str> {
-    match &target.settings.shell {
-        Some(shell) => vec![shell],
-        None => vec!["$SHELL", "/bin/bash", "/bin/sh"],
-    }
+    let mut shells: Vec<&str> = target.settings.shell.iter().map(String::as_str).collect();
+    shells.extend(["$SHELL", "/bin/bash", "/bin/sh"]);
+    shells
 }
 
 /// `for cssh_p in SHELLS` and `body`: a loop over [`shells`], for the image's `/bin/sh`. The
 /// shell that runs there is also the container's `SHELL`, which programs (GNU parallel,
-/// mosh-server, script) start.
+/// mosh-server, script) start, so a configured one the image lacks is said in one line and
+/// passed over, as a login shell the image lacks is.
 pub(super) fn shell_choice(target: &Target, body: &[u8]) -> Vec<u8> {
     let mut s = Script::default();
+    if let Some(shell) = &target.settings.shell {
+        s.raw("[ -x");
+        s.word(shell.as_bytes());
+        s.raw(" ] || printf '%s\\n'");
+        s.word(
+            target
+                .say(&format!(
+                    "no {shell} in {} (shell in {}:{}): the login shell runs instead",
+                    target.image, target.config_file, target.settings.lines.shell
+                ))
+                .as_bytes(),
+        );
+        s.raw(" >&2; ");
+    }
     s.raw("for cssh_p in");
     for shell in shells(target) {
         if shell == "$SHELL" {

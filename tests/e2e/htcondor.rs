@@ -8,9 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::doctor::{status, value};
 use crate::harness::*;
-use crate::transfer::{
-    CSFTP, DataDir, Route, USERS, git_round_trip, round_trip_in, small_tree, sshfs_round_trip,
-};
+use crate::transfer::{CSFTP, DataDir, every_client_round_trips};
 
 /// The `htcondor` setting of a host whose job, instead of sleeping alone, first leaves `secret`
 /// in its private /tmp, which only a session inside the job's own mount namespace sees; then
@@ -350,17 +348,8 @@ fn files_move_in_the_job() {
     // Transfers of an HTCondor host run in its job's container, as its commands do: what scp,
     // sftp, rsync, sshfs and git write there, the job sees.
     let data = DataDir::in_htcondor_job(FULL_SIF);
-    for route in [
-        Route::ScpSftp,
-        Route::Csftp,
-        Route::RsyncE,
-        Route::RsyncPath,
-    ] {
-        round_trip_in(route, &data, small_tree());
-    }
-    sshfs_round_trip(&data, small_tree());
-    git_round_trip(&data);
-    for alias in USERS {
+    every_client_round_trips(&data);
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
         let out = run(cssh(&data.scratch).args([alias, WHERE]));
         let (ep, _, _) = where_(&out);
         assert!(ep.starts_with("ep"), "{alias}: {}", describe(&out));
@@ -532,4 +521,60 @@ fn attach_list_shows_the_running_jobs_and_whether_each_can_be_entered() {
         ],
         "{listed}"
     );
+}
+
+#[test]
+fn attach_refuses_another_users_job_and_one_without_a_container_in_one_line() {
+    let theirs = condor_submit(
+        "th-tcsh",
+        "tcshuser",
+        &format!(
+            "universe = container\ncontainer_image = {FULL_SIF}\ntransfer_container = false\n\
+             should_transfer_files = NO\nexecutable = /bin/sleep\narguments = 3004"
+        ),
+    );
+    let bare = condor_submit(
+        "th-bash",
+        "bashuser",
+        "universe = vanilla\nshould_transfer_files = NO\nexecutable = /bin/sleep\narguments = 3005",
+    );
+    let config = Scratch::new("[[host]]\npattern = \"th-*\"\nhtcondor = []\n");
+    let attach = |job: &str| {
+        run(Command::new(CSSH)
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(["--attach", job, "-F"])
+            .arg(&host().ssh_config)
+            .args(["th-bash", "true"])
+            .stdin(Stdio::null()))
+    };
+    for job in [&theirs, &bare] {
+        wait_until(&format!("job {job} to run"), || {
+            let out = ssh("th-bash", &["condor_q", job, "-af", "JobStatus"]);
+            if text(&out.stdout).trim() == "2" {
+                Ok(())
+            } else {
+                Err(describe(&out))
+            }
+        });
+    }
+    let out = attach(&theirs);
+    assert_eq!(
+        (text(&out.stderr), out.status.code()),
+        (
+            format!("cssh: th-bash: job {theirs} is tcshuser's: cssh enters only your own jobs\n"),
+            Some(255)
+        )
+    );
+    let out = attach(&bare);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "cssh: th-bash: job {bare} runs no container on ep"
+        )) && stderr.ends_with(" (its execute point runs it without Apptainer)\n"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(out.status.code(), Some(255));
+    let _ = ssh("th-tcsh", &["condor_rm", &theirs]);
+    let _ = ssh("th-bash", &["condor_rm", &bare]);
 }

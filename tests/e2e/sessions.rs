@@ -107,4 +107,13 @@ fn an_image_without_sftp_server_says_so() {
         config.path("config.toml").display()
     );
     assert!(text(&out.stderr).contains(&expected), "{}", describe(&out));
+    // A configured one the image lacks is named, with where it is configured.
+    let config = tagging(FULL_SIF, "sftp_server = \"/nope/sftp-server\"");
+    let out = sftp(&config, "th-tcsh", "ls\n");
+    assert!(!out.status.success());
+    let expected = format!(
+        "cssh: th-tcsh: no /nope/sftp-server in {FULL_SIF} (sftp_server in {}:4; or use scp -O)",
+        config.path("config.toml").display()
+    );
+    assert!(text(&out.stderr).contains(&expected), "{}", describe(&out));
 }

@@ -49,6 +49,74 @@ fn a_runtime_only_a_prelude_provides() {
 }
 
 #[test]
+fn a_prelude_that_fails_stops_the_session_in_one_line_and_the_doctor_says_so() {
+    for (prelude, stderr) in [
+        ("false", "failed with status 1"),
+        ("module load nosuch", "failed with status 127"),
+        ("echo x; exit 3", "called exit, status 3"),
+    ] {
+        let config = tagging(FULL_SIF, &format!("prelude = {prelude:?}"));
+        let file = config.path("config.toml").display().to_string();
+        for alias in ["th-bash", "th-tcsh", "th-fish"] {
+            let out = run(cssh(&config).args([alias, "echo RAN"]));
+            let seen = text(&out.stderr);
+            assert_eq!(
+                (out.status.code(), text(&out.stdout)),
+                (Some(255), String::new()),
+                "{alias} {prelude:?}: {}",
+                describe(&out)
+            );
+            assert!(
+                seen.ends_with(&format!("cssh: {alias}: the prelude ({file}:4) {stderr}\n"))
+                    && seen.lines().filter(|l| l.starts_with("cssh:")).count() == 1,
+                "{alias} {prelude:?}: {seen}"
+            );
+        }
+        let out = run(Command::new(CSSH)
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(["--doctor", "--json", "-F"])
+            .arg(&host().ssh_config)
+            .arg("th-bash"));
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let runtime = crate::doctor::finding(&report, "th-bash", "runtime");
+        assert_eq!(runtime["status"], "fail", "{runtime}");
+        assert_eq!(
+            runtime["value"],
+            format!("the prelude ({file}:4) {stderr}"),
+            "{runtime}"
+        );
+        assert_eq!(
+            runtime["fix"],
+            format!(
+                "make the prelude at {file}:4 succeed on the host (its last command's status is the prelude's)"
+            )
+        );
+    }
+}
+
+#[test]
+fn a_configured_shell_the_image_lacks_is_said_and_the_login_shell_runs() {
+    let config = tagging(FULL_SIF, "shell = \"/bin/nosuch-sh\"");
+    let said = format!(
+        "cssh: th-bash: no /bin/nosuch-sh in {FULL_SIF} (shell in {}:4): the login shell runs instead\n",
+        config.path("config.toml").display()
+    );
+    let out = run(cssh(&config).args(["th-bash", "echo $SHELL"]));
+    assert_eq!(
+        (out.status.code(), text(&out.stdout), text(&out.stderr)),
+        (Some(0), "/bin/bash\n".into(), said.clone()),
+        "as a command's SHELL"
+    );
+    let out = run_with_input(cssh(&config).args(["-T", "th-bash"]), b"echo \"$SHELL\"\n");
+    assert_eq!(
+        (out.status.code(), text(&out.stdout), text(&out.stderr)),
+        (Some(0), "/bin/bash\n".into(), said),
+        "as the login shell"
+    );
+}
+
+#[test]
 fn neither_runtime_on_path_is_one_line() {
     let config = tagging(FULL_SIF, "prelude = \"PATH=/nonexistent\"");
     let out = run(cssh(&config).args(["th-dash", "true"]));

@@ -7,10 +7,7 @@
 use std::process::{Command, Output};
 
 use crate::harness::*;
-use crate::transfer::{
-    DataDir, Route, copy, git_round_trip, round_trip_in, small_tree, sshfs_round_trip,
-    vs_code_session,
-};
+use crate::transfer::{DataDir, every_client_round_trips, vs_code_session};
 
 /// Short allocations: a test run never leaves a job for long (and each run starts with an
 /// empty queue, see the harness).
@@ -236,63 +233,14 @@ fn a_bad_slurm_option_is_one_line() {
     );
 }
 
-/// Every client round-trips a tree (scp -O, which cannot carry the tree's newline names, a
-/// binary file), and git a repository.
-fn files_round_trip(data: &DataDir) {
-    for route in [
-        Route::ScpSftp,
-        Route::Csftp,
-        Route::RsyncE,
-        Route::RsyncPath,
-    ] {
-        round_trip_in(route, data, small_tree());
-    }
-    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
-    let (local, back) = (data.local("legacy"), data.local("legacy-back"));
-    std::fs::write(&local, &bytes).unwrap();
-    for alias in ["th-bash", "th-tcsh", "th-fish"] {
-        let remote = format!("{alias}:/data/legacy-{alias}");
-        let out = copy(
-            Route::ScpLegacy,
-            alias,
-            data,
-            &local.display().to_string(),
-            &remote,
-        );
-        assert!(
-            out.status.success(),
-            "scp -O push as {alias}: {}",
-            describe(&out)
-        );
-        let out = copy(
-            Route::ScpLegacy,
-            alias,
-            data,
-            &remote,
-            &back.display().to_string(),
-        );
-        assert!(
-            out.status.success(),
-            "scp -O pull as {alias}: {}",
-            describe(&out)
-        );
-        assert!(
-            std::fs::read(&back).unwrap() == bytes,
-            "scp -O as {alias}: bytes intact"
-        );
-    }
-    sshfs_round_trip(data, small_tree());
-    git_round_trip(data);
-}
-
 #[test]
 fn files_move_on_the_login_node_by_default() {
-    files_round_trip(&DataDir::with(FULL_SIF, SLURM));
+    every_client_round_trips(&DataDir::with(FULL_SIF, SLURM));
 }
 
 #[test]
 fn files_move_through_the_job_when_asked() {
-    files_round_trip(&DataDir::with(
+    every_client_round_trips(&DataDir::with(
         FULL_SIF,
         &format!("{SLURM}\nslurm_transfers = \"job\""),
     ));

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use crate::harness::*;
 use std::os::unix::fs::PermissionsExt;
 
-pub const USERS: [&str; 2] = ["th-bash", "th-tcsh"];
+const USERS: [&str; 2] = ["th-bash", "th-tcsh"];
 pub const CSSCP: &str = env!("CARGO_BIN_EXE_cscp");
 pub const CSFTP: &str = env!("CARGO_BIN_EXE_csftp");
 const CRSYNC: &str = env!("CARGO_BIN_EXE_crsync");
@@ -1128,4 +1128,53 @@ fn links_named_scp_sftp_and_rsync_reach_the_container_for_tagged_hosts_only() {
             let _ = std::fs::remove_file(arrived);
         }
     }
+}
+
+/// Every client round-trips a tree (scp -O, which cannot carry the tree's newline names, a
+/// binary file), and git a repository.
+pub fn every_client_round_trips(data: &DataDir) {
+    for route in [
+        Route::ScpSftp,
+        Route::Csftp,
+        Route::RsyncE,
+        Route::RsyncPath,
+    ] {
+        round_trip_in(route, data, small_tree());
+    }
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+    let (local, back) = (data.local("legacy"), data.local("legacy-back"));
+    std::fs::write(&local, &bytes).unwrap();
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+        let remote = format!("{alias}:/data/legacy-{alias}");
+        let out = copy(
+            Route::ScpLegacy,
+            alias,
+            data,
+            &local.display().to_string(),
+            &remote,
+        );
+        assert!(
+            out.status.success(),
+            "scp -O push as {alias}: {}",
+            describe(&out)
+        );
+        let out = copy(
+            Route::ScpLegacy,
+            alias,
+            data,
+            &remote,
+            &back.display().to_string(),
+        );
+        assert!(
+            out.status.success(),
+            "scp -O pull as {alias}: {}",
+            describe(&out)
+        );
+        assert!(
+            std::fs::read(&back).unwrap() == bytes,
+            "scp -O as {alias}: bytes intact"
+        );
+    }
+    sshfs_round_trip(data, small_tree());
+    git_round_trip(data);
 }

@@ -346,6 +346,54 @@ fn a_link_named_ssh_to_cssh_never_recurses() {
 }
 
 #[test]
+fn a_cssh_ssh_that_is_not_there_is_one_line_in_cssh_words() {
+    for (value, said) in [
+        ("/nope/ssh", "no such program"),
+        ("nope-ssh-program", "not on PATH"),
+    ] {
+        let out = run(Command::new(CSSH)
+            .env("CSSH_SSH", value)
+            .args(["h", "true"]));
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (
+                Some(255),
+                format!(
+                    "cssh: CSSH_SSH={value}: {said} (set it to the path of ssh, or unset it)\n"
+                )
+            )
+        );
+    }
+}
+
+#[test]
+fn a_line_ssh_refuses_with_a_cssh_option_in_it_gets_a_hint_then_sshs_own_words() {
+    let scratch = Scratch::new("");
+    let ssh = fake_ssh(&scratch);
+    for (args, hint) in [
+        (
+            &["-F", "x", "--dry-run", "rig"][..],
+            "cssh: --dry-run is cssh's own option: cssh's options come before ssh's (cssh --dry-run [ssh options] destination)\n",
+        ),
+        (
+            &[],
+            "cssh: usage: cssh [cssh options] [ssh options] destination [command]; cssh --help lists cssh's options, ssh's usage follows\n",
+        ),
+    ] {
+        let out = run(Command::new(CSSH)
+            .env("CSSH_SSH", &ssh)
+            .env("CSSH_CONFIG", scratch.path("none.toml"))
+            .args(args));
+        assert_eq!(text(&out.stderr), hint);
+        // ssh still gets the line as it was, to say what it says of it.
+        assert_eq!(
+            recorded(&scratch)[1..],
+            args.iter().map(OsString::from).collect::<Vec<_>>()[..]
+        );
+    }
+}
+
+#[test]
 fn configuration_files_others_could_write_are_refused() {
     let scratch = Scratch::new("[[host]]\npattern = \"*\"\nimage = \"/i.sif\"\nprelude = \"id\"\n");
     let config = scratch.path("config.toml");

@@ -2,7 +2,7 @@
 //! rest: find this user's job for the host (batch name `cssh-HOST`) or submit one (container
 //! universe, the image not transferred, a program that sleeps until the job's time limit), wait
 //! while it is idle, then reach its execute point with `condor_ssh_to_job` and enter the job's
-//! own container there by its namespaces, as `attach` enters a Slurm job's. `--release`
+//! own container there by its namespaces (`container`), as a Slurm job's is attached. `--release`
 //! removes it.
 //!
 //! condor_ssh_to_job runs a command on the execute point, outside the container, through
@@ -10,7 +10,7 @@
 //! expand. What crosses it is therefore only words that survive that: the script for the execute
 //! point in base64, and the session's variables and arguments as base64 of NUL-separated
 //! records, decoded there. A job reached for the first time is tried with `true` until its
-//! starter answers (for a second or so after it runs, the schedule does not know the starter's
+//! starter answers (for a second or so after it runs, the schedd does not know the starter's
 //! address), and marked `CsshReady` in its ad, so later sessions go straight in.
 //!
 //! Two connections that submit at once both keep the lowest job id and remove the other, as
@@ -18,7 +18,7 @@
 
 use super::{ALLOCATION_FAILED, Wait, wait};
 use crate::quote::base64;
-use crate::remote::attach::{
+use crate::remote::container::{
     ATTACH_FAILED, define_pick, describe_container, fail_job, join_namespaces, vet_job,
 };
 use crate::remote::script::{Part, Script};

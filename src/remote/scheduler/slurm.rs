@@ -9,6 +9,8 @@
 //! burst of connections (an editor opens several) ends with one allocation.
 
 use super::{ALLOCATION_FAILED, Wait, wait};
+pub mod attach;
+
 use crate::remote::script::{Part, Script};
 use crate::remote::target::Target;
 pub use crate::remote::target::{Allocation, DEFAULT_TIME_LIMIT};
