@@ -141,7 +141,8 @@ impl Plan {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// ssh gets exactly the argv cssh received, for this reason.
+    /// ssh gets the argv cssh received, for this reason (a `-O` line for a host with `persist`:
+    /// after the ControlPath of the master cssh keeps).
     Passthrough(String),
     /// The session runs in the container; `script` is what the remote `/bin/sh` runs.
     Container { script: Vec<u8> },
@@ -189,13 +190,14 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         return Ok(passthrough("--no-container".into(), Report::default()));
     }
     let parsed = ssh_args::parse(args.clone(), &mut || local.p_takes_argument());
-    // A line that opens no session (git's `-G` probe, `-V`, `-O check`) never reads the
-    // configuration, so it behaves as plain ssh even while the file is being edited.
-    let opens_session = parsed
+    // A line that opens no session (git's `-G` probe, `-V`) never reads the configuration, so
+    // it behaves as plain ssh even while the file is being edited; `-O` does, for the master
+    // that `persist` keeps.
+    let reads_config = parsed
         .as_ref()
-        .is_ok_and(|inv| inv.session() != Session::None);
+        .is_ok_and(|inv| inv.session() != Session::None || inv.controls_master());
     let mut report = Report::default();
-    let config = if request.explain || (opens_session && !request.no_container) {
+    let config = if request.explain || (reads_config && !request.no_container) {
         let host = parsed.as_ref().ok().map(|inv| inv.host.as_encoded_bytes());
         let config = local.config(host)?;
         report.config = Some((config.file.clone(), config.found));
@@ -227,6 +229,23 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         config_file: report.config.as_ref().map_or("", |(file, _)| file),
         progress: request.progress,
     };
+    if inv.controls_master()
+        && settings.persist.is_some()
+        && image_for(&cx).is_some()
+        && let Some(dir) = reuse_directory(&inv, local)?
+    {
+        // `-O check|exit|stop|...` goes to the master that sessions of this host share.
+        let mut args = vec![OsString::from("-o"), control_path(&dir)];
+        args.extend(inv.args.iter().cloned());
+        return Ok(Plan {
+            args,
+            decision: Decision::Passthrough(
+                "-O goes to the shared connection persist keeps (its ControlPath first)".into(),
+            ),
+            report,
+            first_hop: None,
+        });
+    }
     let Decided {
         mut args,
         decision,
@@ -576,18 +595,23 @@ fn reuse_directory(inv: &Invocation, local: &mut dyn Local) -> anyhow::Result<Op
 /// handshake. Options go first, where they win over ssh_config (only used where neither the
 /// command line nor ssh_config decides multiplexing already).
 fn with_connection_reuse(args: Vec<OsString>, control_dir: &Path, persist: &str) -> Vec<OsString> {
-    let mut path = OsString::from("ControlPath=");
-    path.push(control_dir.join("%C"));
     let mut reused = vec![
         OsString::from("-o"),
         OsString::from("ControlMaster=auto"),
         OsString::from("-o"),
-        path,
+        control_path(control_dir),
         OsString::from("-o"),
         OsString::from(format!("ControlPersist={persist}")),
     ];
     reused.extend(args);
     reused
+}
+
+/// `ControlPath=DIR/%C`: one socket per destination, user and port, as ssh hashes them.
+fn control_path(control_dir: &Path) -> OsString {
+    let mut path = OsString::from("ControlPath=");
+    path.push(control_dir.join("%C"));
+    path
 }
 
 /// Whether `ssh -G` output shows ssh_config setting up multiplexing for the host.
@@ -776,6 +800,9 @@ fn on_login_node(
 pub struct Probe {
     /// The host as the user named it.
     pub host: String,
+    /// `ssh -v OPTIONS HOST true`, shell-quoted: how to see by hand what ssh says of the host,
+    /// with the user's own options.
+    pub by_hand: String,
     /// ssh's arguments for the probe: the user's options, `BatchMode` (many hosts at once
     /// cannot each ask for a password), the host and the probe script.
     pub args: Vec<OsString>,
@@ -789,6 +816,8 @@ pub struct Probe {
     /// The first matching entry's line, where a setting the host lacks would go.
     pub entry_line: Option<usize>,
     pub config_file: String,
+    /// Whether the configuration file exists.
+    pub config_found: bool,
     /// The batch job the host's sessions run in, where it has `slurm` or `htcondor`.
     pub job: Option<HostJob>,
     /// The running job an attached host enters, where it has `attach`.
@@ -868,14 +897,23 @@ pub fn probe(
         }
         master_check = Some(check);
     }
+    let by_hand: Vec<String> = ["ssh", "-v"]
+        .into_iter()
+        .map(OsString::from)
+        .chain(inv.args.iter().cloned())
+        .chain([OsString::from("true")])
+        .map(|word| String::from_utf8_lossy(&quote::sh(word.as_encoded_bytes())).into_owned())
+        .collect();
     Ok(Probe {
         host: host.to_string_lossy().into_owned(),
+        by_hand: by_hand.join(" "),
         args,
         master_check,
         image: image.map(str::to_string),
         untagged: untagged_reason(&cx),
         entry_line: resolution.matched.first().map(|(line, _)| *line),
         config_file: config.file.clone(),
+        config_found: config.found,
         settings: resolution.settings.clone(),
         job,
         attach,
@@ -1062,7 +1100,6 @@ mod tests {
         for words in [
             &["-G", "h"][..],
             &["-N", "h"],
-            &["-O", "check", "h"],
             &["-V"],
             &["-j", "h"],
             &["-p"],
@@ -1348,6 +1385,42 @@ mod tests {
         // SendEnv on the command line: ssh -G says what it sends.
         let (_, resolved) = silent(&["-o", "SendEnv=LANG", "h", "id"]);
         assert_eq!(resolved, 1);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_control_command_reaches_the_master_persist_keeps() {
+        let with_persist = format!("{TAGGED}persist = \"1m\"\n");
+        for (toml, words, reaches) in [
+            (&with_persist[..], &["-O", "check", "h"][..], true),
+            (&with_persist, &["-O", "exit", "h"], true),
+            (TAGGED, &["-O", "check", "h"], false),
+            (&with_persist, &["-O", "check", "other"], false),
+            (&with_persist, &["-S", "/s", "-O", "check", "h"], false),
+        ] {
+            let p = plan(words, toml).unwrap();
+            assert!(matches!(p.decision, Decision::Passthrough(_)));
+            let expected = if reaches {
+                [&["-o", "ControlPath=/run/user/7/cssh/%C"][..], words].concat()
+            } else {
+                words.to_vec()
+            };
+            assert_eq!(p.args, os(&expected), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn the_doctors_probe_says_how_to_look_by_hand_with_the_users_options() {
+        let config = crate::config::parse(TAGGED, Path::new("/c.toml")).unwrap();
+        let p = probe(
+            &os(&["-F", "my cfg", "-p", "1"]),
+            &OsString::from("h"),
+            None,
+            &config,
+            &mut given(TAGGED),
+        )
+        .unwrap();
+        assert_eq!(p.by_hand, "ssh -v -F 'my cfg' -p 1 h true");
     }
 
     #[test]

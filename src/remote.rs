@@ -299,10 +299,15 @@ exec "$@"
     /// The words after the image that run `command`: SHELL is chosen, then the command runs
     /// under a `/bin/sh -c` of its own.
     fn in_sh(command: &str) -> Vec<&str> {
+        // The prompt's fix first (see `session`), then the shell's choice.
+        let snippet = format!(
+            "{}for cssh_p in \"$SHELL\" /bin/bash /bin/sh; do [ -x \"$cssh_p\" ] && break; done; SHELL=$cssh_p; export SHELL; exec /bin/sh -c \"$1\"",
+            text(session::OWN_PROMPT)
+        );
         vec![
             "/bin/sh",
             "-c",
-            "for cssh_p in \"$SHELL\" /bin/bash /bin/sh; do [ -x \"$cssh_p\" ] && break; done; SHELL=$cssh_p; export SHELL; exec /bin/sh -c \"$1\"",
+            Box::leak(snippet.into_boxed_str()),
             "sh",
             command,
         ]

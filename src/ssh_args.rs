@@ -210,6 +210,12 @@ impl Invocation {
         }
     }
 
+    /// `-O ctl_cmd`: a command to a connection-sharing master (check, exit, stop, forward,
+    /// cancel, proxy), no session of its own.
+    pub fn controls_master(&self) -> bool {
+        self.has(b'O')
+    }
+
     /// The command line already decides multiplexing: `-M`, `-S ctl_path`, or `-o` with
     /// ControlMaster, ControlPath or ControlPersist.
     pub fn sets_multiplexing(&self) -> bool {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::plan::Probe;
 use crate::remote::HostJob;
 use crate::remote::facts::Fact;
+use crate::settings::Image;
 
 /// The checks, in the table's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -170,6 +171,7 @@ impl Places<'_> {
     fn at(&self, line: usize) -> String {
         let file = &self.probe.config_file;
         match (line, self.probe.entry_line) {
+            _ if !self.probe.config_found => format!("{file} (which does not exist yet)"),
             (0, Some(entry)) => format!("the entry at {file}:{entry}"),
             (0, None) => file.clone(),
             (line, _) => format!("{file}:{line}"),
@@ -202,15 +204,15 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
             Some(limit) => (
                 format!("timeout: no answer within {}", seconds(limit)),
                 format!(
-                    "check with `ssh -v {} true` (a ProxyCommand or ProxyJump that hangs, a firewall, a prompt)",
-                    probe.host
+                    "check with `{}` (a ProxyCommand or ProxyJump that hangs, a firewall, a prompt)",
+                    probe.by_hand
                 ),
             ),
             None if ssh_said.contains("Permission denied") => (
                 ssh_said.clone(),
                 format!(
-                    "the doctor runs ssh with BatchMode=yes, so it cannot answer a password or passphrase prompt: load the key into ssh-agent, then check with `ssh -v {} true`",
-                    probe.host
+                    "the doctor runs ssh with BatchMode=yes, so it cannot answer a password or passphrase prompt: load the key into ssh-agent, then check with `{}`",
+                    probe.by_hand
                 ),
             ),
             None => (
@@ -219,7 +221,7 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
                 } else {
                     ssh_said.clone()
                 },
-                format!("check with `ssh -v {} true`", probe.host),
+                format!("check with `{}`", probe.by_hand),
             ),
         };
         add(Check::Reach, Status::Fail, value, Some(fix));
@@ -332,10 +334,17 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
             Check::Image,
             Status::Fail,
             without_prefix(error, &probe.host),
-            Some(format!(
-                "copy the image there, or set image in {}",
-                places.at(lines.image)
-            )),
+            Some(
+                if matches!(&probe.settings.image, Some(Image::Path(path)) if probe.image.as_ref() == Some(path))
+                {
+                    format!(
+                        "copy the image there, or set image in {}",
+                        places.at(lines.image)
+                    )
+                } else {
+                    "copy the image there, or give --image its path on the remote".into()
+                },
+            ),
         );
         false
     } else if image.contains("://") {
@@ -819,6 +828,7 @@ mod tests {
     fn probe(settings: Settings) -> Probe {
         Probe {
             host: "hpc".into(),
+            by_hand: "ssh -v hpc true".into(),
             args: Vec::new(),
             master_check: None,
             image: Some("/img.sif".into()),
@@ -826,6 +836,7 @@ mod tests {
             settings,
             entry_line: Some(2),
             config_file: "/c.toml".into(),
+            config_found: true,
             job: None,
             attach: None,
         }
@@ -1030,6 +1041,51 @@ mod tests {
             Some(
                 "make the prelude at /c.toml:5 succeed on the host (its last command's status is the prelude's)"
             )
+        );
+    }
+
+    #[test]
+    fn an_image_from_the_command_line_and_a_missing_file_get_fixes_that_fit() {
+        let missing = |p: &Probe| {
+            let outcome = Outcome {
+                exit: Some(0),
+                stdout: facts(&[
+                    ("begin", ""),
+                    ("runtime_path", "/usr/bin/apptainer"),
+                    (
+                        "image_error",
+                        "cssh: hpc: image /img.sif not found on the remote",
+                    ),
+                ]),
+                ..Outcome::default()
+            };
+            by_check(&judge(p, &outcome), Check::Image)
+                .fix
+                .clone()
+                .unwrap()
+        };
+        let mut settings = Settings {
+            image: Some(Image::Path("/img.sif".into())),
+            ..Settings::default()
+        };
+        settings.lines.image = 3;
+        assert_eq!(
+            missing(&probe(settings)),
+            "copy the image there, or set image in /c.toml:3"
+        );
+        let mut from_the_command_line = probe(Settings {
+            image: Some(Image::None),
+            ..Settings::default()
+        });
+        assert_eq!(
+            missing(&from_the_command_line),
+            "copy the image there, or give --image its path on the remote"
+        );
+        from_the_command_line.config_found = false;
+        from_the_command_line.settings.image = Some(Image::Path("/img.sif".into()));
+        assert_eq!(
+            missing(&from_the_command_line),
+            "copy the image there, or set image in /c.toml (which does not exist yet)"
         );
     }
 

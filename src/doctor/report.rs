@@ -114,10 +114,11 @@ pub fn table(report: &Report, elapsed: f64) -> String {
         text.push_str(&problems);
     }
     let count = |status: Status| report.hosts.iter().filter(|h| h.result == status).count();
+    let hosts = report.hosts.len();
     let _ = writeln!(
         text,
-        "\n{} hosts: {} passed, {} with warnings, {} failed ({elapsed:.1} s)",
-        report.hosts.len(),
+        "\n{hosts} host{}: {} passed, {} with warnings, {} failed ({elapsed:.1} s)",
+        if hosts == 1 { "" } else { "s" },
         count(Status::Pass) + count(Status::Skip),
         count(Status::Warn),
         count(Status::Fail)
@@ -187,6 +188,11 @@ mod tests {
         assert_eq!(
             lines.last().unwrap(),
             &"2 hosts: 1 passed, 0 with warnings, 1 failed (1.0 s)"
+        );
+        let mut one = sample();
+        one.hosts.truncate(1);
+        assert!(
+            table(&one, 0.5).ends_with("\n1 host: 1 passed, 0 with warnings, 0 failed (0.5 s)\n")
         );
     }
 

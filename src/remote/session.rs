@@ -150,7 +150,15 @@ impl Inner {
         inner
     }
 
+    /// What runs `payload`, with the prompt the user's startup files give an interactive
+    /// shell, whoever starts it (a login shell, mosh-server, tmux, `bash -i`).
     pub(super) fn payload(target: &Target, payload: Payload) -> Inner {
+        let mut inner = Inner::bare(target, payload);
+        inner.snippet.splice(0..0, OWN_PROMPT.iter().copied());
+        inner
+    }
+
+    fn bare(target: &Target, payload: Payload) -> Inner {
         let check = |tool: &str, message: &str| -> Vec<u8> {
             let mut check = Script::default();
             check.raw("command -v");
@@ -265,6 +273,12 @@ impl Inner {
         }
     }
 }
+
+/// Before the payload: Apptainer's `PROMPT_COMMAND`, which sets an interactive shell's `PS1` after
+/// the startup files (to the image's, else `Apptainer> `), goes, and so does the runtime's own
+/// `Apptainer> `, so the prompt is what the user's and the image's startup files make it, as on
+/// the host. An image's own `PS1` stays, as a host's profile's does.
+pub(super) const OWN_PROMPT: &[u8] = b"case ${PROMPT_COMMAND-} in 'PS1=\"'*'\"; unset PROMPT_COMMAND') unset PROMPT_COMMAND ;; *'; PROMPT_COMMAND=\"${PROMPT_COMMAND%%; PROMPT_COMMAND=*}\"; PS1=\"'*) PROMPT_COMMAND=${PROMPT_COMMAND%%; PROMPT_COMMAND=*} ;; esac; case ${PS1-} in 'Apptainer> '|'Singularity> ') unset PS1 ;; esac; ";
 
 /// The shells a session may run in the image, in order: the configured one, then the login
 /// shell (`$SHELL`, expanded inside the container), `/bin/bash`, `/bin/sh`.

@@ -38,6 +38,43 @@ fn an_interactive_login_gets_a_pty_inside_the_image() {
     }
 }
 
+/// A file of the test host put back as it was when this is dropped, passed or failed.
+struct Restored {
+    path: std::path::PathBuf,
+    was: Vec<u8>,
+}
+
+impl Drop for Restored {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.path, &self.was);
+    }
+}
+
+#[test]
+fn the_prompt_is_the_startup_files_not_apptainers() {
+    // zshuser's zsh is not in the image: bash, the next choice, reads their ~/.bashrc. The
+    // image's /etc/bash.bashrc sets Debian's prompt, as the host's does; a PS1 of their own
+    // ~/.bashrc wins over it, as on the host.
+    let config = tagging(FULL_SIF, "");
+    let path = host().root.join("home/zshuser/.bashrc");
+    let bashrc = Restored {
+        was: std::fs::read(&path).unwrap(),
+        path,
+    };
+    for (own, prompt) in [(false, "zshuser@th-remote:~$ "), (true, "own-prompt> ")] {
+        if own {
+            let mut text = bashrc.was.clone();
+            text.extend_from_slice(b"PS1='own-prompt> '\n");
+            std::fs::write(&bashrc.path, text).unwrap();
+        }
+        let tmux = Tmux::start(&interactive_command(&config, "th-zsh"));
+        let screen = tmux.wait_for(prompt);
+        assert!(!screen.contains("Apptainer>"), "{screen}");
+        tmux.keys("exit");
+        tmux.wait_for("CSSH-EXITED-0");
+    }
+}
+
 #[test]
 fn a_configured_shell_is_used() {
     let config = tagging(FULL_SIF, "shell = \"/bin/sh\"");

@@ -295,15 +295,19 @@ fn persist_reuses_one_connection() {
     let sockets: Vec<_> = std::fs::read_dir(runtime_dir.join("cssh"))
         .unwrap()
         .collect();
-    let stop = ssh(
-        "th-bash",
-        &[
-            "-O",
-            "exit",
-            "-o",
-            &format!("ControlPath={}/cssh/%C", runtime_dir.display()),
-        ],
+    // `-O` reaches the master through cssh, as it would through ssh with the same ControlPath.
+    let control = |command: &str| {
+        run(cssh(&config)
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .args(["-O", command, "th-bash"]))
+    };
+    let check = control("check");
+    assert!(
+        check.status.success() && text(&check.stderr).starts_with("Master running (pid="),
+        "{}",
+        describe(&check)
     );
+    let stop = control("exit");
     assert_eq!(
         first, second,
         "the second command rides on the first one's connection"

@@ -243,7 +243,8 @@ fn mosh_lands_in_the_image_through_an_instance() {
             config.path("config.toml").display(),
             cssh_command()
         ));
-        tmux.wait_for("Apptainer>");
+        // The image's bash prompt (its /etc/bash.bashrc), not Apptainer's.
+        tmux.wait_for(&format!("{}user@", alias.trim_start_matches("th-")));
         tmux.keys("echo shell=$SHELL; cat /etc/cssh-image-marker");
         tmux.wait_for(&format!("shell=/bin/bash\n{FULL_MARKER}"));
         // mosh-server was started by the join's terminal way (mosh's ssh has -tt).
