@@ -27,9 +27,9 @@ mod target;
 use crate::quote::sh;
 use crate::settings::Attach;
 pub use container::CONTAINER;
-use launch::{batch_script, instance_start, launcher};
+use launch::{batch_script, instance_start, launcher, stale_warning};
 pub use runtime::drops_environment;
-use runtime::{image_check, prelude, runtime_lookup};
+use runtime::{bind_check, image_check, prelude, runtime_lookup};
 use scheduler::htcondor;
 use scheduler::slurm::{self, Allocation, attach};
 use script::Script;
@@ -89,14 +89,20 @@ pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
         environment(&mut s, target);
         payload_command(&mut s, target, payload);
         s.raw("\n");
+        stale_warning(&mut s, target, instance);
         join::enter(
             &mut s,
             &String::from_utf8_lossy(&sh(instance.as_bytes())),
             |s| {
+                bind_check(s, target);
                 instance_start(s, target, instance);
             },
         );
     } else {
+        // A step's runtime starts on the node, where its binds are the node's to check.
+        if let Place::Here | Place::Node(_) = target.place {
+            bind_check(&mut s, target);
+        }
         launcher(&mut s, target);
         environment(&mut s, target);
         payload_command(&mut s, target, payload);
@@ -444,10 +450,14 @@ exec "$@"
     #[test]
     fn settings_become_runtime_arguments_exactly() {
         let remote = Remote::new("settings", "my runtime");
+        // A bind source with a space, and a target with a `$`: both exact.
+        let source = remote.dir.join("d d");
+        std::fs::create_dir(&source).unwrap();
+        let spaced = format!("{}:/mnt/$x:ro", source.display());
         let settings = Settings {
             runtime: Some(Runtime::Program("my runtime".into())),
             prelude: Some("echo prelude says hi; read x || true".into()),
-            binds: Some(vec!["/scratch".into(), "/d d:/mnt/$x:ro".into()]),
+            binds: Some(vec!["/tmp".into(), spaced.clone()]),
             env: Some(vec![("A".into(), "x, y'z $(id)".into())]),
             options: Some(vec!["--nv".into(), "--cleanenv".into()]),
             ..Settings::default()
@@ -472,9 +482,9 @@ exec "$@"
                     "--nv",
                     "--cleanenv",
                     "--bind",
-                    "/scratch",
+                    "/tmp",
                     "--bind",
-                    "/d d:/mnt/$x:ro",
+                    &spaced,
                     "docker://alpine",
                     "env",
                     "A=x, y'z $(id)",
@@ -656,6 +666,26 @@ exec "$@"
     }
 
     #[test]
+    fn a_missing_bind_source_is_one_line_before_the_runtime_runs() {
+        let remote = Remote::new("binds", "apptainer");
+        let mut settings = Settings {
+            binds: Some(vec!["/tmp".into(), "/no/src:/data,/also/no:/x".into()]),
+            ..Settings::default()
+        };
+        settings.lines.binds = 6;
+        let out = remote.run(&settings, &remote.image(), Payload::Command(b"true"), b"");
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (
+                Some(127),
+                "cssh: hpc1: bind source /no/src is not on the remote (binds in /c.toml:6)\n"
+                    .into()
+            )
+        );
+        assert!(remote.calls().is_empty(), "the runtime never ran");
+    }
+
+    #[test]
     fn shell_and_sftp_server_are_the_first_that_exist() {
         let remote = Remote::new("shell", "apptainer");
         let fake = remote.dir.join("fake server");
@@ -776,11 +806,47 @@ exec "$@"
     }
 
     #[test]
+    fn an_instance_started_with_other_settings_is_said() {
+        let remote = Remote::new("stale", "apptainer");
+        let dir = remote.instance_state_dir("dev");
+        let with_binds = |binds: &[&str]| {
+            let mut settings = Settings {
+                instance: Some("dev".into()),
+                binds: Some(binds.iter().map(ToString::to_string).collect()),
+                ..Settings::default()
+            };
+            settings.lines.instance = 5;
+            remote.run(
+                &settings,
+                &remote.image(),
+                Payload::Command(b"echo in"),
+                b"",
+            )
+        };
+        let started = with_binds(&["/tmp"]);
+        assert_eq!(text(&started.stdout), "in\n", "{started:?}");
+        assert!(dir.join("cssh-started-1").exists());
+        let same = with_binds(&["/tmp"]);
+        assert_eq!(
+            (text(&same.stdout), text(&same.stderr)),
+            ("in\n".into(), String::new())
+        );
+        let other = with_binds(&["/tmp", "/tmp:/x"]);
+        assert_eq!(
+            (text(&other.stdout), text(&other.stderr)),
+            (
+                "in\n".into(),
+                "cssh: hpc1: instance dev runs with the image, binds and options it was started with, not those /c.toml:5 gives now (to start it anew: ssh hpc1 apptainer instance stop dev)\n".into()
+            )
+        );
+    }
+
+    #[test]
     fn instance_is_started_once_then_joined() {
         let remote = Remote::new("instance", "apptainer");
         let settings = Settings {
             instance: Some("dev".into()),
-            binds: Some(vec!["/b".into()]),
+            binds: Some(vec!["/tmp".into()]),
             ..Settings::default()
         };
         for _ in 0..2 {
@@ -797,7 +863,7 @@ exec "$@"
                 // Not running, and still not once the start's lock is had.
                 vec!["instance", "list"],
                 vec!["instance", "list"],
-                vec!["-s", "instance", "start", "--bind", "/b", &image, "dev"],
+                vec!["-s", "instance", "start", "--bind", "/tmp", &image, "dev"],
                 joined.clone(),
                 vec!["instance", "list"],
                 joined,

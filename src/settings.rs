@@ -75,7 +75,7 @@ macro_rules! declare_settings {
 
 declare_settings! {
     /// The image on the remote, or `"none"` to switch the container off.
-    image: Image;
+    image: Image, check = image_path;
     /// `auto`, or the program that runs containers.
     runtime: Runtime;
     /// Remote sh code run before the runtime is looked up. May be empty, which switches off the
@@ -450,6 +450,17 @@ fn non_empty(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An image path is used as written on the remote, where no shell expands a `~` in it.
+fn image_path(image: &Image) -> Result<(), String> {
+    match image {
+        Image::Path(path) if path.starts_with('~') => Err(format!(
+            "{path:?}: the remote takes the path as written and does not expand ~; write it in full (\"/home/you/{}\")",
+            path.split_once('/').map_or("", |(_, rest)| rest)
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Submit description lines, one command each: cssh writes the job's own lines before them and
 /// `queue` after, so a line may change any of cssh's but not add jobs or lines.
 fn submit_lines(lines: &[String]) -> Result<(), String> {
@@ -583,6 +594,11 @@ mod tests {
         for good in ["yes", "600", "10m", "1h30m", "2D"] {
             assert_eq!(set("persist", &format!("{good:?}")), Some(Ok(())), "{good}");
         }
+        assert_eq!(
+            set("image", "\"~/img/el9.sif\""),
+            Some(Err("\"~/img/el9.sif\": the remote takes the path as written and does not expand ~; write it in full (\"/home/you/img/el9.sif\")".into()))
+        );
+        assert_eq!(set("image", "\"docker://alpine\""), Some(Ok(())));
         assert_eq!(set("slurm_connect", "\"ssh\""), Some(Ok(())));
         assert_eq!(
             set("htcondor", "[\"request_cpus = 4\", \"queue_x = 1\"]"),

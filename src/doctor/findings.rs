@@ -421,6 +421,18 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
 
     match (&probe.settings.instance, facts.get(Fact::Instance)) {
         (None, _) | (Some(_), None) => add(Check::Instance, Status::Skip, String::new(), None),
+        (Some(name), Some("stale")) => add(
+            Check::Instance,
+            Status::Warn,
+            format!(
+                "{name} runs with the image, binds and options it was started with, not those of {}",
+                places.at(probe.settings.lines.instance)
+            ),
+            Some(format!(
+                "stop it for the next session to start it anew: ssh {} apptainer instance stop {name}",
+                probe.host
+            )),
+        ),
         (Some(name), Some(state)) => {
             let value = match (state, facts.get(Fact::InstanceJoin)) {
                 ("running", Some("namespaces")) => {

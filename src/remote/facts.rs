@@ -16,7 +16,7 @@ pub enum Fact {
     RuntimePath,
     /// The runtime's `--version`, first line.
     RuntimeVersion,
-    /// `running` or `stopped`.
+    /// `running`, `stale` (running, started with another image, binds or options) or `stopped`.
     Instance,
     /// After the session: how commands enter the instance, `namespaces` or `runtime (WHY)`.
     InstanceJoin,

@@ -94,7 +94,72 @@ pub(super) fn instance_start(s: &mut Script, target: &Target, instance: &str) {
         ],
         MISSING_ON_REMOTE,
     );
-    s.raw("    sleep 1\n  done\n  }\nfi\n");
+    s.raw("    sleep 1\n  done\n  }\n");
+    // What this start was given, for later sessions to compare with what they are given.
+    s.raw("  cssh_h=; read -r cssh_h </proc/sys/kernel/hostname 2>/dev/null; printf '%s\\n'");
+    s.word(started_with(target).as_bytes());
+    s.raw(&format!(
+        " >\"$HOME/.apptainer/instances/app/$cssh_h/${{USER:-$LOGNAME}}/\"{} 2>/dev/null\nfi\n",
+        started_record(instance)
+    ));
+}
+
+/// The record beside the instance's state of what cssh started it with (a shell word).
+fn started_record(instance: &str) -> String {
+    String::from_utf8_lossy(&sh(format!("{instance}/{STARTED}").as_bytes())).into_owned()
+}
+
+/// The file name of that record: it goes with the instance's state directory when it stops.
+const STARTED: &str = "cssh-started-1";
+
+/// What an instance's container is made of, which only a new start changes: the image, the
+/// binds and the runtime options, as a fingerprint (64-bit FNV-1a, in hex).
+fn started_with(target: &Target) -> String {
+    let settings = target.settings;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let parts = std::iter::once(target.image)
+        .chain(settings.binds.iter().flatten().map(String::as_str))
+        .chain([""])
+        .chain(settings.options.iter().flatten().map(String::as_str));
+    for part in parts {
+        for byte in part.bytes().chain([0]) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// `cssh_stale`: true where the running instance was started by cssh with another image,
+/// binds or options than this session's (the record differs); false where they are the same
+/// or the instance was started otherwise.
+pub(super) fn define_stale(s: &mut Script, target: &Target, instance: &str) {
+    s.raw(
+        "cssh_stale() {
+  cssh_h=; read -r cssh_h </proc/sys/kernel/hostname 2>/dev/null; cssh_was=
+",
+    );
+    s.raw(&format!(
+        "  {{ read -r cssh_was <\"$HOME/.apptainer/instances/app/$cssh_h/${{USER:-$LOGNAME}}/\"{}; }} 2>/dev/null || return 1\n",
+        started_record(instance)
+    ));
+    s.raw("  [ \"$cssh_was\" !=");
+    s.word(started_with(target).as_bytes());
+    s.raw(" ]\n}\n");
+}
+
+/// One line on stderr where the running instance is stale: what the fix is.
+pub(super) fn stale_warning(s: &mut Script, target: &Target, instance: &str) {
+    define_stale(s, target, instance);
+    s.raw("! cssh_stale || printf '%s\\n'");
+    s.word(
+        target
+            .say(&format!(
+                "instance {instance} runs with the image, binds and options it was started with, not those {}:{} gives now (to start it anew: ssh {} apptainer instance stop {instance})",
+                target.config_file, target.settings.lines.instance, target.host
+            ))
+            .as_bytes(),
+    );
+    s.raw(" >&2\n");
 }
 
 /// `cssh_running`: whether the instance runs. The runtime's state file, whose first field is

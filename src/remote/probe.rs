@@ -10,8 +10,8 @@
 //! the doctor never submits a Slurm or HTCondor job, it reports the job's state.
 
 pub use super::facts::{Fact, MARK};
-use super::launch::instance_running;
-use super::runtime::{image_check, prelude, runtime_lookup};
+use super::launch::{define_stale, instance_running};
+use super::runtime::{bind_sources, image_check, prelude, runtime_lookup};
 use super::scheduler::slurm::attach;
 use super::scheduler::{htcondor, slurm};
 use super::script::Script;
@@ -39,8 +39,9 @@ pub fn probe_script(target: &Target, job: Option<&HostJob>) -> Vec<u8> {
     ));
     if let Some(instance) = &target.settings.instance {
         instance_running(&mut runtime, instance);
+        define_stale(&mut runtime, target, instance);
         runtime.raw(&format!(
-            "if cssh_running; then cssh_fact {0} running; else cssh_fact {0} stopped; fi\n",
+            "if ! cssh_running; then cssh_fact {0} stopped; elif cssh_stale; then cssh_fact {0} stale; else cssh_fact {0} running; fi\n",
             Fact::Instance.key()
         ));
     }
@@ -167,20 +168,6 @@ fn stage(s: &mut Script, stage: &Script, fact: Fact) {
         ") </dev/null 2>&1 >&3); }} 3>&1 || cssh_fact {} \"$(cssh_last \"$cssh_err\")\"\n",
         fact.key()
     ));
-}
-
-/// The source of each bind (`SRC[:DEST[:OPTS]]`, several separated by commas).
-fn bind_sources(target: &Target) -> Vec<String> {
-    target
-        .settings
-        .binds
-        .iter()
-        .flatten()
-        .flat_map(|bind| bind.split(','))
-        .filter_map(|bind| bind.split(':').next())
-        .filter(|source| !source.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// The command the probe's session runs in the image: what a shell, sftp, scp, rsync, git and

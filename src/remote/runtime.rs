@@ -78,6 +78,35 @@ pub(super) fn image_check(s: &mut Script, target: &Target) {
     s.fail(&target.say(&format!("image {} not found on the remote", target.image)));
 }
 
+/// The source of each bind (`SRC[:DEST[:OPTS]]`, several separated by commas).
+pub(super) fn bind_sources(target: &Target) -> Vec<String> {
+    target
+        .settings
+        .binds
+        .iter()
+        .flatten()
+        .flat_map(|bind| bind.split(','))
+        .filter_map(|bind| bind.split(':').next())
+        .filter(|source| !source.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every bind's source must exist where the runtime starts the container: else one line naming
+/// it and where the binds are configured, and exit status 127, instead of the runtime's FATAL
+/// and its exit 255 (which reads as a lost connection).
+pub(super) fn bind_check(s: &mut Script, target: &Target) {
+    for source in bind_sources(target) {
+        s.raw("[ -e");
+        s.word(source.as_bytes());
+        s.raw(" ] ||");
+        s.fail(&target.say(&format!(
+            "bind source {source} is not on the remote (binds in {}:{})",
+            target.config_file, target.settings.lines.binds
+        )));
+    }
+}
+
 /// The runtime's arguments that start a container of the image: options, binds, the image.
 pub(super) fn image_arguments(s: &mut Script, target: &Target) {
     let settings = target.settings;

@@ -358,3 +358,40 @@ fn the_instance_is_reported_as_the_next_session_finds_it() {
         )]
     );
 }
+
+#[test]
+fn fixes_carry_the_users_options_and_say_where_the_image_came_from() {
+    let config = tagging(FULL_SIF, "");
+    let port = free_port();
+    let out = doctor(
+        &config,
+        &host().ssh_config,
+        &["--json", "-p", &port, "th-bash"],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reach = finding(&report, "th-bash", "reach");
+    assert_eq!(reach["status"], "fail", "{reach}");
+    assert_eq!(
+        reach["fix"],
+        format!(
+            "check with `ssh -v -F {} -p {port} th-bash true`",
+            host().ssh_config.display()
+        ),
+        "{reach}"
+    );
+    // An image from --image is fixed there, not in the file; one host is "1 host".
+    let out = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .args(["--image", "/opt/th/nosuch.sif", "--doctor", "-F"])
+        .arg(&host().ssh_config)
+        .args(["-l", "bashuser", "th-plain"]));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("    fix: copy the image there, or give --image its path on the remote\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains("\n1 host: 0 passed, 0 with warnings, 1 failed ("),
+        "{table}"
+    );
+}

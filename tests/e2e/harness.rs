@@ -342,3 +342,25 @@ pub fn reported(out: &Output) -> impl Fn(&str) -> String {
             .to_string()
     }
 }
+
+/// The name of an instance a test's commands start, stopped when the test ends, passed or
+/// failed: an instance outlives the session that started it.
+pub struct Instance {
+    pub alias: &'static str,
+    pub name: String,
+}
+
+impl Instance {
+    pub fn new(alias: &'static str, prefix: &str) -> Instance {
+        Instance {
+            alias,
+            name: format!("{prefix}{}", rand_suffix() % 1_000_000),
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = ssh(self.alias, &["apptainer", "instance", "stop", &self.name]);
+    }
+}

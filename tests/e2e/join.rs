@@ -19,28 +19,6 @@ const SESSION: &str =
 /// Makes cssh take the runtime for the session.
 const TAKE_RUNTIME: &str = "export SINGULARITY_CSSH_RUNTIME=1";
 
-/// The name of an instance a test's commands start, stopped when the test ends, passed or
-/// failed: an instance outlives the session that started it.
-struct Instance {
-    alias: &'static str,
-    name: String,
-}
-
-impl Instance {
-    fn new(alias: &'static str, prefix: &str) -> Instance {
-        Instance {
-            alias,
-            name: format!("{prefix}{}", rand_suffix() % 1_000_000),
-        }
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = ssh(self.alias, &["apptainer", "instance", "stop", &self.name]);
-    }
-}
-
 /// Everything a command can see of where it runs. `ps` reads /proc (the image has no procps)
 /// into a variable first, so no process of the probe's own pipeline is half started in it.
 const PROBE: &str = "env | sort; echo ---; pwd; id; uname -n; cut -d' ' -f4-7 /proc/self/mountinfo; \

@@ -191,6 +191,26 @@ fn binds_env_and_options_reach_the_container() {
 }
 
 #[test]
+fn a_bind_whose_source_is_missing_is_one_line_and_127() {
+    let config = tagging(FULL_SIF, "binds = [\"/tmp\", \"/nonexistent/src:/data\"]");
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+        let out = run(cssh(&config).args([alias, "echo RAN"]));
+        assert_eq!(
+            (out.status.code(), text(&out.stdout), text(&out.stderr)),
+            (
+                Some(127),
+                String::new(),
+                format!(
+                    "cssh: {alias}: bind source /nonexistent/src is not on the remote (binds in {}:4)\n",
+                    config.path("config.toml").display()
+                )
+            ),
+            "{alias}"
+        );
+    }
+}
+
+#[test]
 fn an_instance_that_cannot_start_says_the_runtimes_reason_at_once() {
     // The runtime's own error line, not the last line of its usage text, and no wait: no other
     // session is starting this instance.
@@ -275,6 +295,49 @@ fn an_instance_is_started_once_and_reused() {
         assert_eq!(running.len(), 1, "{alias}: {}", text(&list.stdout));
         assert!(stop.status.success(), "{alias}: {}", describe(&stop));
     }
+}
+
+#[test]
+fn an_instance_started_with_other_binds_is_said_and_the_doctor_warns() {
+    let instance = Instance::new("th-bash", "stale");
+    let with = |binds: &str| {
+        tagging(
+            FULL_SIF,
+            &format!("instance = {:?}\nbinds = {binds}", instance.name),
+        )
+    };
+    let started = with("[\"/tmp\"]");
+    let out = run(cssh(&started).args(["th-bash", "true"]));
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (Some(0), String::new()),
+        "{}",
+        describe(&out)
+    );
+    let changed = with("[\"/tmp\", \"/tmp:/mnt/other\"]");
+    let out = run(cssh(&changed).args(["th-bash", "echo RAN"]));
+    assert_eq!(
+        (text(&out.stdout), text(&out.stderr)),
+        (
+            "RAN\n".into(),
+            format!(
+                "cssh: th-bash: instance {0} runs with the image, binds and options it was started with, not those {1}:4 gives now (to start it anew: ssh th-bash apptainer instance stop {0})\n",
+                instance.name,
+                changed.path("config.toml").display()
+            )
+        )
+    );
+    let out = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", changed.path("config.toml"))
+        .args(["--doctor", "--json", "-F"])
+        .arg(&host().ssh_config)
+        .arg("th-bash"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = crate::doctor::finding(&report, "th-bash", "instance");
+    assert_eq!(found["status"], "warn", "{found}");
+    // The same settings again: nothing to say.
+    let out = run(cssh(&started).args(["th-bash", "true"]));
+    assert_eq!(text(&out.stderr), "");
 }
 
 #[test]

@@ -153,7 +153,8 @@ fn explain_names_entries_settings_and_the_remote_script() {
         "setting: runtime = \"apptainer\" (line 12)\n".into(),
         "setting: binds = [\"/scratch\"] (line 8)\n".into(),
         "decision: container\n".into(),
-        "  exec \"$cssh_rt\" exec --bind /scratch /el9.sif /bin/sh -c 'for cssh_p in ".into(),
+        "  exec \"$cssh_rt\" exec --bind /scratch /el9.sif /bin/sh -c 'case ${PROMPT_COMMAND-} in "
+            .into(),
         " sh 'make -j8'\n".into(),
     ] {
         assert!(
