@@ -656,6 +656,18 @@ fn on_login_node(host: &Host, script: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `cssh --release` of `alias`, as the bash user, with the configuration `config`.
+fn release(host: &Host, config: &Path, alias: &str) -> Duration {
+    time(Command::new(CSSH).arg("--config").arg(config).args([
+        "--release",
+        "-F",
+        &host.ssh_config,
+        "-l",
+        "bashuser",
+        alias,
+    ]))
+}
+
 /// The time of `ssh login srun --jobid=JOB --overlap COMMAND...` typed by hand.
 fn by_hand_step(host: &Host, job: &str, command: &[&str]) -> Duration {
     time(
@@ -685,16 +697,7 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
                 .args(args),
         )
     };
-    let release = |alias: &str| {
-        time(Command::new(CSSH).arg("--config").arg(&config).args([
-            "--release",
-            "-F",
-            &host.ssh_config,
-            "-l",
-            "bashuser",
-            alias,
-        ]))
-    };
+    let release_here = |alias: &str| release(host, &config, alias);
     // By hand: submit, poll until it runs, then the step.
     let by_hand = format!(
         "J=$(sbatch --parsable --time=10 --output=/dev/null --wrap 'exec sleep 600'); \
@@ -714,7 +717,7 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
             run += 1;
             let alias = format!("th-bench-{run}");
             let elapsed = cssh(&["-l", "bashuser", &alias, "true"]);
-            release(&alias);
+            release_here(&alias);
             elapsed
         },
     );
@@ -737,7 +740,7 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
         &mut || by_hand_step(host, &job, &["apptainer", "exec", IMAGE, "true"]),
         &mut || cssh(&["-l", "bashuser", "th-bench-reused", "true"]),
     );
-    release("th-bench-reused");
+    release_here("th-bench-reused");
     report.add(
         section,
         Row {
@@ -783,14 +786,7 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
         },
         &mut || on_node(&["-l", "bashuser", "th-bench-node", "true"]),
     );
-    time(Command::new(CSSH).arg("--config").arg(&node_mode).args([
-        "--release",
-        "-F",
-        &host.ssh_config,
-        "-l",
-        "bashuser",
-        "th-bench-node",
-    ]));
+    release(host, &node_mode, "th-bench-node");
     report.add(
         section,
         Row {
@@ -885,16 +881,7 @@ fn htcondor(host: &Host, work: &Path, report: &mut Report) {
                 .args(args),
         )
     };
-    let release = |alias: &str| {
-        time(Command::new(CSSH).arg("--config").arg(&config).args([
-            "--release",
-            "-F",
-            &host.ssh_config,
-            "-l",
-            "bashuser",
-            alias,
-        ]))
-    };
+    let release_here = |alias: &str| release(host, &config, alias);
     // By hand: submit, then condor_ssh_to_job until the starter answers (it cannot for a
     // moment after the job runs), as `-auto-retry` would but without its 10 s sleeps.
     let by_hand = format!(
@@ -915,7 +902,7 @@ fn htcondor(host: &Host, work: &Path, report: &mut Report) {
             run += 1;
             let alias = format!("th-condor-bench-{run}");
             let elapsed = cssh(&[&alias, "true"]);
-            release(&alias);
+            release_here(&alias);
             elapsed
         },
     );
@@ -979,7 +966,7 @@ fn htcondor(host: &Host, work: &Path, report: &mut Report) {
     let (plain, reused) = interleaved(20, &mut || by_hand_in(&["true"]), &mut || {
         cssh(&["th-condor-bench-reused", "true"])
     });
-    release("th-condor-bench-reused");
+    release_here("th-condor-bench-reused");
     report.add(
         section,
         Row {

@@ -8,26 +8,21 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-/// The hanging host's ProxyCommand, made this run's own by a fraction of a second no other
-/// program sleeps, so the test finds its own process and no one else's.
-fn hanging_proxy() -> &'static str {
-    static PROXY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    PROXY.get_or_init(|| format!("sleep 600.{}", rand_suffix()))
-}
-
 /// The doctor's own ssh configuration: broken hosts first (ssh takes the first value it
-/// finds), then the test host's, whose `th-*` entry reaches the login node.
-fn ssh_config(scratch: &Scratch, closed_port: &str) -> std::path::PathBuf {
+/// finds), then the test host's, whose `th-*` entry reaches the login node; and the hanging
+/// host's ProxyCommand, made this configuration's own by a fraction of a second no other program
+/// sleeps, so a test finds its own process and no one else's.
+fn ssh_config(scratch: &Scratch, closed_port: &str) -> (std::path::PathBuf, String) {
     let path = scratch.path("ssh_config");
+    let proxy = format!("sleep 600.{}", rand_suffix());
     let text = format!(
-        "Host th-hang\n  ProxyCommand {}\nHost th-closed\n  Port {closed_port}\n\
+        "Host th-hang\n  ProxyCommand {proxy}\nHost th-closed\n  Port {closed_port}\n\
          Host th-hang th-closed th-noimage th-noprelude th-prelude th-nosftp th-nobind\n  User bashuser\n\
          Host *\nInclude {}\n",
-        hanging_proxy(),
         host().ssh_config.display()
     );
     std::fs::write(&path, text).unwrap();
-    path
+    (path, proxy)
 }
 
 const BROKEN: &str = r#"
@@ -101,7 +96,7 @@ fn every_broken_host_gets_its_finding_and_the_healthy_ones_pass() {
             .replace("BARE", BARE_SIF)
             .replace("FULL", FULL_SIF),
     );
-    let ssh_config = ssh_config(&config, &free_port());
+    let (ssh_config, hanging_proxy) = ssh_config(&config, &free_port());
     let broken = [
         "th-noisy",
         "th-noimage",
@@ -208,7 +203,7 @@ fn every_broken_host_gets_its_finding_and_the_healthy_ones_pass() {
     );
     // Its ProxyCommand went with it.
     let left = Command::new("pgrep")
-        .args(["-f", "-x", hanging_proxy()])
+        .args(["-f", "-x", &hanging_proxy])
         .output()
         .unwrap();
     assert_eq!(
@@ -221,7 +216,7 @@ fn every_broken_host_gets_its_finding_and_the_healthy_ones_pass() {
 #[test]
 fn the_table_shows_each_problem_with_its_fix() {
     let config = Scratch::new(&BROKEN.replace("BARE", BARE_SIF).replace("FULL", FULL_SIF));
-    let ssh_config = ssh_config(&config, &free_port());
+    let (ssh_config, _) = ssh_config(&config, &free_port());
     let out = doctor(&config, &ssh_config, &["th-bash", "th-noisy", "th-noimage"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let table = text(&out.stdout);
@@ -298,7 +293,7 @@ fn on_a_terminal_one_line_shows_the_progress_and_goes() {
     let config = Scratch::new(&format!(
         "[[host]]\npattern = \"th-*\"\nimage = \"{FULL_SIF}\"\n"
     ));
-    let ssh_config = ssh_config(&config, &free_port());
+    let (ssh_config, _) = ssh_config(&config, &free_port());
     let tmux = Tmux::start(&format!(
         "CSSH_CONFIG={} {CSSH} --doctor --timeout=5 -F {} th-bash th-hang; sleep 60",
         config.path("config.toml").display(),

@@ -504,6 +504,19 @@ fn attach_list_shows_the_running_jobs_and_whether_each_can_be_entered() {
         .arg(&host().ssh_config)
         .args(["-l", condor.user, &condor.alias]));
     assert!(out.status.success(), "{}", describe(&out));
+    // A fish user attaches to it by its id.
+    let attached = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", condor.config.path("config.toml"))
+        .args(["--attach", &format!("{job}.0"), "-F"])
+        .arg(&host().ssh_config)
+        .args(["-l", condor.user, &condor.alias, "cat /tmp/job-only"])
+        .stdin(Stdio::null()));
+    assert_eq!(
+        text(&attached.stdout),
+        format!("{}\n", condor.secret),
+        "{}",
+        describe(&attached)
+    );
     let listed = text(&out.stdout);
     let row = listed
         .lines()
@@ -565,6 +578,14 @@ fn attach_refuses_another_users_job_and_one_without_a_container_in_one_line() {
             Some(255)
         )
     );
+    // Its owner, a tcsh user, enters it.
+    let out = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .args(["--attach", &theirs, "-F"])
+        .arg(&host().ssh_config)
+        .args(["th-tcsh", "cat /etc/cssh-image-marker"])
+        .stdin(Stdio::null()));
+    assert_eq!(text(&out.stdout), FULL_MARKER, "{}", describe(&out));
     let out = attach(&bare);
     let stderr = text(&out.stderr);
     assert!(

@@ -299,45 +299,48 @@ fn an_instance_is_started_once_and_reused() {
 
 #[test]
 fn an_instance_started_with_other_binds_is_said_and_the_doctor_warns() {
-    let instance = Instance::new("th-bash", "stale");
-    let with = |binds: &str| {
-        tagging(
-            FULL_SIF,
-            &format!("instance = {:?}\nbinds = {binds}", instance.name),
-        )
-    };
-    let started = with("[\"/tmp\"]");
-    let out = run(cssh(&started).args(["th-bash", "true"]));
-    assert_eq!(
-        (out.status.code(), text(&out.stderr)),
-        (Some(0), String::new()),
-        "{}",
-        describe(&out)
-    );
-    let changed = with("[\"/tmp\", \"/tmp:/mnt/other\"]");
-    let out = run(cssh(&changed).args(["th-bash", "echo RAN"]));
-    assert_eq!(
-        (text(&out.stdout), text(&out.stderr)),
-        (
-            "RAN\n".into(),
-            format!(
-                "cssh: th-bash: instance {0} runs with the image, binds and options it was started with, not those {1}:4 gives now (to start it anew: ssh th-bash apptainer instance stop {0})\n",
-                instance.name,
-                changed.path("config.toml").display()
+    // The bash, tcsh and fish users each have an instance of their own.
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
+        let instance = Instance::new(alias, "stale");
+        let with = |binds: &str| {
+            tagging(
+                FULL_SIF,
+                &format!("instance = {:?}\nbinds = {binds}", instance.name),
             )
-        )
-    );
-    let out = run(Command::new(CSSH)
-        .env("CSSH_CONFIG", changed.path("config.toml"))
-        .args(["--doctor", "--json", "-F"])
-        .arg(&host().ssh_config)
-        .arg("th-bash"));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let found = crate::doctor::finding(&report, "th-bash", "instance");
-    assert_eq!(found["status"], "warn", "{found}");
-    // The same settings again: nothing to say.
-    let out = run(cssh(&started).args(["th-bash", "true"]));
-    assert_eq!(text(&out.stderr), "");
+        };
+        let started = with("[\"/tmp\"]");
+        let out = run(cssh(&started).args([alias, "true"]));
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (Some(0), String::new()),
+            "{alias}: {}",
+            describe(&out)
+        );
+        let changed = with("[\"/tmp\", \"/tmp:/mnt/other\"]");
+        let out = run(cssh(&changed).args([alias, "echo RAN"]));
+        assert_eq!(
+            (text(&out.stdout), text(&out.stderr)),
+            (
+                "RAN\n".into(),
+                format!(
+                    "cssh: {alias}: instance {0} runs with the image, binds and options it was started with, not those {1}:4 gives now (to start it anew: ssh {alias} apptainer instance stop {0})\n",
+                    instance.name,
+                    changed.path("config.toml").display()
+                )
+            )
+        );
+        let out = run(Command::new(CSSH)
+            .env("CSSH_CONFIG", changed.path("config.toml"))
+            .args(["--doctor", "--json", "-F"])
+            .arg(&host().ssh_config)
+            .arg(alias));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let found = crate::doctor::finding(&report, alias, "instance");
+        assert_eq!(found["status"], "warn", "{alias}: {found}");
+        // The same settings again: nothing to say.
+        let out = run(cssh(&started).args([alias, "true"]));
+        assert_eq!(text(&out.stderr), "", "{alias}");
+    }
 }
 
 #[test]
