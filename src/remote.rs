@@ -29,7 +29,7 @@ use crate::settings::Attach;
 pub use container::CONTAINER;
 use launch::{batch_script, instance_start, launcher, stale_warning};
 pub use runtime::drops_environment;
-use runtime::{bind_check, image_check, prelude, runtime_lookup};
+use runtime::{bind_check, image_check, option_check, prelude, runtime_lookup};
 use scheduler::htcondor;
 use scheduler::slurm::{self, Allocation, attach};
 use script::Script;
@@ -99,9 +99,13 @@ pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
             },
         );
     } else {
-        // A step's runtime starts on the node, where its binds are the node's to check.
+        // A step's runtime starts on the node, where its binds are the node's to check; its
+        // options are the runtime's, whose version a cluster keeps the same on every node.
         if let Place::Here | Place::Node(_) = target.place {
             bind_check(&mut s, target);
+        }
+        if target.settings.instance.is_none() {
+            option_check(&mut s, target, "exec");
         }
         launcher(&mut s, target);
         environment(&mut s, target);
@@ -185,7 +189,10 @@ case "$1 $2" in
 "instance start") shift $(($# - 1)); printf '%s 1 - img\n' "$1" >> "$INSTANCES"; exit 0 ;;
 esac
 shift
-while [ $# -gt 0 ]; do case "$1" in --bind) shift 2 ;; -*) shift ;; *) shift; break ;; esac; done
+while [ $# -gt 0 ]; do case "$1" in
+--bogus) printf 'Error for command "exec": unknown flag: %s\n\nOptions for exec command:\n' "$1" >&2; exit 1 ;;
+--help) exit 0 ;; --bind) shift 2 ;; -*) shift ;; *) shift; break ;;
+esac; done
 exec "$@"
 "#;
 
@@ -477,6 +484,8 @@ exec "$@"
         assert_eq!(
             remote.calls(),
             vec![
+                // The options, vetted by the runtime's flag parser first (once).
+                vec!["exec", "--nv", "--cleanenv", "--help"],
                 vec![
                     "exec",
                     "--nv",
@@ -683,6 +692,42 @@ exec "$@"
             )
         );
         assert!(remote.calls().is_empty(), "the runtime never ran");
+    }
+
+    #[test]
+    fn options_the_runtime_refuses_are_its_line_and_one_of_csshs_once_vetted() {
+        let remote = Remote::new("options", "apptainer");
+        let mut settings = Settings {
+            options: Some(vec!["--nv".into(), "--bogus".into()]),
+            ..Settings::default()
+        };
+        settings.lines.options = 7;
+        let out = remote.run(
+            &settings,
+            &remote.image(),
+            Payload::Command(b"echo in"),
+            b"",
+        );
+        assert_eq!(
+            (out.status.code(), text(&out.stdout), text(&out.stderr)),
+            (
+                Some(255),
+                String::new(),
+                "Error for command \"exec\": unknown flag: --bogus\n\
+                 cssh: hpc1: the runtime refuses the options in /c.toml:7\n"
+                    .into()
+            )
+        );
+        // Options it knows are asked about once: the mark answers for the next sessions.
+        settings.options = Some(vec!["--nv".into()]);
+        remote.echo_in(&settings);
+        remote.echo_in(&settings);
+        let vetted = remote
+            .calls()
+            .iter()
+            .filter(|c| c.last().is_some_and(|w| w == "--help"))
+            .count();
+        assert_eq!(vetted, 2, "{:?}", remote.calls());
     }
 
     #[test]

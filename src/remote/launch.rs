@@ -4,9 +4,9 @@
 //! instance. An instance on the host itself is joined by `join`.
 
 use super::join;
-use super::runtime::image_arguments;
+use super::runtime::{image_arguments, option_check};
 use super::scheduler::slurm;
-use super::script::{Part, Script};
+use super::script::{Part, Script, fingerprint};
 use super::session::{SessionBinds, XAUTHORITY_INSIDE};
 use super::target::{MISSING_ON_REMOTE, Place, Target};
 use crate::quote::sh;
@@ -74,7 +74,9 @@ pub(super) fn instance_start(s: &mut Script, target: &Target, instance: &str) {
         // at the same moment can break both, so wait for it a while before starting one here.
         s.raw("cssh_tries=0\nuntil cssh_running || [ \"$cssh_tries\" -ge 15 ]; do cssh_tries=$((cssh_tries + 1)); sleep 1; done\n");
     }
-    s.raw("if ! cssh_running; then\n  cssh_lock=\"$HOME/.apptainer/instances/cssh-start.lock\"; mkdir -p \"${cssh_lock%/*}\" 2>/dev/null\n");
+    s.raw("if ! cssh_running; then\n");
+    option_check(s, target, "instance start");
+    s.raw("  cssh_lock=\"$HOME/.apptainer/instances/cssh-start.lock\"; mkdir -p \"${cssh_lock%/*}\" 2>/dev/null\n");
     // The runtime and its instance must not keep the lock's descriptor: the lock would last as
     // long as the instance.
     s.raw("  { ! command -v flock >/dev/null 2>&1 || flock -w 120 9; cssh_running 9>&- || cssh_out=$(\"$cssh_rt\" -s instance start");
@@ -113,20 +115,15 @@ fn started_record(instance: &str) -> String {
 const STARTED: &str = "cssh-started-1";
 
 /// What an instance's container is made of, which only a new start changes: the image, the
-/// binds and the runtime options, as a fingerprint (64-bit FNV-1a, in hex).
+/// binds and the runtime options, as a fingerprint.
 fn started_with(target: &Target) -> String {
     let settings = target.settings;
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let parts = std::iter::once(target.image)
-        .chain(settings.binds.iter().flatten().map(String::as_str))
-        .chain([""])
-        .chain(settings.options.iter().flatten().map(String::as_str));
-    for part in parts {
-        for byte in part.bytes().chain([0]) {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{hash:016x}")
+    fingerprint(
+        std::iter::once(target.image)
+            .chain(settings.binds.iter().flatten().map(String::as_str))
+            .chain([""])
+            .chain(settings.options.iter().flatten().map(String::as_str)),
+    )
 }
 
 /// `cssh_stale`: true where the running instance was started by cssh with another image,

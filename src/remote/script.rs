@@ -12,6 +12,16 @@ pub(super) fn proc_stat(s: &mut Script) {
     s.raw("  set -- ${cssh_line##*\") \"}; cssh_ppid=$2; cssh_start=${20}\n}\n");
 }
 
+/// A fingerprint of `parts` (64-bit FNV-1a over each part and a NUL, in hex), for file names and
+/// records the script compares with what a later session is given.
+pub(super) fn fingerprint<'a>(parts: impl Iterator<Item = &'a str>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.flat_map(|part| part.bytes().chain([0])) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
 /// A piece of a message the script writes: text as it is, or the value of a shell expression.
 #[derive(Clone, Copy)]
 pub(super) enum Part<'a> {

@@ -11,6 +11,7 @@ mod attach;
 mod commands;
 mod demo;
 mod doctor;
+mod errors;
 mod faults;
 mod harness;
 mod hostile;

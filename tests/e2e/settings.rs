@@ -212,12 +212,12 @@ fn a_bind_whose_source_is_missing_is_one_line_and_127() {
 
 #[test]
 fn an_instance_that_cannot_start_says_the_runtimes_reason_at_once() {
-    // The runtime's own error line, not the last line of its usage text, and no wait: no other
-    // session is starting this instance.
-    let name = format!("bogus{}", rand_suffix() % 1_000_000);
+    // The runtime's own first error line, not its last, and no wait: no other session is
+    // starting this instance.
+    let name = format!("nostart{}", rand_suffix() % 1_000_000);
     let config = tagging(
         BARE_SIF,
-        &format!("instance = {name:?}\noptions = [\"--bogus-opt\"]"),
+        &format!("instance = {name:?}\noptions = [\"--overlay\", \"/nonexistent.img\"]"),
     );
     for alias in ["th-bash", "th-tcsh"] {
         let out = run(cssh(&config).args([alias, "echo", "RAN"]));
@@ -225,11 +225,46 @@ fn an_instance_that_cannot_start_says_the_runtimes_reason_at_once() {
         assert_eq!(
             text(&out.stderr),
             format!(
-                "cssh: {alias}: could not start instance {name} of {BARE_SIF}: Error for command \"instance\": unknown flag: --bogus-opt\n"
+                "cssh: {alias}: could not start instance {name} of {BARE_SIF}: FATAL:   while loading overlay images: failed to open overlay image /nonexistent.img: failed to retrieve path for /nonexistent.img: lstat /nonexistent.img: no such file or directory\n"
             ),
             "{alias}"
         );
         assert_eq!(text(&out.stdout), "", "{alias}");
+    }
+}
+
+#[test]
+fn options_the_runtime_does_not_know_are_its_line_and_csshs() {
+    // For a new container and for an instance's start (whose flags are not exec's): the
+    // runtime's flag parser answers before anything starts, and its usage text stays out.
+    let name = format!("bogus{}", rand_suffix() % 1_000_000);
+    for (extra, subcommand) in [
+        (String::new(), "exec"),
+        (format!("\ninstance = {name:?}"), "start"),
+    ] {
+        let config = tagging(BARE_SIF, &format!("options = [\"--bogus-opt\"]{extra}"));
+        for alias in ["th-bash", "th-tcsh", "th-fish"] {
+            let out = run(cssh(&config).args([alias, "echo", "RAN"]));
+            assert_eq!(
+                (out.status.code(), text(&out.stdout), text(&out.stderr)),
+                (
+                    Some(255),
+                    String::new(),
+                    format!(
+                        "Error for command \"{subcommand}\": unknown flag: --bogus-opt\ncssh: {alias}: the runtime refuses the options in {}:4\n",
+                        config.path("config.toml").display()
+                    )
+                ),
+                "{alias} {subcommand}"
+            );
+        }
+    }
+    // Options it knows pass, and leave the mark that answers for the next session.
+    let config = tagging(FULL_SIF, "options = [\"--cleanenv\", \"--pwd\", \"/\"]");
+    for _ in 0..2 {
+        let out = run(cssh(&config).args(["th-zsh", "pwd; ls ~/.cache/cssh | grep -c options-"]));
+        assert!(text(&out.stdout).starts_with("/\n"), "{}", describe(&out));
+        assert_ne!(text(&out.stdout), "/\n0\n", "{}", describe(&out));
     }
 }
 
