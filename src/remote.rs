@@ -695,6 +695,65 @@ exec "$@"
     }
 
     #[test]
+    fn a_prelude_that_uses_module_gets_it_from_the_module_system_the_login_set_up() {
+        let mut remote = Remote::new("modules", "apptainer");
+        // The login shell's startup set up a module system (its MODULESHOME came along), but
+        // the script's sh has no `module`: its init for sh defines it.
+        let home = remote.dir.join("modules");
+        std::fs::create_dir_all(home.join("init")).unwrap();
+        std::fs::write(
+            home.join("init/sh"),
+            "echo init noise\nmodule() { echo \"module $*\" >&2; export MODULE_LOADED=$2; }\n",
+        )
+        .unwrap();
+        let home: &'static str = Box::leak(home.display().to_string().into_boxed_str());
+        remote.session = vec![("MODULESHOME", home)];
+        let settings = Settings {
+            prelude: Some("module load gcc/12".into()),
+            ..Settings::default()
+        };
+        let out = remote.run(
+            &settings,
+            &remote.image(),
+            Payload::Command(b"echo \"$MODULE_LOADED\""),
+            b"",
+        );
+        assert_eq!(
+            (text(&out.stdout), text(&out.stderr)),
+            ("gcc/12\n".into(), "module load gcc/12\n".into()),
+            "defined quietly, then the prelude's own output on stderr"
+        );
+        // A prelude without module commands reads no module system's files.
+        let settings = Settings {
+            prelude: Some("echo modules=1 modulefile".into()),
+            ..Settings::default()
+        };
+        let target = Target {
+            host: "hpc1",
+            image: "/i.sif",
+            settings: &settings,
+            config_file: "/c.toml",
+            place: Place::Here,
+            sent: &[],
+        };
+        let text = String::from_utf8(script(&target, Payload::Shell)).unwrap();
+        assert!(!text.contains("MODULESHOME"), "{text}");
+        for prelude in ["ml gcc", "source x; module load a", "(module purge)"] {
+            let settings = Settings {
+                prelude: Some(prelude.into()),
+                ..Settings::default()
+            };
+            let target = Target {
+                settings: &settings,
+                place: Place::Here,
+                ..target
+            };
+            let text = String::from_utf8(script(&target, Payload::Shell)).unwrap();
+            assert!(text.contains("MODULESHOME"), "{prelude}");
+        }
+    }
+
+    #[test]
     fn options_the_runtime_refuses_are_its_line_and_one_of_csshs_once_vetted() {
         let remote = Remote::new("options", "apptainer");
         let mut settings = Settings {

@@ -295,12 +295,26 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
 
     // The runtime.
     let runtime_ok = if let Some(error) = facts.get(Fact::RuntimeError) {
-        let error = without_prefix(error, &probe.host);
+        let mut error = without_prefix(error, &probe.host);
+        let said = facts.get(Fact::PreludeSaid).unwrap_or_default();
         let fix = if error.starts_with("the prelude (") {
-            format!(
-                "make the prelude at {} succeed on the host (its last command's status is the prelude's)",
-                places.at(lines.prelude)
-            )
+            let prelude = places.at(lines.prelude);
+            if !said.is_empty() {
+                error = format!("{error}: {said}");
+            }
+            if said.contains("module: not found") || said.contains("module: command not found") {
+                format!(
+                    "no module system defines `module` for the host's sh (cssh looked at MODULESHOME and /etc/profile.d): source its init in the prelude at {prelude}, e.g. \". /usr/share/lmod/lmod/init/sh && module load apptainer\""
+                )
+            } else if said.contains("unknown") || said.contains("Unable to locate") {
+                format!(
+                    "check the module's name in the prelude at {prelude} (`module avail` in a login shell on the host lists them)"
+                )
+            } else {
+                format!(
+                    "make the prelude at {prelude} succeed on the host (its last command's status is the prelude's)"
+                )
+            }
         } else {
             format!(
                 "set prelude (e.g. \"module load apptainer\") or runtime in {}",
@@ -393,7 +407,13 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
         );
     } else if inside {
         let ms = facts.get(Fact::StartMs).unwrap_or("?");
-        add(Check::Start, Status::Pass, format!("{ms} ms"), None);
+        // The runtime's mode: whether it made the container a user namespace of its own.
+        let mode = match facts.get(Fact::UidsMapped) {
+            Some("4294967295") => ", setuid mode (no user namespace)",
+            Some("") | None => "",
+            Some(_) => ", in a user namespace",
+        };
+        add(Check::Start, Status::Pass, format!("{ms} ms{mode}"), None);
     } else {
         let error = facts
             .get(Fact::StartError)
@@ -877,6 +897,7 @@ mod tests {
         ("bash", "/bin/bash"),
         ("tar", "/bin/tar"),
         ("glibc", "glibc 2.36"),
+        ("uids_mapped", "1"),
         ("end", ""),
     ];
 
@@ -918,7 +939,19 @@ mod tests {
             by_check(&found, Check::Runtime).value,
             "apptainer version 1.4.5 at /usr/bin/apptainer"
         );
-        assert_eq!(by_check(&found, Check::Start).value, "412 ms");
+        assert_eq!(
+            by_check(&found, Check::Start).value,
+            "412 ms, in a user namespace"
+        );
+        // Setuid Apptainer makes no user namespace: the container maps every uid.
+        let mut setuid: Vec<(&str, &str)> = HEALTHY.to_vec();
+        setuid.retain(|(key, _)| *key != "uids_mapped");
+        setuid.insert(setuid.len() - 1, ("uids_mapped", "4294967295"));
+        let found = judged(&probe(Settings::default()), &setuid);
+        assert_eq!(
+            by_check(&found, Check::Start).value,
+            "412 ms, setuid mode (no user namespace)"
+        );
         assert_eq!(
             by_check(&found, Check::Shell).value,
             "/bin/bash (the login shell)"
@@ -1054,6 +1087,39 @@ mod tests {
                 "make the prelude at /c.toml:5 succeed on the host (its last command's status is the prelude's)"
             )
         );
+        // A module system's refusal, or no module system at all: named, with the fix for each.
+        for (said, fix) in [
+            (
+                "ERROR: Unable to locate a modulefile for 'nosuch'",
+                "check the module's name in the prelude at /c.toml:5 (`module avail` in a login shell on the host lists them)",
+            ),
+            (
+                "sh: 1: module: not found",
+                "no module system defines `module` for the host's sh (cssh looked at MODULESHOME and /etc/profile.d): source its init in the prelude at /c.toml:5, e.g. \". /usr/share/lmod/lmod/init/sh && module load apptainer\"",
+            ),
+        ] {
+            let mut settings = Settings::default();
+            settings.lines.prelude = 5;
+            let outcome = Outcome {
+                exit: Some(0),
+                stdout: facts(&[
+                    ("begin", ""),
+                    (
+                        "runtime_error",
+                        "cssh: hpc: the prelude (/c.toml:5) failed with status 1",
+                    ),
+                    ("prelude_said", said),
+                ]),
+                ..Outcome::default()
+            };
+            let found = judge(&probe(settings), &outcome);
+            let runtime = by_check(&found, Check::Runtime);
+            assert_eq!(
+                runtime.value,
+                format!("the prelude (/c.toml:5) failed with status 1: {said}")
+            );
+            assert_eq!(runtime.fix.as_deref(), Some(fix));
+        }
     }
 
     #[test]

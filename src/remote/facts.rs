@@ -13,6 +13,9 @@ pub enum Fact {
     LoginShell,
     /// The session's line where the runtime lookup failed.
     RuntimeError,
+    /// Where the prelude failed: its own first error line (a module system's `unknown`, a
+    /// shell's `not found`), or empty.
+    PreludeSaid,
     RuntimePath,
     /// The runtime's `--version`, first line.
     RuntimeVersion,
@@ -57,6 +60,10 @@ pub enum Fact {
     Tar,
     /// `getconf GNU_LIBC_VERSION` in the image, e.g. `glibc 2.36`.
     Glibc,
+    /// Inside the image: how many user ids the container's user namespace maps (the third
+    /// field of /proc/self/uid_map); all of them (4294967295) where the runtime made none, as
+    /// setuid Apptainer does.
+    UidsMapped,
     /// The inside probe finished (value empty).
     End,
     /// The job an attached host enters and its node: `ID NODE`.
@@ -72,6 +79,7 @@ const KEYS: &[(Fact, &str)] = &[
     (Fact::Begin, "begin"),
     (Fact::LoginShell, "login_shell"),
     (Fact::RuntimeError, "runtime_error"),
+    (Fact::PreludeSaid, "prelude_said"),
     (Fact::RuntimePath, "runtime_path"),
     (Fact::RuntimeVersion, "runtime_version"),
     (Fact::Instance, "instance"),
@@ -99,6 +107,7 @@ const KEYS: &[(Fact, &str)] = &[
     (Fact::Bash, "bash"),
     (Fact::Tar, "tar"),
     (Fact::Glibc, "glibc"),
+    (Fact::UidsMapped, "uids_mapped"),
     (Fact::End, "end"),
     (Fact::AttachJob, "attach_job"),
     (Fact::AttachContainer, "attach_container"),

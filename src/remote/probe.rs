@@ -46,6 +46,13 @@ pub fn probe_script(target: &Target, job: Option<&HostJob>) -> Vec<u8> {
         ));
     }
     stage(&mut s, &runtime, Fact::RuntimeError);
+    if target.settings.prelude.is_some() {
+        s.raw(&format!(
+            "case ${{cssh_err-}} in *'the prelude ('*) cssh_fact {} \"$(printf '%s\\n' \"$cssh_err\" | awk {} | tr -s ' ')\" ;; esac\n",
+            Fact::PreludeSaid.key(),
+            String::from_utf8_lossy(&sh(FIRST_ERROR.as_bytes()))
+        ));
+    }
 
     let mut image = Script::default();
     image_check(&mut image, target);
@@ -104,6 +111,14 @@ pub fn probe_script(target: &Target, job: Option<&HostJob>) -> Vec<u8> {
     }
     s.text
 }
+
+/// awk: the first line of a prelude's output that reads as an error (not cssh's own), with the
+/// line after it where it ends in `:` (Lmod names the unknown module on the next line).
+const FIRST_ERROR: &str = "done { next }
+f && NF { print p \" \" $0; done = 1; next }
+f || /^cssh: / { next }
+tolower($0) ~ /error|not found|unknown|no such/ { if ($0 ~ /:[[:space:]]*$/) { p = $0; f = 1 } else { print; done = 1 } }
+END { if (f && !done) print p }";
 
 /// The probe for a host with `attach`: on the login node (or access point), the session's own
 /// steps that find the job, then a step of the job (or condor_ssh_to_job) that looks for its
@@ -212,8 +227,12 @@ fn inside_probe(target: &Target) -> Vec<u8> {
     s.raw("  [ -z \"$cssh_v\" ] && [ -x \"$cssh_p\" ] && cssh_v=$(\"$cssh_p\" | { read -r l; echo \"glibc ${l##* version }\"; })\n");
     s.raw("done\n");
     s.raw(&format!(
-        "cssh_fact {} \"${{cssh_v%.}}\"\ncssh_fact {} ''\n",
-        Fact::Glibc.key(),
+        "cssh_fact {} \"${{cssh_v%.}}\"\n",
+        Fact::Glibc.key()
+    ));
+    s.raw(&format!(
+        "cssh_n=; read -r _ _ cssh_n </proc/self/uid_map 2>/dev/null; cssh_fact {} \"$cssh_n\"\ncssh_fact {} ''\n",
+        Fact::UidsMapped.key(),
         Fact::End.key()
     ));
     s.text

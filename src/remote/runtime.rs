@@ -30,6 +30,9 @@ pub(super) fn prelude(s: &mut Script, target: &Target) {
     s.raw("trap");
     s.word(&on_exit.text);
     s.raw(" EXIT\n");
+    if uses_modules(prelude) {
+        module_setup(s);
+    }
     s.line(format!("{{ {prelude}\n}} </dev/null >&2").as_bytes());
     s.raw("cssh_s=$?; trap - EXIT; [ \"$cssh_s\" = 0 ] ||");
     s.fail_with(
@@ -39,6 +42,27 @@ pub(super) fn prelude(s: &mut Script, target: &Target) {
         ],
         REFUSED_SETTING,
     );
+}
+
+/// Whether the prelude runs a module system's command (`module load ...`, Lmod's `ml`).
+fn uses_modules(prelude: &str) -> bool {
+    prelude
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .any(|word| word == "module" || word == "ml")
+}
+
+/// `module` where the script's sh lacks it. Sites define it in the login and interactive
+/// shells' startup files (/etc/profile.d, /etc/bashrc), which the remote's `sh -c` never reads
+/// (where /bin/sh is bash, an exported bash function may come along). As a login shell would, in
+/// this order: the init for sh of the module system the login shell set up (`MODULESHOME`, or
+/// Lmod's `LMOD_PKG`: its MODULEPATH came along too); else the site's module scripts in
+/// /etc/profile.d (Lmod's lmod.sh or z00_lmod.sh, Environment Modules' modules.sh, a site's
+/// own *module*.sh), which set MODULEPATH as the site has it. Quietly: their output is not the
+/// session's. It costs one `command -v` where `module` is defined, nothing where the prelude
+/// does not use it.
+fn module_setup(s: &mut Script) {
+    s.raw("command -v module >/dev/null 2>&1 || for cssh_m in \"${MODULESHOME:-/nonexistent}/init/sh\" \"${LMOD_PKG:-/nonexistent}/init/sh\" /etc/profile.d/*lmod*.sh /etc/profile.d/*module*.sh; do\n");
+    s.raw("  [ -f \"$cssh_m\" ] && . \"$cssh_m\"\n  command -v module >/dev/null 2>&1 && break\ndone </dev/null >/dev/null 2>&1\n");
 }
 
 /// `$cssh_rt`: the first runtime candidate on PATH, or one line and exit 127.

@@ -31,6 +31,9 @@ pub struct TestHost {
     pub image_marker: String,
     pub remote_marker: String,
     pub port: String,
+    /// Login nodes of other kinds of site (rhel-lmod, setuid...): alias `SITE-SHELL` per
+    /// login shell, as `th-SHELL` for the login node.
+    pub sites: Vec<String>,
     /// What th-noisy's ~/.bashrc prints for every shell, interactive or not.
     pub noise: String,
 }
@@ -101,6 +104,10 @@ fn bring_up() -> Result<TestHost, String> {
         image_marker: var("CSSH_TESTHOST_IMAGE_MARKER")?,
         remote_marker: var("CSSH_TESTHOST_REMOTE_MARKER")?,
         port: var("CSSH_TESTHOST_PORT")?,
+        sites: var("CSSH_TESTHOST_SITES")?
+            .split(' ')
+            .map(str::to_string)
+            .collect(),
         noise: var("CSSH_TESTHOST_NOISE")?,
     })
 }
@@ -146,11 +153,17 @@ pub fn cssh(config: &Scratch) -> Command {
     command
 }
 
-/// A configuration that tags every test host alias except th-plain, and the host's bare
-/// address, with `image`.
+/// A configuration that tags every test host alias except th-plain (the other sites' login
+/// nodes' too), and the host's bare address, with `image`.
 pub fn tagging(image: &str, extra: &str) -> Scratch {
+    let sites: Vec<String> = host()
+        .sites
+        .iter()
+        .map(|site| format!("{site}-*"))
+        .collect();
     Scratch::new(&format!(
-        "[[host]]\npattern = \"th-* 127.0.0.1 !th-plain\"\nimage = {image:?}\n{extra}\n"
+        "[[host]]\npattern = \"th-* {} 127.0.0.1 !th-plain\"\nimage = {image:?}\n{extra}\n",
+        sites.join(" ")
     ))
 }
 

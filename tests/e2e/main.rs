@@ -20,6 +20,7 @@ mod join;
 mod property;
 mod sessions;
 mod settings;
+mod sites;
 mod slurm;
 mod testhost;
 mod tools;

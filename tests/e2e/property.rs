@@ -79,6 +79,12 @@ fn random_argument_vectors_round_trip_for_every_login_shell() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(300);
+    random_vectors_round_trip(&host().aliases, cases);
+}
+
+/// `cases` random argument vectors per alias (each alias one login shell) come back byte for
+/// byte through cssh.
+pub fn random_vectors_round_trip(aliases: &[String], cases: usize) {
     let seed: u64 = std::env::var("CSSH_PROPERTY_SEED")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -89,14 +95,16 @@ fn random_argument_vectors_round_trip_for_every_login_shell() {
                 .as_nanos() as u64
                 | 1
         });
-    println!("property: {cases} cases per shell, CSSH_PROPERTY_SEED={seed}");
+    println!(
+        "property: {cases} cases per shell ({}), CSSH_PROPERTY_SEED={seed}",
+        aliases.join(" ")
+    );
     let config = tagging(FULL_SIF, "");
     let start = Instant::now();
     let mut failures = Vec::new();
     let mut mismatches = 0;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = host()
-            .aliases
+        let handles: Vec<_> = aliases
             .iter()
             .enumerate()
             .map(|(n, alias)| {
@@ -147,7 +155,7 @@ fn random_argument_vectors_round_trip_for_every_login_shell() {
     });
     println!(
         "property: {} cases in {:.1} s, {} mismatches",
-        cases * host().aliases.len(),
+        cases * aliases.len(),
         start.elapsed().as_secs_f64(),
         mismatches
     );

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use crate::harness::*;
 
-fn interactive_command(config: &Scratch, alias: &str) -> String {
+pub fn interactive_command(config: &Scratch, alias: &str) -> String {
     let q = |s: &str| String::from_utf8(cssh::quote::sh(s.as_bytes()).into_owned()).unwrap();
     format!(
         "env CSSH_CONFIG={} {} -F {} {alias}; echo CSSH-EXITED-$?; sleep 60",

@@ -335,7 +335,12 @@ fn round_trip(route: Route) {
 
 /// [`round_trip`] of the tree `source` with the settings of `data`.
 pub fn round_trip_in(route: Route, data: &DataDir, source: &Path) {
-    for alias in USERS {
+    round_trip_as(route, data, source, &USERS);
+}
+
+/// [`round_trip_in`] as each of `aliases`.
+pub fn round_trip_as(route: Route, data: &DataDir, source: &Path, aliases: &[&str]) {
+    for &alias in aliases {
         let pushed = format!("{alias}-push");
         let remote = directory(route, &format!("{alias}:/data/{pushed}"));
         let out = copy(
@@ -415,12 +420,12 @@ pub fn round_trip_in(route: Route, data: &DataDir, source: &Path) {
         std::fs::remove_dir_all(&pulled).unwrap();
         std::fs::remove_dir_all(data.remote.join(&pushed)).unwrap();
     }
-    download_marker(route, data);
+    download_marker(route, data, aliases);
 }
 
 /// The marker exists only in the image: it downloads through `route` for each user.
-fn download_marker(route: Route, data: &DataDir) {
-    for alias in USERS {
+fn download_marker(route: Route, data: &DataDir, aliases: &[&str]) {
+    for &alias in aliases {
         let marker = data.local("marker");
         let out = copy(
             route,
@@ -536,7 +541,7 @@ fn cscp_legacy_mode_matches_plain_scp() {
         std::fs::remove_dir_all(plain_remote).unwrap();
         std::fs::remove_dir_all(&pulled).unwrap();
     }
-    download_marker(Route::ScpLegacy, &data);
+    download_marker(Route::ScpLegacy, &data, &USERS);
 }
 
 #[test]
