@@ -65,12 +65,12 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
             let ssh = system.ssh.clone();
             return doctor::run(&ssh, request.args, &options, &mut system);
         }
-        Mode::Release | Mode::AttachList => {
+        Mode::Release | Mode::Allocate | Mode::AttachList => {
             let mut system = System::new(&own)?;
-            let plan = if own.mode == Mode::Release {
-                plan::release(&request, &mut system)?
-            } else {
-                plan::attach_list(&request, &mut system)?
+            let plan = match own.mode {
+                Mode::Release => plan::release(&request, &mut system)?,
+                Mode::Allocate => plan::allocate(&request, &mut system)?,
+                _ => plan::attach_list(&request, &mut system)?,
             };
             return Err(exec::exec(&system.ssh, &plan.args, &[]));
         }
@@ -124,8 +124,8 @@ impl System {
 }
 
 impl Local for System {
-    fn p_takes_argument(&mut self) -> bool {
-        ssh_args::p_takes_argument(&exec::version_banner(&self.ssh))
+    fn grammar(&mut self) -> ssh_args::Grammar {
+        ssh_args::Grammar::of(&exec::version_banner(&self.ssh))
     }
 
     fn config(&mut self, host: Option<&[u8]>) -> anyhow::Result<Config> {

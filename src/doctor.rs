@@ -51,7 +51,7 @@ pub fn run(
     local: &mut dyn Local,
 ) -> anyhow::Result<ExitCode> {
     let config = local.config(None)?;
-    let (ssh_options, hosts) = split(args, &config, &mut || local.p_takes_argument())?;
+    let (ssh_options, hosts) = split(args, &config, &mut || local.grammar())?;
     let probes = hosts
         .iter()
         .map(|host| plan::probe(&ssh_options, host, options.image.as_deref(), &config, local))
@@ -94,9 +94,9 @@ pub fn run(
 fn split(
     args: Vec<OsString>,
     config: &Config,
-    p_takes_argument: &mut dyn FnMut() -> bool,
+    grammar: &mut dyn FnMut() -> ssh_args::Grammar,
 ) -> Result<(Vec<OsString>, Vec<OsString>), Refusal> {
-    match ssh_args::parse(args.clone(), p_takes_argument) {
+    match ssh_args::parse(args.clone(), grammar) {
         Ok(inv) => {
             let mut ssh_options = inv.args[..inv.command_start].to_vec();
             ssh_options.remove(inv.destination);
@@ -320,7 +320,7 @@ mod tests {
             Path::new("/c.toml"),
         )
         .unwrap();
-        let split = |words: &[&str]| split(os(words), &config, &mut || true);
+        let split = |words: &[&str]| split(os(words), &config, &mut || ssh_args::Grammar::CURRENT);
         assert_eq!(
             split(&["-F", "cfg", "-o", "ConnectTimeout=5", "h1", "h2", "h3"]).unwrap(),
             (
@@ -343,7 +343,7 @@ mod tests {
         );
         let empty = crate::config::parse("# nothing\n", Path::new("/c.toml")).unwrap();
         assert_eq!(
-            super::split(Vec::new(), &empty, &mut || true)
+            super::split(Vec::new(), &empty, &mut || ssh_args::Grammar::CURRENT)
                 .unwrap_err()
                 .0,
             "--doctor: no host named, and /c.toml names none without wildcards"

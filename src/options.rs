@@ -48,6 +48,8 @@ pub enum Mode {
     RsyncPath,
     SftpServerCommand,
     Release,
+    /// `--allocate`: the host's allocation or job, submitted and waited for, no session.
+    Allocate,
     /// `--attach list`: the running jobs that can be attached to.
     AttachList,
     Doctor,
@@ -110,6 +112,12 @@ pub const OWN_OPTIONS: &[OwnOption] = &[
         value: None,
         help: "cancel the destination's Slurm allocation or HTCondor job\n(cssh --release [ssh options] destination)",
         effect: Effect::Mode(Mode::Release),
+    },
+    OwnOption {
+        name: "--allocate",
+        value: None,
+        help: "find or submit the destination's Slurm allocation or HTCondor job, wait\nuntil it runs, say its job, node and time left, and open no session\n(cssh --allocate [ssh options] destination)",
+        effect: Effect::Mode(Mode::Allocate),
     },
     OwnOption {
         name: "--doctor",

@@ -19,7 +19,7 @@ use crate::quote;
 use crate::remote::scheduler::slurm::Allocation;
 use crate::remote::{self, CondorJob, HostJob, Payload, Place, Target};
 use crate::settings::{
-    Attach, ForwardEnv, Image, Settings, SlurmConnect, SlurmTransfers, is_env_name,
+    self, Attach, ForwardEnv, Image, Settings, SlurmConnect, SlurmTransfers, is_env_name,
 };
 use crate::ssh_args::{self, Invocation, Session, TtyRequest};
 use crate::words;
@@ -44,8 +44,8 @@ pub struct Request {
 
 /// What a plan asks of the machine it runs on.
 pub trait Local {
-    /// Whether the real ssh's `-P` takes an argument (OpenSSH 9.4 and later).
-    fn p_takes_argument(&mut self) -> bool;
+    /// What of ssh's grammar the real ssh's version decides (`-P`, `-Z`).
+    fn grammar(&mut self) -> ssh_args::Grammar;
     /// The configuration; given a host, it may hold only the entries that match it.
     fn config(&mut self, host: Option<&[u8]>) -> anyhow::Result<Config>;
     /// What `ssh -G` resolves for these arguments (no connection is made).
@@ -66,7 +66,7 @@ pub trait Local {
 #[derive(Debug, Clone, Default)]
 pub struct Given {
     pub config: Config,
-    pub p_takes_argument: bool,
+    pub grammar: ssh_args::Grammar,
     pub ssh_config: String,
     /// The ssh_config files mention nothing cssh would ask `ssh -G` about.
     pub ssh_config_silent: bool,
@@ -75,8 +75,8 @@ pub struct Given {
 }
 
 impl Local for Given {
-    fn p_takes_argument(&mut self) -> bool {
-        self.p_takes_argument
+    fn grammar(&mut self) -> ssh_args::Grammar {
+        self.grammar
     }
 
     fn config(&mut self, _: Option<&[u8]>) -> anyhow::Result<Config> {
@@ -189,7 +189,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
     if request.no_container && !request.explain {
         return Ok(passthrough("--no-container".into(), Report::default()));
     }
-    let parsed = ssh_args::parse(args.clone(), &mut || local.p_takes_argument());
+    let parsed = ssh_args::parse(args.clone(), &mut || local.grammar());
     // A line that opens no session (git's `-G` probe, `-V`) never reads the configuration, so
     // it behaves as plain ssh even while the file is being edited; `-O` does, for the master
     // that `persist` keeps.
@@ -277,8 +277,8 @@ struct Remembering<'a> {
 }
 
 impl Local for Remembering<'_> {
-    fn p_takes_argument(&mut self) -> bool {
-        self.local.p_takes_argument()
+    fn grammar(&mut self) -> ssh_args::Grammar {
+        self.local.grammar()
     }
 
     fn config(&mut self, host: Option<&[u8]>) -> anyhow::Result<Config> {
@@ -565,13 +565,16 @@ fn on_node(inv: &Invocation, login_user: &str) -> Result<Invocation, Refusal> {
     let mut args: Vec<OsString> = ["-J", "", "-l", login_user].map(OsString::from).to_vec();
     args[1] = words::from_bytes(jump);
     args.extend(marked.args_without(b"lpJ"));
-    // -P keeps the arity the first parse gave it.
-    let p_takes_argument = inv
-        .options
-        .iter()
-        .find(|o| o.letter == b'P')
-        .is_none_or(|o| o.value.is_some());
-    ssh_args::parse(args, &mut || p_takes_argument)
+    // -P keeps the arity the first parse gave it, and -Z was known to it.
+    let grammar = ssh_args::Grammar {
+        p_takes_argument: inv
+            .options
+            .iter()
+            .find(|o| o.letter == b'P')
+            .is_none_or(|o| o.value.is_some()),
+        z_is_flag: true,
+    };
+    ssh_args::parse(args, &mut || grammar)
         .map_err(|why| Refusal(format!("cannot reach the allocation's node: {why}")))
 }
 
@@ -644,11 +647,13 @@ fn remote_command(
     option: &str,
 ) -> anyhow::Result<Vec<u8>> {
     // Only the destination matters here, so `-P` is read as current OpenSSH reads it.
-    let inv = ssh_args::parse(request.args.clone(), &mut || true).map_err(|why| {
-        Refusal(format!(
-            "{option} needs a destination, as ssh takes it ({why})"
-        ))
-    })?;
+    let inv = ssh_args::parse(request.args.clone(), &mut || ssh_args::Grammar::CURRENT).map_err(
+        |why| {
+            Refusal(format!(
+                "{option} needs a destination, as ssh takes it ({why})"
+            ))
+        },
+    )?;
     let settings = config::resolve(config, inv.host.as_encoded_bytes()).settings;
     let cx = Context {
         settings: &settings,
@@ -705,7 +710,14 @@ fn untagged_reason(cx: &Context) -> &'static str {
 fn allocation(host: &str, cx: &Context) -> Option<Allocation> {
     let options = cx.settings.slurm.as_ref()?;
     let at = format!("{}:{}", cx.config_file, cx.settings.lines.slurm);
-    Some(Allocation::new(host, options, at, cx.progress))
+    Some(Allocation {
+        idle: cx
+            .settings
+            .slurm_idle
+            .as_deref()
+            .and_then(settings::seconds),
+        ..Allocation::new(host, options, &at, cx.progress)
+    })
 }
 
 /// The host's batch job, where its settings give it one.
@@ -740,6 +752,38 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
     })
 }
 
+/// `cssh --allocate [ssh options] destination`: ssh's command line that finds or submits the
+/// destination's Slurm allocation or HTCondor job, waits until it runs (with the updating line
+/// where stderr is a terminal) and says its job, node and time left, so that the next
+/// connection, an editor's too, starts at once.
+pub fn allocate(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
+    on_login_node(request, local, "--allocate", |target, cx| {
+        let image = image_for(cx).ok_or_else(|| {
+            Refusal(format!(
+                "{} has no image: {}",
+                target.host,
+                untagged_reason(cx)
+            ))
+        })?;
+        let target = Target {
+            image,
+            place: Place::Here,
+            ..*target
+        };
+        if let Some(lines) = &cx.settings.htcondor {
+            let job = condor_job(target.host, image, lines, cx);
+            return Ok(remote::condor_allocate_script(&target, &job));
+        }
+        let allocation = allocation(target.host, cx).ok_or_else(|| {
+            Refusal(format!(
+                "{} has no Slurm allocation or HTCondor job to allocate (no slurm or htcondor for it in {})",
+                target.host, cx.config_file
+            ))
+        })?;
+        Ok(remote::allocate_script(&target, &allocation))
+    })
+}
+
 /// `cssh --attach list [ssh options] destination`: ssh's command line that lists this user's
 /// running jobs on the destination's cluster, with their nodes, images and whether each can be
 /// entered.
@@ -757,12 +801,11 @@ fn on_login_node(
     option: &str,
     errand: impl FnOnce(&Target, &Context) -> Result<Vec<u8>, Refusal>,
 ) -> anyhow::Result<Plan> {
-    let inv =
-        ssh_args::parse(request.args.clone(), &mut || local.p_takes_argument()).map_err(|why| {
-            Refusal(format!(
-                "{option} needs a destination, as ssh takes it ({why})"
-            ))
-        })?;
+    let inv = ssh_args::parse(request.args.clone(), &mut || local.grammar()).map_err(|why| {
+        Refusal(format!(
+            "{option} needs a destination, as ssh takes it ({why})"
+        ))
+    })?;
     if inv.command_start < inv.args.len() {
         return Err(Refusal(format!("{option} takes a destination and no command")).into());
     }
@@ -771,10 +814,10 @@ fn on_login_node(
     let host = checked_host(inv.host.as_encoded_bytes())?;
     let cx = Context {
         settings: &resolution.settings,
-        image_override: None,
+        image_override: request.image.as_deref(),
         attach: None,
         config_file: &config.file,
-        progress: false,
+        progress: request.progress,
     };
     let target = Target {
         host: &host,
@@ -835,7 +878,7 @@ pub fn probe(
 ) -> anyhow::Result<Probe> {
     let mut words = options.to_vec();
     words.push(host.clone());
-    let inv = ssh_args::parse(words, &mut || local.p_takes_argument()).map_err(|why| {
+    let inv = ssh_args::parse(words, &mut || local.grammar()).map_err(|why| {
         Refusal(format!(
             "--doctor: {}: not a destination ssh takes ({why})",
             host.to_string_lossy()
@@ -971,7 +1014,7 @@ mod tests {
     fn given(toml: &str) -> Given {
         Given {
             config: crate::config::parse(toml, Path::new("/c.toml")).unwrap(),
-            p_takes_argument: true,
+            grammar: ssh_args::Grammar::CURRENT,
             ssh_config: String::new(),
             ssh_config_silent: false,
             control_dir: PathBuf::from("/run/user/7/cssh"),
@@ -1078,8 +1121,8 @@ mod tests {
     struct Unreadable;
 
     impl Local for Unreadable {
-        fn p_takes_argument(&mut self) -> bool {
-            true
+        fn grammar(&mut self) -> ssh_args::Grammar {
+            ssh_args::Grammar::CURRENT
         }
         fn config(&mut self, _: Option<&[u8]>) -> anyhow::Result<Config> {
             anyhow::bail!("the configuration was read")
@@ -1291,8 +1334,8 @@ mod tests {
     }
 
     impl Local for Counting {
-        fn p_takes_argument(&mut self) -> bool {
-            self.given.p_takes_argument()
+        fn grammar(&mut self) -> ssh_args::Grammar {
+            self.given.grammar()
         }
         fn config(&mut self, _: Option<&[u8]>) -> anyhow::Result<Config> {
             self.given.config(None)
@@ -1541,6 +1584,44 @@ mod tests {
         assert_eq!(
             refused(&["h", "id"], &with_slurm),
             "--release takes a destination and no command"
+        );
+    }
+
+    #[test]
+    fn allocate_waits_for_the_hosts_job_and_opens_no_session() {
+        let request = |words: &[&str]| Request {
+            args: os(words),
+            ..Request::default()
+        };
+        let script = |toml: &str| {
+            let p = allocate(&request(&["-l", "u", "h"]), &mut given(toml)).unwrap();
+            assert_eq!(p.args[..3], os(&["-l", "u", "h"]));
+            let Decision::Container { script } = p.decision else {
+                panic!("a remote script")
+            };
+            String::from_utf8(script).unwrap()
+        };
+        let slurm = script(&format!("{TAGGED}slurm = []\n"));
+        assert!(slurm.contains("sbatch") && slurm.contains("%L"), "{slurm}");
+        assert!(!slurm.contains("srun"), "no session: {slurm}");
+        let condor = script(&format!("{TAGGED}htcondor = []\n"));
+        assert!(
+            condor.contains("condor_submit") && condor.contains("AllowedJobDuration"),
+            "{condor}"
+        );
+        assert!(!condor.contains("nsenter"), "no session: {condor}");
+        let refused = |toml: &str| {
+            allocate(&request(&["h"]), &mut given(toml))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refused(TAGGED),
+            "h has no Slurm allocation or HTCondor job to allocate (no slurm or htcondor for it in /c.toml)"
+        );
+        assert_eq!(
+            refused("[[host]]\npattern = \"h\"\nslurm = []\n"),
+            "h has no image: no image for this host"
         );
     }
 

@@ -47,6 +47,7 @@ pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
         Place::Condor(job) => {
             image_check(&mut s, target);
             htcondor::job(&mut s, target, job);
+            announce(&mut s, payload, |s| htcondor::time_left(s, target));
             htcondor::reach(&mut s, target, &Inner::of(target, payload));
             return s.text;
         }
@@ -77,9 +78,22 @@ pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
         | Place::Condor(_)
         | Place::AttachedCondor(_) => {}
         Place::Step(allocation) => {
-            slurm::allocation(&mut s, target, allocation, &batch_script(target));
+            slurm::allocation(
+                &mut s,
+                target,
+                allocation,
+                &batch_script(target, allocation),
+            );
+            announce(&mut s, payload, |s| slurm::time_left(s, target));
+            slurm::connecting(&mut s, allocation);
         }
-        Place::Node(allocation) => slurm::join(&mut s, allocation),
+        Place::Node(allocation) => {
+            slurm::join(&mut s, allocation);
+            announce(&mut s, payload, |s| {
+                s.raw("cssh_job=$SLURM_JOB_ID\n");
+                slurm::time_left(s, target);
+            });
+        }
     }
     if let (Some(instance), Place::Here | Place::Node(_)) =
         (&target.settings.instance, &target.place)
@@ -115,16 +129,39 @@ pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
     s.text
 }
 
+/// For an interactive login on a terminal (never a command: its stderr is the command's), the
+/// line that `time_left` writes: the job, its node and the time it has left.
+fn announce(s: &mut Script, payload: Payload, time_left: impl FnOnce(&mut Script)) {
+    if payload == Payload::Shell {
+        s.raw("if [ -t 0 ] && [ -t 2 ]; then\n");
+        time_left(s);
+        s.raw("fi\n");
+    }
+}
+
 /// The script that finds or submits the host's Slurm allocation, waits for it and prints the
 /// name of its first node, for a session that then reaches the node by ssh.
 pub fn node_query_script(target: &Target, allocation: &Allocation) -> Vec<u8> {
+    let mut s = running_allocation(target, allocation);
+    slurm::connecting(&mut s, allocation);
+    slurm::print_node(&mut s);
+    s.text
+}
+
+/// The steps that end with `$cssh_job` the host's running allocation, found or submitted, where
+/// no session runs on the login node.
+fn running_allocation(target: &Target, allocation: &Allocation) -> Script {
     let mut s = Script::default();
     prelude(&mut s, target);
     runtime_lookup(&mut s, target);
     image_check(&mut s, target);
-    slurm::allocation(&mut s, target, allocation, &batch_script(target));
-    slurm::print_node(&mut s);
-    s.text
+    slurm::allocation(
+        &mut s,
+        target,
+        allocation,
+        &batch_script(target, allocation),
+    );
+    s
 }
 
 /// The script that finds the running job a session attaches to and prints its node, for a
@@ -155,6 +192,25 @@ pub fn release_script(target: &Target, allocation: &Allocation) -> Vec<u8> {
     let mut s = Script::default();
     prelude(&mut s, target);
     slurm::release(&mut s, target, allocation);
+    s.text
+}
+
+/// The script that finds or submits the host's Slurm allocation, waits for it and says its job,
+/// node and time left: `--allocate`.
+pub fn allocate_script(target: &Target, allocation: &Allocation) -> Vec<u8> {
+    let mut s = running_allocation(target, allocation);
+    slurm::time_left(&mut s, target);
+    s.text
+}
+
+/// The same for the host's HTCondor job, which is also made reachable by condor_ssh_to_job.
+pub fn condor_allocate_script(target: &Target, job: &CondorJob) -> Vec<u8> {
+    let mut s = Script::default();
+    prelude(&mut s, target);
+    image_check(&mut s, target);
+    htcondor::job(&mut s, target, job);
+    htcondor::reachable(&mut s, target);
+    htcondor::time_left(&mut s, target);
     s.text
 }
 

@@ -99,6 +99,9 @@ declare_settings! {
     persist: String, check = persist_time, hint = "write \"yes\" or a time such as \"10m\"";
     /// sbatch options of the host's Slurm allocation; set, sessions run on its node.
     slurm: Vec<String>;
+    /// How long the allocation waits with no live session before it ends itself; unset, it
+    /// lives to its time limit.
+    slurm_idle: String, check = idle_time, hint = "write a time such as \"30m\", \"1h\" or \"90s\"";
     /// How sessions reach the allocation's node.
     slurm_connect: SlurmConnect;
     /// Where transfers run on a Slurm host.
@@ -504,25 +507,55 @@ fn instance_name(name: &str) -> Result<(), String> {
 
 /// ControlPersist's values that keep a master: `yes`, or an ssh time (`600`, `10m`, `1h30m`).
 fn persist_time(value: &str) -> Result<(), String> {
-    // Digits, each run optionally closed by one unit letter.
-    let mut digits = 0;
-    let time = value.starts_with(|c: char| c.is_ascii_digit())
-        && value.chars().all(|c| {
-            if c.is_ascii_digit() {
-                digits += 1;
-                true
-            } else {
-                let unit = digits > 0 && "smhdwSMHDW".contains(c);
-                digits = 0;
-                unit
-            }
-        });
-    if value == "yes" || time {
+    if value == "yes" || seconds(value).is_some() {
         return Ok(());
     }
     Err(format!(
         "{value:?}: use \"yes\" or a time such as \"10m\", \"1h30m\" or \"600\""
     ))
+}
+
+fn idle_time(value: &str) -> Result<(), String> {
+    match seconds(value) {
+        Some(0) => Err(format!(
+            "{value:?}: an idle time of 0 would end every allocation at once"
+        )),
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "{value:?}: use a time such as \"30m\", \"1h30m\" or \"90s\" (a bare number is seconds)"
+        )),
+    }
+}
+
+/// A time as sshd_config(5) writes one (ControlPersist's): digits, each run closed by an
+/// optional unit (s, m, h, d, w; none is seconds), summed: `1h30m` is 5400.
+pub fn seconds(value: &str) -> Option<u64> {
+    if !value.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let (mut total, mut run) = (0u64, 0u64);
+    let mut digits = false;
+    for c in value.chars() {
+        if let Some(digit) = c.to_digit(10) {
+            run = run.checked_mul(10)?.checked_add(u64::from(digit))?;
+            digits = true;
+            continue;
+        }
+        let unit = match c.to_ascii_lowercase() {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return None,
+        };
+        if !digits {
+            return None;
+        }
+        total = total.checked_add(run.checked_mul(unit)?)?;
+        (run, digits) = (0, false);
+    }
+    total.checked_add(run)
 }
 
 /// A name sh takes as a variable's: a letter or `_`, then letters, digits and `_`.
@@ -535,6 +568,37 @@ pub fn is_env_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_read_as_sshd_config_writes_them() {
+        for (value, expected) in [
+            ("600", Some(600)),
+            ("90s", Some(90)),
+            ("30m", Some(1800)),
+            ("1h30m", Some(5400)),
+            ("1H5", Some(3605)),
+            ("2d1w", Some(777_600)),
+            ("m10", None),
+            ("10mm", None),
+            ("", None),
+            ("10 m", None),
+            ("99999999999999999999", None),
+        ] {
+            assert_eq!(seconds(value), expected, "{value:?}");
+        }
+        let set = |toml: &str| {
+            let value = toml::de::DeValue::parse(toml).unwrap();
+            Settings::default().set("slurm_idle", value.get_ref(), 1)
+        };
+        assert_eq!(set("\"30m\""), Some(Ok(())));
+        assert!(set("\"0\"").unwrap().unwrap_err().contains("at once"));
+        assert!(
+            set("\"yes\"")
+                .unwrap()
+                .unwrap_err()
+                .contains("a bare number is seconds")
+        );
+    }
 
     #[test]
     fn values_are_checked_by_their_type_and_key() {

@@ -13,11 +13,55 @@ use std::ffi::{OsStr, OsString};
 use crate::getopt::{self, GetoptError, Opt};
 use crate::words;
 
-/// ssh's flags that take no argument (`ssh.c`, OpenSSH 8.9 to 10.5; `-Z` is 10.5's).
-const FLAGS: &[u8] = b"1246ACGKMNTVXYZafgknqstvxy";
+/// ssh's flags that take no argument (`ssh.c`, OpenSSH 8.0 to 10.5). `-Z` is missing: it is
+/// 10.5's, unknown before (see [`Grammar`]).
+const FLAGS: &[u8] = b"1246ACGKMNTVXYafgknqstvxy";
 /// ssh's options that take an argument. `-P` is missing: it is a flag before 9.4 and takes a tag
-/// from 9.4 on, so its arity comes from the real ssh's version (see [`parse`]).
+/// from 9.4 on (see [`Grammar`]).
 const WITH_ARGUMENT: &[u8] = b"BDEFIJLOQRSWbceilmopw";
+
+/// What of ssh's grammar depends on its version, read from `ssh -V`'s banner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grammar {
+    /// `-P` takes a tag (9.4 and later); before, it is a flag.
+    pub p_takes_argument: bool,
+    /// `-Z` is a flag (10.5 and later); before, ssh does not know it.
+    pub z_is_flag: bool,
+}
+
+impl Default for Grammar {
+    fn default() -> Self {
+        Grammar::CURRENT
+    }
+}
+
+impl Grammar {
+    /// The newest OpenSSH this code knows, for an unreadable banner (an ssh newer than this code
+    /// or not OpenSSH) and where only the destination matters.
+    pub const CURRENT: Grammar = Grammar {
+        p_takes_argument: true,
+        z_is_flag: true,
+    };
+
+    /// `ssh -V` prints `OpenSSH_9.2p1 ...`.
+    pub fn of(version_banner: &str) -> Grammar {
+        let version = version_banner
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("OpenSSH_"))
+            .unwrap_or("");
+        if version.is_empty() {
+            return Grammar::CURRENT;
+        }
+        let mut numbers = version
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        let release = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+        Grammar {
+            p_takes_argument: release >= (9, 4),
+            z_is_flag: release >= (10, 5),
+        }
+    }
+}
 
 /// A parsed ssh command line. Indexes refer to the argv without argv[0].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,16 +134,21 @@ pub enum TtyRequest {
     Explicit,
 }
 
-/// Parses ssh's arguments (argv without argv[0]). `p_takes_argument` is asked only when `-P`
+/// Parses ssh's arguments (argv without argv[0]). `grammar` is asked only when `-P` or `-Z`
 /// appears, because answering it means asking the real ssh for its version.
 pub fn parse(
     args: Vec<OsString>,
-    p_takes_argument: &mut dyn FnMut() -> bool,
+    grammar: &mut dyn FnMut() -> Grammar,
 ) -> Result<Invocation, Unparsable> {
-    let mut p_arity: Option<bool> = None;
+    let mut known: Option<Grammar> = None;
     let mut arity = |letter: u8| {
         if letter == b'P' {
-            Some(*p_arity.get_or_insert_with(&mut *p_takes_argument))
+            Some(known.get_or_insert_with(&mut *grammar).p_takes_argument)
+        } else if letter == b'Z' {
+            known
+                .get_or_insert_with(&mut *grammar)
+                .z_is_flag
+                .then_some(false)
         } else if WITH_ARGUMENT.contains(&letter) {
             Some(true)
         } else {
@@ -278,21 +327,6 @@ fn split_config_option(option: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((key, value))
 }
 
-/// `ssh -V` prints `OpenSSH_9.2p1 ...`; `-P` takes an argument from 9.4 on.
-pub fn p_takes_argument(version_banner: &str) -> bool {
-    let version = version_banner
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("OpenSSH_"))
-        .unwrap_or("");
-    let mut numbers = version
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let major = numbers.next().unwrap_or(0);
-    let minor = numbers.next().unwrap_or(0);
-    // An unreadable banner means an ssh newer than this code or not OpenSSH: assume current.
-    version.is_empty() || (major, minor) >= (9, 4)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,7 +336,7 @@ mod tests {
     }
 
     fn parse_new(words: &[&str]) -> Result<Invocation, Unparsable> {
-        parse(os(words), &mut || true)
+        parse(os(words), &mut || Grammar::CURRENT)
     }
 
     fn summary(words: &[&str]) -> (String, String, Session) {
@@ -462,25 +496,50 @@ mod tests {
         let mut asked = 0;
         parse(os(&["-v", "h", "ls"]), &mut || {
             asked += 1;
-            true
+            Grammar::CURRENT
         })
         .unwrap();
         assert_eq!(asked, 0);
         // 9.4 and later: `-P tag` takes the tag.
-        let new = parse(os(&["-P", "tag", "h", "ls"]), &mut || true).unwrap();
+        let new = parse(os(&["-P", "tag", "h", "ls"]), &mut || Grammar::CURRENT).unwrap();
         assert_eq!((new.host.to_str(), new.session()), (Some("h"), cmd("ls")));
         // 9.3 and earlier: `-P` is a flag, so `tag` is the destination.
-        let old = parse(os(&["-P", "tag", "h", "ls"]), &mut || false).unwrap();
+        let old = parse(os(&["-P", "tag", "h", "ls"]), &mut || {
+            Grammar::of("OpenSSH_9.2p1")
+        })
+        .unwrap();
         assert_eq!(
             (old.host.to_str(), old.session()),
             (Some("tag"), cmd("h ls"))
         );
-        assert!(!p_takes_argument(
-            "OpenSSH_9.2p1 Debian-2+deb12u6, OpenSSL 3.0.19"
-        ));
-        assert!(p_takes_argument("OpenSSH_9.4p1, LibreSSL"));
-        assert!(p_takes_argument("OpenSSH_10.0p2 Debian-7"));
-        assert!(!p_takes_argument("OpenSSH_8.9p1 Ubuntu-3"));
+        // -Z is a flag from 10.5 on; before, ssh does not know it (and prints its usage).
+        let z = |banner: &str| parse(os(&["-Z", "h", "ls"]), &mut || Grammar::of(banner));
+        assert_eq!(z("OpenSSH_10.5p1").map(|i| i.session()), Ok(cmd("ls")));
+        assert_eq!(
+            z("OpenSSH_10.0p2 Debian-7").map(|i| i.session()),
+            Err(Unparsable::IllegalOption(b'Z'))
+        );
+        for (banner, p, z) in [
+            (
+                "OpenSSH_9.2p1 Debian-2+deb12u6, OpenSSL 3.0.19",
+                false,
+                false,
+            ),
+            ("OpenSSH_9.4p1, LibreSSL", true, false),
+            ("OpenSSH_10.0p2 Debian-7", true, false),
+            ("OpenSSH_8.4p1 Debian-5+deb11u3", false, false),
+            ("OpenSSH_10.5p1", true, true),
+            ("something else", true, true),
+        ] {
+            assert_eq!(
+                Grammar::of(banner),
+                Grammar {
+                    p_takes_argument: p,
+                    z_is_flag: z
+                },
+                "{banner}"
+            );
+        }
     }
 
     #[test]
@@ -490,7 +549,7 @@ mod tests {
             OsString::from("h"),
             words::from_bytes(vec![b'a', 0xff, b'b']),
         ];
-        let inv = parse(args, &mut || true).unwrap();
+        let inv = parse(args, &mut || Grammar::CURRENT).unwrap();
         assert_eq!(inv.session(), Session::Command(vec![b'a', 0xff, b'b']));
     }
 

@@ -31,7 +31,6 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut local = Given {
         config,
-        p_takes_argument: true,
         ..Given::default()
     };
     if let Ok(plan) = plan::make(&request, &mut local)

@@ -14,8 +14,8 @@ fuzz_target!(|data: &[u8]| {
         .split(|&b| b == 0)
         .map(|w| OsString::from_vec(w.to_vec()))
         .collect();
-    for p_takes_argument in [false, true] {
-        if let Ok(invocation) = ssh_args::parse(args.clone(), &mut || p_takes_argument) {
+    for grammar in [ssh_args::Grammar::of("OpenSSH_9.2p1"), ssh_args::Grammar::CURRENT] {
+        if let Ok(invocation) = ssh_args::parse(args.clone(), &mut || grammar) {
             let _ = (
                 invocation.session(),
                 invocation.tty_request(),
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
             ..Request::default()
         };
         let mut local = Given {
-            p_takes_argument,
+            grammar,
             ..Given::default()
         };
         let plan = plan::make(&request, &mut local).expect("an untagged host is never refused");

@@ -682,12 +682,20 @@ fn judge_slurm(facts: &Facts, probe: &Probe, places: &Places) -> (Status, String
         );
     }
     let job = facts.get(Fact::Job).unwrap_or_default();
-    let mut fields = job.splitn(4, ' ');
-    match (fields.next(), fields.next(), fields.next(), fields.next()) {
-        (Some(id), Some("RUNNING"), Some(nodes), _) => {
-            (Status::Pass, format!("job {id} running on {nodes}"), None)
-        }
-        (Some(id), Some(state), _, reason) if !id.is_empty() => (
+    let mut fields = job.splitn(5, ' ');
+    match (
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+    ) {
+        (Some(id), Some("RUNNING"), Some(nodes), Some(left), _) => (
+            Status::Pass,
+            format!("job {id} running on {nodes}, {left} left"),
+            None,
+        ),
+        (Some(id), Some(state), _, _, reason) if !id.is_empty() => (
             Status::Warn,
             format!("job {id} {state} ({})", reason.unwrap_or_default()),
             Some(format!(
@@ -1201,7 +1209,7 @@ mod tests {
         p.job = Some(HostJob::Slurm(Allocation::new(
             "hpc",
             &options,
-            "/c.toml:4".into(),
+            "/c.toml:4",
             false,
         )));
         let slurm = |pairs: &[(&str, &str)]| {
@@ -1226,15 +1234,18 @@ mod tests {
             ("partitions", "gpu"),
         ];
         let mut pending = base.to_vec();
-        pending.push(("job", "42 PENDING (null) Resources"));
+        pending.push(("job", "42 PENDING (null) 1:00:00 Resources"));
         let found = slurm(&pending);
         assert_eq!(
             (found.status, found.value.as_str()),
             (Status::Warn, "job 42 PENDING (Resources)")
         );
         let mut running = base.to_vec();
-        running.push(("job", "42 RUNNING node3 None"));
-        assert_eq!(slurm(&running).value, "job 42 running on node3");
+        running.push(("job", "42 RUNNING node3 7:58:12 None"));
+        assert_eq!(
+            slurm(&running).value,
+            "job 42 running on node3, 7:58:12 left"
+        );
         assert_eq!(
             slurm(&base).value,
             "no allocation (the next session submits one)"

@@ -31,7 +31,7 @@ pub enum Fact {
     SrunPath,
     /// The partitions sinfo lists, separated by spaces.
     Partitions,
-    /// The allocation's job: `ID STATE NODES REASON`, or empty.
+    /// The allocation's job: `ID STATE NODES TIME_LEFT REASON`, or empty.
     Job,
     /// The last stderr line of the Slurm stage, where it failed.
     SlurmError,

@@ -178,26 +178,38 @@ pub(super) fn instance_running(s: &mut Script, instance: &str) {
     s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
 }
 
-/// The batch script of a Slurm allocation: it holds the allocation until its time limit, and
-/// starts the configured instance first and stops it when the job ends (cancelled, released
-/// or out of time), so the instance lives as long as the allocation: its processes leave the
-/// job's process tree, which a cluster without cgroups ends alone. The runtime comes in
-/// `CSSH_RT` (sbatch exports the submitting environment).
-pub(super) fn batch_script(target: &Target) -> Vec<u8> {
+/// The batch script of a Slurm allocation: it holds the allocation until its time limit (or,
+/// with `slurm_idle`, until no session has lived for that long), and starts the configured
+/// instance first and stops it when the job ends (cancelled, released, idle or out of time),
+/// so the instance lives as long as the allocation: its processes leave the job's process tree,
+/// which a cluster without cgroups ends alone. It also leaves its SLURM_* variables where
+/// node-mode sessions (which are not steps) read them, and the directory where they leave their
+/// marks, for as long as the job runs. The runtime comes in `CSSH_RT` (sbatch exports the
+/// submitting environment).
+pub(super) fn batch_script(target: &Target, allocation: &slurm::Allocation) -> Vec<u8> {
     let mut s = Script::default();
-    let Some(instance) = &target.settings.instance else {
-        s.raw("exec sleep 2147483647");
-        return s.text;
-    };
-    s.raw("\"$CSSH_RT\" -s instance start");
-    image_arguments(&mut s, target);
-    s.word(instance.as_bytes());
-    s.raw(" </dev/null >/dev/null 2>&1; trap");
-    let mut stop = Script::default();
-    stop.raw("\"$CSSH_RT\" -s instance stop");
-    stop.word(instance.as_bytes());
-    stop.raw(" >/dev/null 2>&1");
-    s.word(&stop.text);
-    s.raw(" EXIT; trap exit TERM HUP INT; sleep 2147483647 & wait");
+    s.raw(&format!(
+        "cssh_env={}; cssh_marks={}; mkdir -p \"$cssh_marks\" && export -p | sed -n '/^export SLURM/p' >\"$cssh_env\"\n",
+        slurm::JOB_ENVIRONMENT,
+        slurm::session_marks("SLURM_JOB_ID")
+    ));
+    let mut on_exit = Script::default();
+    on_exit.raw("rm -rf \"$cssh_env\" \"$cssh_marks\"");
+    if let Some(instance) = &target.settings.instance {
+        s.raw("\"$CSSH_RT\" -s instance start");
+        image_arguments(&mut s, target);
+        s.word(instance.as_bytes());
+        s.raw(" </dev/null >/dev/null 2>&1\n");
+        on_exit.raw("; \"$CSSH_RT\" -s instance stop");
+        on_exit.word(instance.as_bytes());
+        on_exit.raw(" >/dev/null 2>&1");
+    }
+    s.raw("trap");
+    s.word(&on_exit.text);
+    s.raw(" EXIT; trap exit TERM HUP INT\n");
+    match allocation.idle {
+        None => s.raw("sleep 2147483647 & wait"),
+        Some(idle) => slurm::idle_watch(&mut s, idle),
+    }
     s.text
 }

@@ -93,8 +93,10 @@ pub struct Allocation {
     pub job_name: String,
     /// sbatch's options, with the default time limit where they set none.
     pub sbatch_options: Vec<String>,
-    /// Where the options are configured (`FILE:LINE`), for messages.
-    pub configured_at: String,
+    /// The options as configured, and where: `slurm = ["-p", "gpu"] in FILE:LINE`, for messages.
+    pub configured: String,
+    /// `slurm_idle` in seconds: the allocation ends itself after this long with no session.
+    pub idle: Option<u64>,
     /// The user's stderr is a terminal: show one updating line while the job is pending.
     pub progress: bool,
 }
@@ -181,7 +183,8 @@ impl CondorJob {
 }
 
 impl Allocation {
-    pub fn new(host: &str, options: &[String], configured_at: String, progress: bool) -> Self {
+    /// `configured_at`: where the options are configured (`FILE:LINE`).
+    pub fn new(host: &str, options: &[String], configured_at: &str, progress: bool) -> Self {
         let sets_time = options
             .iter()
             .any(|o| o.starts_with("--time") || (o.starts_with("-t") && !o.starts_with("--")));
@@ -189,10 +192,15 @@ impl Allocation {
         if !sets_time {
             sbatch_options.insert(0, format!("--time={DEFAULT_TIME_LIMIT}"));
         }
+        let written: Vec<String> = options
+            .iter()
+            .map(|o| toml::Value::String(o.clone()).to_string())
+            .collect();
         Allocation {
             job_name: format!("cssh-{}", host.to_ascii_lowercase()),
             sbatch_options,
-            configured_at,
+            configured: format!("slurm = [{}] in {configured_at}", written.join(", ")),
+            idle: None,
             progress,
         }
     }

@@ -56,7 +56,7 @@ fn scheduler_cases() -> Vec<Case> {
             out: cssh_run(&slurm, &["-l", "tcshuser", &slurm_alias, "true"]),
             status: 255,
             said: Said::Exactly(format!(
-                "cssh: {slurm_alias}: sbatch refused the allocation (slurm in {}:4): Batch job submission failed: Invalid partition name specified\n",
+                "cssh: {slurm_alias}: sbatch refused the allocation (slurm = [\"--partition=nosuch\"] in {}:4): Batch job submission failed: Invalid partition name specified\n",
                 slurm.path("config.toml").display()
             )),
         },
@@ -113,7 +113,7 @@ fn every_documented_error_is_one_line_and_its_status() {
             out: cssh_run(&bad_key, &["th-bash", "true"]),
             status: 255,
             said: Said::Exactly(format!(
-                "cssh: {bad_key_file}:4:1: unknown key `colour` (known keys: pattern, image, runtime, prelude, binds, env, forward_env, options, shell, sftp_server, instance, persist, slurm, slurm_connect, slurm_transfers, htcondor, attach)\n"
+                "cssh: {bad_key_file}:4:1: unknown key `colour` (known keys: pattern, image, runtime, prelude, binds, env, forward_env, options, shell, sftp_server, instance, persist, slurm, slurm_idle, slurm_connect, slurm_transfers, htcondor, attach)\n"
             )),
         },
         Case {

@@ -116,6 +116,160 @@ fn a_pty_shell_lands_in_the_job() {
 }
 
 #[test]
+fn the_time_left_is_said_for_a_terminal_login_and_never_for_a_command() {
+    let config = slurm_config(SLURM);
+    for alias in ["th-bash", "th-tcsh"] {
+        let job = landed(&run(cssh(&config).args([alias, WHERE]))).1;
+        // A command on a terminal first, then the login.
+        let tmux = Tmux::start(&format!(
+            "env CSSH_CONFIG={0} {CSSH} -F {1} -t {alias} 'echo command-$((6*7))'; env CSSH_CONFIG={0} {CSSH} -F {1} {alias}; echo CSSH-EXITED-$?; sleep 60",
+            config.path("config.toml").display(),
+            host().ssh_config.display()
+        ));
+        // The login's prompt, after the command's output and the line.
+        tmux.wait_until("the login's prompt", |s| {
+            s.contains(" left\n") && s.trim_end().ends_with('$')
+        });
+        tmux.keys("echo end-$((6*7))");
+        let screen = tmux.wait_until("end-42", |s| s.contains("\nend-42"));
+        let said: Vec<&str> = screen
+            .lines()
+            .filter(|l| l.starts_with(&format!("cssh: {alias}: job ")))
+            .collect();
+        assert!(
+            said.len() == 1
+                && said[0].starts_with(&format!("cssh: {alias}: job {job} on node"))
+                && said[0].ends_with(" left"),
+            "{alias}: one line, for the login: {screen}"
+        );
+        let (command, login) = (
+            screen.find("command-42").unwrap(),
+            screen.find(said[0]).unwrap(),
+        );
+        assert!(command < login, "{alias}: none for the command: {screen}");
+        tmux.keys("exit 3");
+        tmux.wait_for("CSSH-EXITED-3");
+    }
+}
+
+#[test]
+fn allocate_returns_once_the_job_runs_and_the_next_command_lands_in_it() {
+    let config = slurm_config(SLURM);
+    for user in ["bashuser", "tcshuser"] {
+        let alias = format!("th-ahead-{}", rand_suffix());
+        let out = run(Command::new(CSSH)
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(["--allocate", "-F"])
+            .arg(&host().ssh_config)
+            .args(["-l", user, &alias]));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{user}: {}", describe(&out));
+        assert_eq!(text(&out.stdout), "", "{user}");
+        let jobs = live_jobs(&alias, user);
+        assert_eq!(jobs.len(), 1, "{user}: {jobs:?}");
+        let state = ssh(
+            "th-bash",
+            &["squeue", "--noheader", "--format=%T", "--jobs", &jobs[0]],
+        );
+        assert_eq!(text(&state.stdout), "RUNNING\n", "{user}: it runs already");
+        assert!(
+            stderr.starts_with(&format!("cssh: {alias}: job {} on node", jobs[0]))
+                && stderr.ends_with(" left\n")
+                && stderr.lines().count() == 1,
+            "{user}: {stderr}"
+        );
+        let (_, job) = landed(&run(cssh(&config).args(["-l", user, &alias, WHERE])));
+        assert_eq!(job, jobs[0], "{user}: the next command lands in it");
+        assert!(release(&config, user, &alias).status.success());
+    }
+}
+
+/// Waits (up to 40 s) until `alias`'s allocation of `user` lives or is gone, as `live` says.
+fn until_allocation(alias: &str, user: &str, live: bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while live_jobs(alias, user).is_empty() == live {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{alias} of {user}: allocation still {}",
+            if live { "missing" } else { "there" }
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// Longer than the idle time of 4 s below, with the watch's look every second.
+const OUTLIVES_IDLE: std::time::Duration = std::time::Duration::from_secs(9);
+
+#[test]
+fn an_idle_allocation_ends_itself_and_never_while_a_session_lives() {
+    let steps = slurm_config(&format!("{SLURM}\nslurm_idle = \"4s\""));
+    let nodes = slurm_config(&format!(
+        "{SLURM}\nslurm_idle = \"4s\"\nslurm_connect = \"ssh\""
+    ));
+    let allocate = |config: &Scratch, user: &str, alias: &str| {
+        let out = run(Command::new(CSSH)
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(["--allocate", "-F"])
+            .arg(&host().ssh_config)
+            .args(["-l", user, alias]));
+        assert!(out.status.success(), "{alias}: {}", describe(&out));
+    };
+    // A long command: as a step (bash, tcsh and fish users), and in node mode.
+    let command = |config: &Scratch, user: &'static str| {
+        let alias = format!("th-idle-{}", rand_suffix());
+        allocate(config, user, &alias);
+        let session = cssh(config)
+            .args(["-l", user, &alias, "sleep 12; echo done"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(OUTLIVES_IDLE);
+        assert_eq!(
+            live_jobs(&alias, user).len(),
+            1,
+            "{alias} of {user}: kept while the command runs"
+        );
+        let out = session.wait_with_output().unwrap();
+        assert_eq!(text(&out.stdout), "done\n", "{alias} of {user}");
+        until_allocation(&alias, user, false);
+    };
+    std::thread::scope(|scope| {
+        // No session at all.
+        scope.spawn(|| {
+            let alias = format!("th-idle-{}", rand_suffix());
+            allocate(&steps, "bashuser", &alias);
+            until_allocation(&alias, "bashuser", false);
+            // The next connection submits a new one.
+            let (_, job) = landed(&run(cssh(&steps).args(["-l", "bashuser", &alias, WHERE])));
+            assert!(!job.is_empty());
+            assert!(release(&steps, "bashuser", &alias).status.success());
+        });
+        scope.spawn(|| command(&steps, "bashuser"));
+        scope.spawn(|| command(&steps, "tcshuser"));
+        scope.spawn(|| command(&steps, "fishuser"));
+        scope.spawn(|| command(&nodes, "tcshuser"));
+        scope.spawn(|| command(&nodes, "bashuser"));
+        // An interactive login on a terminal.
+        scope.spawn(|| {
+            let alias = format!("th-idle-{}", rand_suffix());
+            allocate(&steps, "tcshuser", &alias);
+            let tmux = Tmux::start(&format!(
+                "env CSSH_CONFIG={} {CSSH} -F {} -l tcshuser {alias}; echo CSSH-EXITED-$?; sleep 60",
+                steps.path("config.toml").display(),
+                host().ssh_config.display()
+            ));
+            tmux.wait_for_prompt();
+            std::thread::sleep(OUTLIVES_IDLE);
+            assert_eq!(live_jobs(&alias, "tcshuser").len(), 1, "kept while the login lives");
+            tmux.keys("exit 3");
+            tmux.wait_for("CSSH-EXITED-3");
+            until_allocation(&alias, "tcshuser", false);
+        });
+    });
+}
+
+#[test]
 fn the_allocation_lands_on_the_node_slurm_chose() {
     let config = slurm_config("slurm = [\"--time=30\", \"--partition=second\"]");
     let alias = format!("th-second-{}", rand_suffix());
@@ -227,7 +381,7 @@ fn a_bad_slurm_option_is_one_line() {
     assert_eq!(
         text(&out.stderr),
         format!(
-            "cssh: {alias}: sbatch refused the allocation (slurm in {}:4): Batch job submission failed: Invalid partition name specified\n",
+            "cssh: {alias}: sbatch refused the allocation (slurm = [\"--partition=nosuch\"] in {}:4): Batch job submission failed: Invalid partition name specified\n",
             config.path("config.toml").display()
         )
     );
@@ -319,6 +473,33 @@ fn in_node_mode_sessions_reach_the_node_by_ssh_vs_code_and_forwards_included() {
     let _ = server.kill();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(host().root.join(repo.trim_start_matches('/')));
+}
+
+#[test]
+fn node_mode_sessions_have_the_jobs_slurm_variables() {
+    // The batch step's variables, as `srun` inside the session reads them: the job, its nodes,
+    // its CPUs, where it was submitted from.
+    let config = slurm_config(&format!("{SLURM}\nslurm_connect = \"ssh\""));
+    for alias in ["th-bash", "th-tcsh"] {
+        let out = run(cssh(&config).args([
+            alias,
+            "echo host=$(hostname) job=$SLURM_JOB_ID nodes=$SLURM_JOB_NODELIST cpus=$SLURM_CPUS_ON_NODE submitted=$SLURM_SUBMIT_HOST; cat /etc/cssh-image-marker",
+        ]));
+        let field = reported(&out);
+        assert!(
+            field("host").starts_with("node"),
+            "{alias}: {}",
+            describe(&out)
+        );
+        assert_eq!(field("nodes"), field("host"), "{alias}: {}", describe(&out));
+        assert!(
+            !field("job").is_empty()
+                && !field("cpus").is_empty()
+                && field("submitted") == "th-remote",
+            "{alias}: {}",
+            describe(&out)
+        );
+    }
 }
 
 #[test]
@@ -417,9 +598,13 @@ fn the_doctor_checks_the_partition_and_reports_the_allocation_without_submitting
     let session = run(cssh(&config).args(["-l", "bashuser", "th-doc-slurm", WHERE]));
     let (node, job) = landed(&session);
     let (_, running, _) = doctor("bashuser");
-    assert_eq!(
-        running,
-        ("pass".into(), format!("job {job} running on {node}"))
+    assert!(
+        running.0 == "pass"
+            && running
+                .1
+                .starts_with(&format!("job {job} running on {node}, "))
+            && running.1.ends_with(" left"),
+        "{running:?}"
     );
     assert!(
         release(&config, "bashuser", "th-doc-slurm")

@@ -284,6 +284,17 @@ pub(in crate::remote) fn list(s: &mut Script) {
 }
 
 /// A script that removes the host's job and says which it was.
+/// One line on stderr: job `$cssh_job`, its execute point and the time it has left of its
+/// `AllowedJobDuration` (HTCondor ends it then), as H:MM:SS.
+pub(in crate::remote) fn time_left(s: &mut Script, target: &Target) {
+    s.raw("cssh_left=$(condor_q \"$cssh_job\" -af RemoteHost 'AllowedJobDuration - (time() - JobCurrentStartDate)' 2>/dev/null </dev/null)\n");
+    s.raw("cssh_node=${cssh_left%% *}; cssh_node=${cssh_node##*@}; cssh_left=${cssh_left#* }\n");
+    s.raw("case $cssh_left in ''|*[!0-9]*) cssh_left=unlimited ;; *) cssh_left=$(printf '%d:%02d:%02d' $((cssh_left / 3600)) $((cssh_left / 60 % 60)) $((cssh_left % 60))) ;; esac\n");
+    s.raw("printf '%s%s on %s, %s left\\n'");
+    s.word(target.say("job ").as_bytes());
+    s.raw(" \"$cssh_job\" \"$cssh_node\" \"$cssh_left\" >&2\n");
+}
+
 pub(in crate::remote) fn release(s: &mut Script, target: &Target, job: &CondorJob) {
     live_jobs(s, job);
     s.raw("cssh_job=$(cssh_live_jobs | sed 's/:.*//')\nif [ -z \"$cssh_job\" ]; then\n  printf '%s\\n' ");
