@@ -16,6 +16,9 @@ pub const BARE_SIF: &str = "/opt/th/bare.sif";
 /// The bare image with a %environment section of its own, and with a docker-style one.
 pub const ENV_SIF: &str = "/opt/th/env.sif";
 pub const DOCKER_SIF: &str = "/opt/th/docker.sif";
+/// Debian trixie with Slurm's client, the cluster's own release: srun runs inside it (with
+/// the cluster's configuration and munge's socket bound in).
+pub const SLURM_SIF: &str = "/opt/th/slurm.sif";
 pub const FULL_MARKER: &str = "cssh-testhost image marker: full bookworm image\n";
 pub const BARE_MARKER: &str = "cssh-testhost image marker: bare bookworm image\n";
 pub const REMOTE_MARKER: &str = "cssh-testhost remote marker: the host (trixie), not a container\n";
@@ -255,8 +258,17 @@ impl Tmux {
     }
 
     /// Waits for the first output (the shell's prompt): keys typed earlier may be discarded.
+    /// Waits until the screen's last line ends as a shell's prompt does (`$`, `#`, `>`, `%`):
+    /// keys typed before the shell reads them can be lost (a Slurm step's terminal starts
+    /// after the line that says the job's time left).
     pub fn wait_for_prompt(&self) {
-        self.wait_until("a prompt", |screen| !screen.trim().is_empty());
+        self.wait_until("a prompt", |screen| {
+            screen
+                .lines()
+                .rev()
+                .find(|line| !line.trim().is_empty())
+                .is_some_and(|line| line.trim_end().ends_with(['$', '#', '>', '%']))
+        });
     }
 
     /// Waits until the screen shows `what`, for at most 20 s (a readiness check, not a delay).

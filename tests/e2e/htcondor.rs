@@ -223,6 +223,13 @@ fn a_pty_shell_lands_in_the_job() {
             screen.contains(&format!("host={ep} job={job} tmp={}", condor.secret)),
             "{user}: {screen}"
         );
+        // The login's first line: the job, its execute point and its time left.
+        assert!(
+            screen.lines().any(|l| l
+                .starts_with(&format!("cssh: {}: job {job}.0 on {ep}, 0:", condor.alias))
+                && l.ends_with(" left")),
+            "{user}: {screen}"
+        );
         assert!(screen.contains("on-a-terminal"), "{user}: {screen}");
         assert!(screen.contains(FULL_MARKER.trim_end()), "{user}: {screen}");
         tmux.keys("exit 3");

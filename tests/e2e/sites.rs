@@ -185,6 +185,39 @@ fn the_doctor_reports_the_runtimes_mode() {
 }
 
 #[test]
+fn slurm_steps_and_their_instance_run_in_setuid_mode_on_a_setuid_node() {
+    // The test host's node3 runs setuid Apptainer, alone in partition `setuid`.
+    let instance = Instance::new("setuid-bash", "suidjob");
+    for extra in [String::new(), format!("instance = {:?}", instance.name)] {
+        let config = Scratch::new(&format!(
+            "[[host]]\npattern = \"setuid-*\"\nimage = \"{FULL_SIF}\"\nslurm = [\"--time=30\", \"--partition=setuid\"]\n{extra}\n"
+        ));
+        for alias in ["setuid-bash", "setuid-tcsh"] {
+            let out = run(cssh(&config).args([
+                alias,
+                &format!(
+                    "read -r _ _ n </proc/self/uid_map; echo host=$(hostname) uids=$n; cat {}",
+                    host().image_marker
+                ),
+            ]));
+            let field = reported(&out);
+            assert_eq!(
+                (field("host"), field("uids")),
+                ("node3".to_string(), "4294967295".to_string()),
+                "{alias} {extra}: a setuid container on node3: {}",
+                describe(&out)
+            );
+            let release = run(Command::new(CSSH)
+                .env("CSSH_CONFIG", config.path("config.toml"))
+                .args(["--release", "-F"])
+                .arg(&host().ssh_config)
+                .arg(alias));
+            assert!(release.status.success(), "{}", describe(&release));
+        }
+    }
+}
+
+#[test]
 fn a_slurm_step_starts_from_every_site() {
     let config = Scratch::new(&format!(
         "[[host]]\npattern = \"{}\"\nimage = \"{FULL_SIF}\"\nslurm = []\n",

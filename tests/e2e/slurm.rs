@@ -503,6 +503,35 @@ fn node_mode_sessions_have_the_jobs_slurm_variables() {
 }
 
 #[test]
+fn srun_inside_a_node_mode_session_runs_in_the_job() {
+    // An image with the cluster's Slurm client; its configuration and munge's socket bound in.
+    let config = Scratch::new(&format!(
+        "[[host]]\npattern = \"th-*\"\nimage = \"{SLURM_SIF}\"\nbinds = [\"/etc/slurm\", \"/run/munge\"]\n{SLURM}\nslurm_connect = \"ssh\"\n"
+    ));
+    for user in ["bashuser", "tcshuser"] {
+        let alias = format!("th-srun-{}", rand_suffix());
+        let out = run(cssh(&config).args([
+            "-l",
+            user,
+            &alias,
+            "echo host=$(hostname) job=$SLURM_JOB_ID; srun hostname",
+        ]));
+        let stdout = text(&out.stdout);
+        let (first, rest) = stdout.split_once('\n').unwrap_or_default();
+        let node = first
+            .strip_prefix("host=")
+            .and_then(|l| l.split(' ').next())
+            .unwrap_or_default();
+        assert!(
+            node.starts_with("node") && rest == format!("{node}\n"),
+            "{user}: srun ran a step of the job on its node: {}",
+            describe(&out)
+        );
+        assert!(release(&config, user, &alias).status.success());
+    }
+}
+
+#[test]
 fn an_instance_is_started_with_the_allocation_and_joined_by_its_steps() {
     // PID 1 of an instance is Apptainer's appinit; a plain exec has none of its own. Each
     // command joins the instance by its namespaces on the node, from a step and, with
