@@ -16,7 +16,7 @@
 //! (`cssh-join-1`, which goes when the instance stops) and each command only lays the session's
 //! variables under it. A session whose variables Apptainer itself reads (`APPTAINER_*`,
 //! `SINGULARITY_*`, an exported PS1 or PROMPT_COMMAND, a name that is not a shell name) takes
-//! the runtime.
+//! the runtime; exported bash functions, which Apptainer keeps out, are kept out here too.
 //!
 //! Safety, as for attach: the namespaces are opened as descriptors first and only then is the
 //! instance's process checked again (start time, owner), so a reused pid is never entered.
@@ -135,11 +135,14 @@ fn ready(s: &mut Script) {
 /// `cssh_session_plain`: false where the session exports a variable that Apptainer reads
 /// (`APPTAINER*`, `SINGULARITY*`, `PS1`, `PROMPT_COMMAND`) or drops (a name that is not a shell
 /// name). dash and its kind never pass such names on and `export -p` shows the rest, so one
-/// `case` over it answers; bash does pass them on (exported functions, `BASH_FUNC_module%%`)
-/// without showing them, so there each line of `env` is looked at. A value's own line that looks
-/// like one of these only sends the command through the runtime.
+/// `case` over it answers. bash does pass them on without showing them: its exported functions
+/// (`BASH_FUNC_module%%`, Lmod's where `/bin/sh` is bash), which Apptainer keeps out of the
+/// container, stop being exported here too; then each line of `env` is looked at for any other.
+/// A value's own line that looks like one of these only sends the command through the runtime.
 fn session_plain(s: &mut Script) {
-    s.raw("cssh_session_plain() {\n  if [ -n \"${BASH_VERSION-}\" ]; then cssh_jx=$(env) || return 1; cssh_jp=; else cssh_jx=$(export -p) || return 1; cssh_jp='export '; fi\n");
+    s.raw("cssh_session_plain() {\n  if [ -n \"${BASH_VERSION-}\" ]; then\n");
+    s.raw("    cssh_jx=$(declare -Fx) || return 1\n    while read -r _ _ cssh_l; do [ -z \"$cssh_l\" ] || export -nf \"$cssh_l\"; done <<cssh_EOF\n$cssh_jx\ncssh_EOF\n");
+    s.raw("    cssh_jx=$(env) || return 1; cssh_jp=\n  else cssh_jx=$(export -p) || return 1; cssh_jp='export '; fi\n");
     s.raw("  case \"\n$cssh_jx\" in *\"\n${cssh_jp}APPTAINER\"*|*\"\n${cssh_jp}SINGULARITY\"*|*\"\n${cssh_jp}PS1=\"*|*\"\n${cssh_jp}PROMPT_COMMAND=\"*) return 1 ;; esac\n");
     s.raw("  [ -z \"$cssh_jp\" ] || return 0\n  cssh_ifs=$IFS; IFS='\n'; set -f\n");
     s.raw("  for cssh_l in $cssh_jx; do case ${cssh_l%%=*} in ''|[0-9]*|*[!A-Za-z0-9_]*) IFS=$cssh_ifs; set +f; return 1 ;; esac; done\n");

@@ -21,7 +21,7 @@ const TAKE_RUNTIME: &str = "export SINGULARITY_CSSH_RUNTIME=1";
 
 /// Everything a command can see of where it runs. `ps` reads /proc (the image has no procps)
 /// into a variable first, so no process of the probe's own pipeline is half started in it.
-const PROBE: &str = "env | sort; echo ---; pwd; id; uname -n; cut -d' ' -f4-7 /proc/self/mountinfo; \
+pub const PROBE: &str = "env | sort; echo ---; pwd; id; uname -n; cut -d' ' -f4-7 /proc/self/mountinfo; \
     umask; ulimit -a; readlink /proc/self/ns/*; \
     ps=$(for p in /proc/[0-9]*; do [ -r $p/cmdline ] && tr '\\0' ' ' <$p/cmdline; echo; done); \
     printf '%s\\n' \"$ps\" | sort; \
@@ -29,7 +29,7 @@ const PROBE: &str = "env | sort; echo ---; pwd; id; uname -n; cut -d' ' -f4-7 /p
 
 /// A configuration for `image` with `options` and the instance `name`, on the fast path or
 /// through the runtime, its session in `cwd` (relative to home, or home).
-fn config(image: &str, options: &str, name: &str, cwd: Option<&str>, runtime: bool) -> Scratch {
+pub fn config(image: &str, options: &str, name: &str, cwd: Option<&str>, runtime: bool) -> Scratch {
     let mut prelude = vec![SESSION.to_string()];
     if let Some(cwd) = cwd {
         prelude.push(format!("cd {cwd}"));
@@ -70,7 +70,7 @@ fn masked(out: &Output) -> String {
 
 /// Runs `command` both ways and asserts the same output, stderr and status, and that each took
 /// its way.
-fn same_both_ways(fast: &Scratch, runtime: &Scratch, alias: &str, command: &str, what: &str) {
+pub fn same_both_ways(fast: &Scratch, runtime: &Scratch, alias: &str, command: &str, what: &str) {
     let with_capbnd = format!("{CAPBND}; {command}");
     let joined = run(cssh(fast).args([alias, &with_capbnd]));
     let through = run(cssh(runtime).args([alias, &with_capbnd]));

@@ -9,6 +9,7 @@
 use std::process::Command;
 
 use crate::harness::*;
+use crate::join;
 use crate::property::random_vectors_round_trip;
 use crate::sessions::interactive_command;
 use crate::transfer::{DataDir, Route, round_trip_as, small_tree};
@@ -133,12 +134,12 @@ fn files_move_through_every_client_on_every_site() {
 }
 
 #[test]
-fn an_instance_is_joined_on_every_site_and_through_the_runtime_where_the_join_cannot_be_exact() {
-    // Setuid Apptainer's instances belong to root's namespaces: only its starter enters. Where
-    // /bin/sh is bash and Lmod exports its `module` function (a bash user on an EL site), the
-    // session passes on names that are not shell names: the runtime runs the command.
-    let mut aliases: Vec<String> = host().sites.iter().map(|s| format!("{s}-tcsh")).collect();
-    aliases.push("rhel-lmod-bash".into());
+fn an_instance_is_joined_on_every_site_and_through_the_runtime_in_setuid_mode() {
+    // Setuid Apptainer's instances belong to root's namespaces: only its starter enters.
+    let aliases = host()
+        .sites
+        .iter()
+        .flat_map(|s| [format!("{s}-tcsh"), format!("{s}-bash")]);
     for alias in aliases {
         let alias: &'static str = Box::leak(alias.into_boxed_str());
         let instance = Instance::new(alias, "site");
@@ -154,11 +155,25 @@ fn an_instance_is_joined_on_every_site_and_through_the_runtime_where_the_join_ca
             );
             assert_eq!(
                 joined_by_namespaces(&stdout),
-                !alias.starts_with("setuid-") && alias != "rhel-lmod-bash",
+                !alias.starts_with("setuid-"),
                 "{alias}: {}",
                 describe(&out)
             );
         }
+    }
+}
+
+#[test]
+fn the_join_gives_what_the_runtime_gives_where_sh_is_bash_and_lmod_exports_module() {
+    // A bash user on an EL site: /bin/sh is bash, and the session exports Lmod's `module` and
+    // `ml` functions, which Apptainer keeps out of the container.
+    for alias in ["rhel-lmod-bash", "rhel-modules-bash"] {
+        let instance = Instance::new(alias, "elj");
+        let (fast, runtime) = (
+            join::config(FULL_SIF, "", &instance.name, None, false),
+            join::config(FULL_SIF, "", &instance.name, None, true),
+        );
+        join::same_both_ways(&fast, &runtime, alias, join::PROBE, alias);
     }
 }
 
