@@ -4,7 +4,7 @@
 //! and rsync through cssh with each version as the real ssh.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
@@ -18,16 +18,8 @@ const VERSIONS: [&str; 3] = ["8.4", "9.2", "10.0"];
 /// `PROGRAM-VERSION` from tests/clients (built by `clients up`, which the first call runs).
 fn client(program: &str, version: &str) -> PathBuf {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/clients");
     let dir = DIR.get_or_init(|| {
-        let up = Command::new(&script)
-            .arg("up")
-            .stdout(Stdio::null())
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !up.status.success() {
-            return Err(text(&up.stderr));
-        }
+        let script = built("clients/clients")?;
         let dir = Command::new(&script)
             .arg("dir")
             .output()
@@ -36,7 +28,7 @@ fn client(program: &str, version: &str) -> PathBuf {
     });
     let dir = dir
         .as_ref()
-        .unwrap_or_else(|why| panic!("`{} up` failed: {why}", script.display()));
+        .unwrap_or_else(|why| panic!("the OpenSSH clients are not available: {why}"));
     dir.join(format!("{program}-{version}"))
 }
 

@@ -61,6 +61,14 @@ fn doctor(config: &Scratch, ssh_config: &std::path::Path, args: &[&str]) -> Outp
         .args(args.iter().skip_while(|a| a.starts_with("--"))))
 }
 
+/// `cssh --doctor --json` with `config`, against the test host, for `args` (ssh options and
+/// hosts): its report, once its exit status is checked to be `status`.
+pub fn json_report(config: &Scratch, args: &[&str], status: i32) -> Value {
+    let out = doctor(config, &host().ssh_config, &[&["--json"], args].concat());
+    assert_eq!(out.status.code(), Some(status), "{}", describe(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", describe(&out)))
+}
+
 /// The finding of `check` for `host` in the JSON report.
 pub fn finding<'a>(report: &'a Value, host: &str, check: &str) -> &'a Value {
     let host_report = report["hosts"]

@@ -50,8 +50,11 @@ pub fn host() -> &'static TestHost {
         .unwrap_or_else(|why| panic!("the test host is not available: {why}"))
 }
 
-fn bring_up() -> Result<TestHost, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testhost/testhost");
+/// `tests/NAME up` (the test host's or the clients' builder): its path, or why it failed.
+pub fn built(name: &str) -> Result<PathBuf, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(name);
     let up = Command::new(&script)
         .arg("up")
         .stdout(Stdio::null())
@@ -64,6 +67,11 @@ fn bring_up() -> Result<TestHost, String> {
             String::from_utf8_lossy(&up.stderr).trim()
         ));
     }
+    Ok(script)
+}
+
+fn bring_up() -> Result<TestHost, String> {
+    let script = built("testhost/testhost")?;
     // A host left running by an earlier run may hold its Slurm and HTCondor jobs, which would
     // reach their time limit in the middle of this one: every run starts with empty queues.
     let cancel = Command::new(&script)

@@ -335,26 +335,32 @@ fn an_idle_job_shows_its_state_and_one_removed_while_waiting_is_one_line() {
 
 #[test]
 fn allocate_returns_once_the_job_runs_and_the_next_command_lands_in_it() {
-    let condor = Host::new("tcshuser", &[]);
-    let out = run(Command::new(CSSH)
-        .env("CSSH_CONFIG", condor.config.path("config.toml"))
-        .args(["--allocate", "-F"])
-        .arg(&host().ssh_config)
-        .args(["-l", condor.user, &condor.alias]));
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let jobs = condor.jobs();
-    assert_eq!(jobs.len(), 1, "{jobs:?}");
-    let (id, status) = jobs[0].split_once(' ').unwrap();
-    assert_eq!(status, "2", "it runs already: {jobs:?}");
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.starts_with(&format!("cssh: {}: job {id} on ep", condor.alias))
-            && stderr.ends_with(" left\n")
-            && stderr.lines().count() == 1,
-        "{stderr}"
-    );
-    let (_, job) = condor.landed(&run(condor.cssh().arg(WHERE)));
-    assert_eq!(format!("{job}.0"), id, "the next command lands in it");
+    for user in ["tcshuser", "fishuser"] {
+        let condor = Host::new(user, &[]);
+        let out = run(Command::new(CSSH)
+            .env("CSSH_CONFIG", condor.config.path("config.toml"))
+            .args(["--allocate", "-F"])
+            .arg(&host().ssh_config)
+            .args(["-l", condor.user, &condor.alias]));
+        assert_eq!(out.status.code(), Some(0), "{user}: {}", describe(&out));
+        let jobs = condor.jobs();
+        assert_eq!(jobs.len(), 1, "{user}: {jobs:?}");
+        let (id, status) = jobs[0].split_once(' ').unwrap();
+        assert_eq!(status, "2", "{user}: it runs already: {jobs:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!("cssh: {}: job {id} on ep", condor.alias))
+                && stderr.ends_with(" left\n")
+                && stderr.lines().count() == 1,
+            "{user}: {stderr}"
+        );
+        let (_, job) = condor.landed(&run(condor.cssh().arg(WHERE)));
+        assert_eq!(
+            format!("{job}.0"),
+            id,
+            "{user}: the next command lands in it"
+        );
+    }
 }
 
 #[test]

@@ -77,13 +77,7 @@ fn a_prelude_that_fails_stops_the_session_in_one_line_and_the_doctor_says_so() {
                 "{alias} {prelude:?}: {seen}"
             );
         }
-        let out = run(Command::new(CSSH)
-            .env("CSSH_CONFIG", config.path("config.toml"))
-            .args(["--doctor", "--json", "-F"])
-            .arg(&host().ssh_config)
-            .arg("th-bash"));
-        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let report = crate::doctor::json_report(&config, &["th-bash"], 1);
         let runtime = crate::doctor::finding(&report, "th-bash", "runtime");
         assert_eq!(runtime["status"], "fail", "{runtime}");
         assert_eq!(

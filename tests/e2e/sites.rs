@@ -9,10 +9,10 @@
 use std::process::Command;
 
 use crate::harness::*;
-use crate::join;
 use crate::property::random_vectors_round_trip;
 use crate::sessions::interactive_command;
 use crate::transfer::{DataDir, Route, round_trip_as, small_tree};
+use crate::{doctor, join};
 
 const SHELLS: [&str; 7] = ["bash", "sh", "dash", "zsh", "tcsh", "csh", "fish"];
 
@@ -67,14 +67,8 @@ fn the_doctor_names_a_module_the_site_does_not_have() {
             "Lmod has detected the following error: The following module(s) are unknown: \"nosuch\"",
         ),
     ] {
-        let out = run(Command::new(CSSH)
-            .env("CSSH_CONFIG", config.path("config.toml"))
-            .args(["--doctor", "--json", "-F"])
-            .arg(&host().ssh_config)
-            .arg(alias));
-        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let runtime = crate::doctor::finding(&report, alias, "runtime");
+        let report = doctor::json_report(&config, &[alias], 1);
+        let runtime = doctor::finding(&report, alias, "runtime");
         assert_eq!(runtime["status"], "fail", "{runtime}");
         let value = runtime["value"].as_str().unwrap_or_default();
         assert!(
@@ -136,10 +130,13 @@ fn files_move_through_every_client_on_every_site() {
 #[test]
 fn an_instance_is_joined_on_every_site_and_through_the_runtime_in_setuid_mode() {
     // Setuid Apptainer's instances belong to root's namespaces: only its starter enters.
-    let aliases = host()
-        .sites
-        .iter()
-        .flat_map(|s| [format!("{s}-tcsh"), format!("{s}-bash")]);
+    let aliases = host().sites.iter().flat_map(|s| {
+        [
+            format!("{s}-bash"),
+            format!("{s}-tcsh"),
+            format!("{s}-fish"),
+        ]
+    });
     for alias in aliases {
         let alias: &'static str = Box::leak(alias.into_boxed_str());
         let instance = Instance::new(alias, "site");
@@ -184,14 +181,8 @@ fn the_doctor_reports_the_runtimes_mode() {
         ("th-bash", "in a user namespace"),
         ("setuid-bash", "setuid mode (no user namespace)"),
     ] {
-        let out = run(Command::new(CSSH)
-            .env("CSSH_CONFIG", config.path("config.toml"))
-            .args(["--doctor", "--json", "-F"])
-            .arg(&host().ssh_config)
-            .arg(alias));
-        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let start = crate::doctor::finding(&report, alias, "start");
+        let report = doctor::json_report(&config, &[alias], 0);
+        let start = doctor::finding(&report, alias, "start");
         assert!(
             start["value"].as_str().unwrap_or_default().ends_with(mode),
             "{alias}: {start}"
@@ -207,7 +198,7 @@ fn slurm_steps_and_their_instance_run_in_setuid_mode_on_a_setuid_node() {
         let config = Scratch::new(&format!(
             "[[host]]\npattern = \"setuid-*\"\nimage = \"{FULL_SIF}\"\nslurm = [\"--time=30\", \"--partition=setuid\"]\n{extra}\n"
         ));
-        for alias in ["setuid-bash", "setuid-tcsh"] {
+        for alias in ["setuid-bash", "setuid-tcsh", "setuid-fish"] {
             let out = run(cssh(&config).args([
                 alias,
                 &format!(

@@ -118,7 +118,7 @@ fn a_pty_shell_lands_in_the_job() {
 #[test]
 fn the_time_left_is_said_for_a_terminal_login_and_never_for_a_command() {
     let config = slurm_config(SLURM);
-    for alias in ["th-bash", "th-tcsh"] {
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
         let job = landed(&run(cssh(&config).args([alias, WHERE]))).1;
         // A command on a terminal first, then the login.
         let tmux = Tmux::start(&format!(
@@ -155,7 +155,7 @@ fn the_time_left_is_said_for_a_terminal_login_and_never_for_a_command() {
 #[test]
 fn allocate_returns_once_the_job_runs_and_the_next_command_lands_in_it() {
     let config = slurm_config(SLURM);
-    for user in ["bashuser", "tcshuser"] {
+    for user in ["bashuser", "tcshuser", "fishuser"] {
         let alias = format!("th-ahead-{}", rand_suffix());
         let out = run(Command::new(CSSH)
             .env("CSSH_CONFIG", config.path("config.toml"))
@@ -250,6 +250,7 @@ fn an_idle_allocation_ends_itself_and_never_while_a_session_lives() {
         scope.spawn(|| command(&steps, "fishuser"));
         scope.spawn(|| command(&nodes, "tcshuser"));
         scope.spawn(|| command(&nodes, "bashuser"));
+        scope.spawn(|| command(&nodes, "fishuser"));
         // An interactive login on a terminal.
         scope.spawn(|| {
             let alias = format!("th-idle-{}", rand_suffix());
@@ -480,7 +481,7 @@ fn node_mode_sessions_have_the_jobs_slurm_variables() {
     // The batch step's variables, as `srun` inside the session reads them: the job, its nodes,
     // its CPUs, where it was submitted from.
     let config = slurm_config(&format!("{SLURM}\nslurm_connect = \"ssh\""));
-    for alias in ["th-bash", "th-tcsh"] {
+    for alias in ["th-bash", "th-tcsh", "th-fish"] {
         let out = run(cssh(&config).args([
             alias,
             "echo host=$(hostname) job=$SLURM_JOB_ID nodes=$SLURM_JOB_NODELIST cpus=$SLURM_CPUS_ON_NODE submitted=$SLURM_SUBMIT_HOST; cat /etc/cssh-image-marker",
@@ -508,7 +509,7 @@ fn srun_inside_a_node_mode_session_runs_in_the_job() {
     let config = Scratch::new(&format!(
         "[[host]]\npattern = \"th-*\"\nimage = \"{SLURM_SIF}\"\nbinds = [\"/etc/slurm\", \"/run/munge\"]\n{SLURM}\nslurm_connect = \"ssh\"\n"
     ));
-    for user in ["bashuser", "tcshuser"] {
+    for user in ["bashuser", "tcshuser", "fishuser"] {
         let alias = format!("th-srun-{}", rand_suffix());
         let out = run(cssh(&config).args([
             "-l",
