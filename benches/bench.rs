@@ -30,8 +30,9 @@ fn main() {
     throughput(&host, &work, &mut report);
     repeated(&host, &work, &mut report);
     slurm(&host, &work, &mut report);
-    attach(&host, &mut report);
+    attach(&host, &work, &mut report);
     htcondor(&host, &work, &mut report);
+    job_sshd(&host, &work, &mut report);
     doctor(&host, &work, &mut report);
     let page = report.page(&host);
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
@@ -685,7 +686,9 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
     let config = config(
         work,
         "slurm.toml",
-        &format!("[[host]]\npattern = \"th-*\"\nimage = \"{IMAGE}\"\nslurm = [\"--time=10\"]\n"),
+        &format!(
+            "[[host]]\npattern = \"th-*\"\nimage = \"{IMAGE}\"\nslurm = [\"--time=10\"]\nslurm_connect = \"srun\"\n"
+        ),
     );
     let ssh = |script: &str| on_login_node(host, script);
     let cssh = |args: &[&str]| {
@@ -722,7 +725,7 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
         },
     );
     ssh(&format!("scancel {}", hand_jobs.join(" ")));
-    let section = "Compute nodes (Slurm: a real slurmctld and slurmd on the test host)";
+    let section = "Compute nodes (Slurm: a real slurmctld and slurmd on the test host; steps, `slurm_connect = \"srun\"`)";
     report.add(
         section,
         Row {
@@ -802,8 +805,13 @@ fn slurm(host: &Host, work: &Path, report: &mut Report) {
 /// Into a running batch job's own container: `cssh --attach J host true` against the join typed
 /// by hand, with the container's pid already known (`ssh login srun --jobid=J --overlap nsenter
 /// -t PID -U -m -p ... true`), which cssh finds on every call and checks after opening.
-fn attach(host: &Host, report: &mut Report) {
+fn attach(host: &Host, work: &Path, report: &mut Report) {
     let ssh = |script: &str| on_login_node(host, script);
+    let steps = config(
+        work,
+        "attach.toml",
+        "[[host]]\npattern = \"th-*\"\nslurm_connect = \"srun\"\n",
+    );
     let job = ssh(&format!(
         "J=$(sbatch --parsable --time=10 --output=/dev/null --wrap 'exec apptainer exec --contain --pid {IMAGE} sleep 600'); \
          until [ \"$(squeue -h -j $J -o %T)\" = RUNNING ]; do sleep 1; done; echo $J"
@@ -839,7 +847,7 @@ fn attach(host: &Host, report: &mut Report) {
             )
         },
         &mut || {
-            time(Command::new(CSSH).args([
+            time(Command::new(CSSH).arg("--config").arg(&steps).args([
                 "--attach",
                 &job,
                 "-F",
@@ -851,7 +859,7 @@ fn attach(host: &Host, report: &mut Report) {
     );
     ssh(&format!("scancel {job}"));
     report.add(
-        "Into a running job (Slurm)",
+        "Into a running job (Slurm, as a step: `slurm_connect = \"srun\"`)",
         Row {
             figure: "`cssh --attach J host true` against `ssh login srun --jobid=J --overlap nsenter -t PID -U -m -p --preserve-credentials -r -w true` (20 runs each)".into(),
             plain,
@@ -869,7 +877,9 @@ fn htcondor(host: &Host, work: &Path, report: &mut Report) {
     let config = config(
         work,
         "htcondor.toml",
-        &format!("[[host]]\npattern = \"th-*\"\nimage = \"{IMAGE}\"\nhtcondor = []\n"),
+        &format!(
+            "[[host]]\npattern = \"th-*\"\nimage = \"{IMAGE}\"\nhtcondor = []\nhtcondor_connect = \"condor_ssh_to_job\"\n"
+        ),
     );
     let ssh = |script: &str| on_login_node(host, script);
     let cssh = |args: &[&str]| {
@@ -907,8 +917,7 @@ fn htcondor(host: &Host, work: &Path, report: &mut Report) {
         },
     );
     ssh(&format!("condor_rm {}", hand_jobs.join(" ")));
-    let section =
-        "HTCondor pools (a real central manager, schedd and two execute points on the test host)";
+    let section = "HTCondor pools (a real central manager, schedd and two execute points on the test host; `htcondor_connect = \"condor_ssh_to_job\"`)";
     report.add(
         section,
         Row {
@@ -977,6 +986,165 @@ fn htcondor(host: &Host, work: &Path, report: &mut Report) {
             target: "(reported)".into(),
         },
     );
+}
+
+/// Into a running job by its own sshd (the default way): with `persist`, a command rides on the
+/// job's master, against the scheduler's own channel typed by hand over a master to the login
+/// node; a new connection against a step; 1 GiB through the job.
+fn job_sshd(host: &Host, work: &Path, report: &mut Report) {
+    const SECTION: &str = "The job's own sshd (the default way into a job: a master on the job's connection with `persist`)";
+    let runtime = work.join("sshd-run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let ssh = |script: &str| on_login_node(host, script);
+    let host_config = |name: &str, settings: &str| {
+        config(
+            work,
+            name,
+            &format!("[[host]]\npattern = \"th-*\"\nimage = \"{IMAGE}\"\n{settings}\n"),
+        )
+    };
+    let cssh = |config: &Path, alias: &str, command: &str| {
+        time(
+            Command::new(CSSH)
+                .arg("--config")
+                .arg(config)
+                .env("XDG_RUNTIME_DIR", &runtime)
+                .args(["-F", &host.ssh_config, "-l", "bashuser", alias, command]),
+        )
+    };
+    let master = format!("{}/hand-%C", work.display());
+    let by_hand = |command: &str| {
+        time(
+            Command::new("ssh")
+                .args(["-F", &host.ssh_config, "-o", "ControlMaster=auto", "-S", &master])
+                .args(["-o", "ControlPersist=2m", "th-bash", command]),
+        )
+    };
+    // Slurm: a command, then a command into the allocation's instance.
+    for (figure, settings, hand, target) in [
+        (
+            "Slurm, `persist`: `cssh host true` against `ssh -S master login srun --jobid=J --overlap apptainer exec IMG true` (20 pairs)",
+            "slurm = [\"--time=10\"]\npersist = \"2m\"",
+            format!("apptainer exec {IMAGE} true"),
+            "<= 0.4x",
+        ),
+        (
+            "Slurm, `persist` and `instance`: the same against `... apptainer exec instance://NAME true` (20 pairs)",
+            "slurm = [\"--time=10\"]\npersist = \"2m\"\ninstance = \"benchsshd\"",
+            "apptainer exec instance://benchsshd true".to_string(),
+            "<= 0.1x",
+        ),
+    ] {
+        let config = host_config("sshd-slurm.toml", settings);
+        let alias = "th-bench-sshd";
+        cssh(&config, alias, "true");
+        let job = ssh(&format!("squeue --me -h --name=cssh-{alias} -o %i"));
+        let hand = format!("srun --jobid={job} --overlap {hand}");
+        by_hand(&hand);
+        let (plain, mine, spread) =
+            paired(20, &mut || by_hand(&hand), &mut || cssh(&config, alias, "true"));
+        release(host, &config, alias);
+        report.add(
+            SECTION,
+            Row {
+                figure: figure.into(),
+                plain,
+                cssh: mine,
+                comparison: format!("pairs: {spread}"),
+                target: target.into(),
+            },
+        );
+    }
+    // HTCondor: a command in the job's container.
+    let condor = host_config("sshd-condor.toml", "htcondor = []\npersist = \"2m\"");
+    let alias = "th-bench-sshd-condor";
+    cssh(&condor, alias, "true");
+    let job = ssh(&format!(
+        "condor_q -constraint 'JobBatchName == \"cssh-{alias}\"' -format '%d.' ClusterId -format '%d' ProcId"
+    ));
+    let hand = format!("condor_ssh_to_job {job} true");
+    by_hand(&hand);
+    let (plain, mine, spread) =
+        paired(20, &mut || by_hand(&hand), &mut || cssh(&condor, alias, "true"));
+    release(host, &condor, alias);
+    report.add(
+        SECTION,
+        Row {
+            figure: "HTCondor, `persist`: `cssh host true` (in the job's container) against `ssh -S master ap condor_ssh_to_job J true` (on the execute point, outside it) (20 pairs)".into(),
+            plain,
+            cssh: mine,
+            comparison: format!("pairs: {spread}"),
+            target: "<= 0.1x".into(),
+        },
+    );
+    // A new connection, no master: the job's sshd against a step, both cssh's.
+    let sshd = host_config("sshd-new.toml", "slurm = [\"--time=10\"]");
+    let steps = host_config(
+        "steps-new.toml",
+        "slurm = [\"--time=10\"]\nslurm_connect = \"srun\"",
+    );
+    let alias = "th-bench-sshd-new";
+    cssh(&sshd, alias, "true");
+    let (plain, mine) = interleaved(10, &mut || cssh(&steps, alias, "true"), &mut || {
+        cssh(&sshd, alias, "true")
+    });
+    report.add(
+        SECTION,
+        Row {
+            figure: "a new connection into a running allocation, no `persist`: the job's sshd against a step (`slurm_connect = \"srun\"`), `cssh host true` both (10 runs each)".into(),
+            plain,
+            cssh: mine,
+            comparison: format!("{:.3}x", ratio(mine, plain)),
+            target: "(reported)".into(),
+        },
+    );
+    // 1 GiB through the job, up and down, against the same through a step.
+    let file = work.join("1GiB-job.bin");
+    let status = Command::new("head")
+        .args(["-c", "1G", "/dev/urandom"])
+        .stdout(std::fs::File::create(&file).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let through = |config: &Path, upload: bool| {
+        let mut command = Command::new(CSSH);
+        command
+            .arg("--config")
+            .arg(config)
+            .args(["-F", &host.ssh_config, "-l", "bashuser", alias]);
+        if upload {
+            command
+                .arg("cat >/dev/null")
+                .stdin(std::fs::File::open(&file).unwrap());
+        } else {
+            command.arg("head -c 1073741824 /dev/zero");
+        }
+        let start = Instant::now();
+        let status = command.stdout(Stdio::null()).status().unwrap();
+        assert!(status.success());
+        start.elapsed()
+    };
+    for upload in [true, false] {
+        let (plain, mine) = interleaved(3, &mut || through(&steps, upload), &mut || {
+            through(&sshd, upload)
+        });
+        let mib_s = |s: Stats| 1024.0 / s.median.as_secs_f64();
+        report.add(
+            SECTION,
+            Row {
+                figure: format!(
+                    "1 GiB {} the job: the job's sshd against a step (3 runs each)",
+                    if upload { "into" } else { "out of" }
+                ),
+                plain,
+                cssh: mine,
+                comparison: format!("{:.0} against {:.0} MiB/s", mib_s(mine), mib_s(plain)),
+                target: "(reported)".into(),
+            },
+        );
+    }
+    release(host, &sshd, alias);
+    let _ = std::fs::remove_file(&file);
 }
 
 /// `cssh --doctor` on 50 names of the test host: at once, one after another, and against 50

@@ -7,10 +7,14 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+
 use crate::config::{self, Config};
 use crate::doctor;
 use crate::exec;
 use crate::explain;
+use crate::hop;
+use crate::keys;
 use crate::options::{self, Mode, OwnOptions};
 use crate::output::{self, write_line, write_out};
 use crate::plan::{self, Local, Request};
@@ -23,6 +27,17 @@ pub fn main(argv: impl Iterator<Item = OsString>) -> ExitCode {
 }
 
 fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
+    // The ProxyCommand of a job's sshd: the hop's command line, exec'd as it was written.
+    if let [only] = args.as_slice()
+        && let Some(word) = only.to_str().and_then(|w| w.strip_prefix(hop::OPTION))
+    {
+        let hop_words = hop::decode(word).context("--hop: not a hop that cssh wrote")?;
+        return Err(exec::exec(
+            std::path::Path::new(&hop_words[0]),
+            &hop_words[1..],
+            &[],
+        ));
+    }
     let (own, ssh_args) = options::split(args)?;
     let request = Request {
         args: ssh_args,
@@ -30,7 +45,10 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         no_container: own.no_container,
         attach: own.attach.clone(),
         explain: own.mode == Mode::Explain,
-        progress: std::io::stderr().is_terminal(),
+        terminals: plan::Terminals {
+            stderr: std::io::stderr().is_terminal(),
+            stdin: std::io::stdin().is_terminal(),
+        },
     };
     match own.mode {
         Mode::Help => write_out(options::help().as_bytes())?,
@@ -76,7 +94,17 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         }
         Mode::Run | Mode::DryRun | Mode::Explain => {
             let mut system = System::new(&own)?;
-            let plan = plan::make(&request, &mut system)?;
+            let mut plan = plan::make(&request, &mut system)?;
+            if let (Some(pin), Mode::Run) = (&plan.pin, own.mode) {
+                // The job's sshd has no host key pinned here yet: its login node shows it.
+                let (status, printed) = exec::output(&system.ssh, &pin.args)?;
+                if !status.success() {
+                    let code = status.code().unwrap_or(255);
+                    return Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)));
+                }
+                keys::Store::open()?.pin(&pin.alias, &String::from_utf8_lossy(&printed))?;
+                plan = plan::make(&request, &mut system)?;
+            }
             match own.mode {
                 Mode::Explain => write_line(&explain::render(&plan, &system.ssh))?,
                 Mode::DryRun => write_line(&output::plan_line(&system.ssh, &plan))?,
@@ -148,5 +176,21 @@ impl Local for System {
         std::env::vars_os()
             .filter_map(|(name, _)| name.into_string().ok())
             .collect()
+    }
+
+    fn programs(&mut self) -> anyhow::Result<(PathBuf, PathBuf)> {
+        let me = std::env::current_exe().context("cannot tell where this cssh is")?;
+        Ok((me, self.ssh.clone()))
+    }
+
+    fn job_keys(&mut self, alias: &str) -> anyhow::Result<plan::JobKeys> {
+        let store = keys::Store::open()?;
+        let (identity, public) = store.client_key(&exec::keygen(&self.ssh)?)?;
+        Ok(plan::JobKeys {
+            identity,
+            public,
+            known_hosts: store.known_hosts(),
+            pinned: store.pinned(alias)?,
+        })
     }
 }

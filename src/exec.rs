@@ -64,6 +64,16 @@ pub fn real_ssh() -> anyhow::Result<PathBuf> {
     found
 }
 
+/// The ssh-keygen of the same OpenSSH as `ssh`: beside it, else the first on PATH.
+pub fn keygen(ssh: &Path) -> anyhow::Result<PathBuf> {
+    let beside = ssh.with_file_name(format!("ssh-keygen{}", std::env::consts::EXE_SUFFIX));
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    which::which("ssh-keygen")
+        .context("no ssh-keygen beside ssh or on PATH (it makes the key of your jobs' sshd)")
+}
+
 /// The cssh that cscp, csftp and crsync hand to their client: the one installed beside them,
 /// else the first on PATH. Always an absolute path, since scp and sftp run it as given.
 pub fn cssh() -> anyhow::Result<PathBuf> {

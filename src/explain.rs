@@ -73,6 +73,27 @@ pub fn render(plan: &Plan, ssh: &Path) -> Vec<u8> {
             }
         }
     }
+    if let Some(hop) = &plan.hop {
+        out += "way: the job's own sshd, started on its node for this connection: ssh's ProxyCommand (cssh --hop=...) execs the hop, whose script the login node runs; the remote script above runs in the job\n";
+        let words = &hop.args[..hop.args.len().saturating_sub(1)];
+        let _ = writeln!(
+            out,
+            "hop: {} SCRIPT",
+            String::from_utf8_lossy(&output::command_line(ssh, words))
+        );
+        out += "hop script (run by the login node's /bin/sh):\n";
+        for line in String::from_utf8_lossy(&hop.script).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    if let Some(pin) = &plan.pin {
+        let _ = writeln!(
+            out,
+            "first: a connection to the login node makes the job's sshd a host key where it has none, admits this machine's key ({}) and prints the host key, which cssh pins for {}; the session is planned then",
+            crate::remote::KEY_DIR,
+            pin.alias
+        );
+    }
     if plan.first_hop.is_some() {
         out += "first: a connection to the login node finds the job (the host's allocation, waited for, or the job attached to) and prints its node\n";
     }

@@ -97,15 +97,21 @@ pub fn getopt(
 /// `args` without every option whose letter is one of `letters`, and its value: a word left as
 /// a lone `-` disappears, as does a value that stood in the next word. All other bytes stay.
 pub fn remove(args: &[OsString], options: &[Opt], letters: &[u8]) -> Vec<OsString> {
+    remove_where(args, options, |o| letters.contains(&o.letter))
+}
+
+/// `args` without every option that `doomed` picks, and its value, as [`remove`] does.
+pub fn remove_where(
+    args: &[OsString],
+    options: &[Opt],
+    doomed: impl Fn(&Opt) -> bool,
+) -> Vec<OsString> {
     let mut words: Vec<Option<Vec<u8>>> = args
         .iter()
         .map(|w| Some(w.as_encoded_bytes().to_vec()))
         .collect();
     // Right to left within a word, so earlier offsets stay valid.
-    let mut doomed: Vec<&Opt> = options
-        .iter()
-        .filter(|o| letters.contains(&o.letter))
-        .collect();
+    let mut doomed: Vec<&Opt> = options.iter().filter(|o| doomed(o)).collect();
     doomed.sort_by_key(|o| std::cmp::Reverse((o.word, o.at)));
     for opt in doomed {
         let Some(word) = words[opt.word].as_mut() else {

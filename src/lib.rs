@@ -26,10 +26,13 @@ pub mod doctor;
 pub mod exec;
 pub mod explain;
 pub mod getopt;
+pub mod hop;
+pub mod keys;
 pub mod options;
 pub mod output;
 pub mod pattern;
 pub mod plan;
+pub mod private;
 pub mod quote;
 pub mod remote;
 #[cfg(test)]

@@ -25,6 +25,17 @@ pub fn command_line(program: &Path, args: &[OsString]) -> Vec<u8> {
 /// The command line of a plan: with a first hop, its output takes the node's place, so the
 /// line still runs as printed.
 pub fn plan_line(program: &Path, plan: &Plan) -> Vec<u8> {
+    if let Some(pin) = &plan.pin {
+        let mut line = command_line(program, &pin.args);
+        line.extend_from_slice(
+            format!(
+                "\n# cssh pins the host key this prints for {} (the job's sshd), then runs the session",
+                pin.alias
+            )
+            .as_bytes(),
+        );
+        return line;
+    }
     let Some(hop) = &plan.first_hop else {
         return command_line(program, &plan.args);
     };

@@ -17,12 +17,15 @@ use crate::config::{self, Config, Resolution};
 use crate::pattern::glob_match;
 use crate::quote;
 use crate::remote::scheduler::slurm::Allocation;
-use crate::remote::{self, CondorJob, HostJob, Payload, Place, Target};
+use crate::remote::{self, CondorJob, HostJob, Job, Payload, Place, Scheduler, Target, Way};
 use crate::settings::{
-    self, Attach, ForwardEnv, Image, Settings, SlurmConnect, SlurmTransfers, is_env_name,
+    self, Attach, ForwardEnv, HtcondorConnect, Image, Settings, SlurmConnect, SlurmTransfers,
+    is_env_name,
 };
 use crate::ssh_args::{self, Invocation, Session, TtyRequest};
 use crate::words;
+
+mod sshd;
 
 /// What cssh was asked to run.
 #[derive(Debug, Clone, Default)]
@@ -38,8 +41,17 @@ pub struct Request {
     /// `--explain`: read the configuration even where the decision does not need it, so the
     /// report is whole.
     pub explain: bool,
-    /// The user's stderr is a terminal: a pending Slurm allocation shows its state there.
-    pub progress: bool,
+    /// Which of the user's streams are terminals.
+    pub terminals: Terminals,
+}
+
+/// Which of the user's streams are terminals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Terminals {
+    /// A pending Slurm allocation or HTCondor job shows its state on stderr.
+    pub stderr: bool,
+    /// With stderr too: an interactive login says its job's time left.
+    pub stdin: bool,
 }
 
 /// What a plan asks of the machine it runs on.
@@ -60,6 +72,29 @@ pub trait Local {
     fn control_dir(&mut self) -> anyhow::Result<PathBuf>;
     /// The names of cssh's own environment variables: what ssh's SendEnv patterns match.
     fn variable_names(&mut self) -> Vec<String>;
+    /// This program, and the real ssh: a ProxyCommand runs the one to exec the other. Unless
+    /// told, neither is known.
+    fn programs(&mut self) -> anyhow::Result<(PathBuf, PathBuf)> {
+        anyhow::bail!("no programs here")
+    }
+    /// The job sshd's client key, made the first time, and the host key pinned for `alias`.
+    /// Unless told, there is none.
+    fn job_keys(&mut self, _alias: &str) -> anyhow::Result<JobKeys> {
+        anyhow::bail!("no keys here")
+    }
+}
+
+/// What connections to a job's own sshd use on this machine (see `keys`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobKeys {
+    /// The client key's private file.
+    pub identity: PathBuf,
+    /// Its public line, which the job's sshd admits.
+    pub public: String,
+    /// The file of pinned host keys.
+    pub known_hosts: PathBuf,
+    /// The host key pinned for the alias asked about (`TYPE BASE64`), and its line.
+    pub pinned: Option<(String, usize)>,
 }
 
 /// A [`Local`] that answers from given values and runs nothing: for tests and fuzzing.
@@ -72,6 +107,8 @@ pub struct Given {
     pub ssh_config_silent: bool,
     pub control_dir: PathBuf,
     pub variable_names: Vec<String>,
+    /// The job sshd's keys; `pinned` answers for every alias.
+    pub job_keys: JobKeys,
 }
 
 impl Local for Given {
@@ -98,6 +135,14 @@ impl Local for Given {
     fn variable_names(&mut self) -> Vec<String> {
         self.variable_names.clone()
     }
+
+    fn programs(&mut self) -> anyhow::Result<(PathBuf, PathBuf)> {
+        Ok(("/usr/bin/cssh".into(), "/usr/bin/ssh".into()))
+    }
+
+    fn job_keys(&mut self, _: &str) -> anyhow::Result<JobKeys> {
+        Ok(self.job_keys.clone())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +153,29 @@ pub struct Plan {
     pub report: Report,
     /// A connection to run before ssh: it prints the node that `args[node_at]` stands for.
     pub first_hop: Option<FirstHop>,
+    /// A host key to pin before there is a plan: the args are empty, and the plan is made
+    /// again once it is pinned.
+    pub pin: Option<PinStep>,
+    /// The hop that the ProxyCommand runs, where the session reaches its job's own sshd.
+    pub hop: Option<Hop>,
+}
+
+/// The ProxyCommand's connection to the login node, for `--explain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// ssh's arguments, the script's word last.
+    pub args: Vec<OsString>,
+    /// The script the login node's /bin/sh runs.
+    pub script: Vec<u8>,
+}
+
+/// An ssh connection to the login node that makes the job sshd's host key where it is missing,
+/// admits this machine's client key, and prints the host key, to pin for `alias`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinStep {
+    /// ssh's arguments for it.
+    pub args: Vec<OsString>,
+    pub alias: String,
 }
 
 /// An ssh connection to the login node that waits for the Slurm allocation and prints the name
@@ -185,6 +253,8 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         decision: Decision::Passthrough(why),
         report,
         first_hop: None,
+        pin: None,
+        hop: None,
     };
     if request.no_container && !request.explain {
         return Ok(passthrough("--no-container".into(), Report::default()));
@@ -193,9 +263,9 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
     // A line that opens no session (git's `-G` probe, `-V`) never reads the configuration, so
     // it behaves as plain ssh even while the file is being edited; `-O` does, for the master
     // that `persist` keeps.
-    let reads_config = parsed
-        .as_ref()
-        .is_ok_and(|inv| inv.session() != Session::None || inv.controls_master());
+    let reads_config = parsed.as_ref().is_ok_and(|inv| {
+        inv.session() != Session::None || inv.controls_master() || inv.tunnel_only()
+    });
     let mut report = Report::default();
     let config = if request.explain || (reads_config && !request.no_container) {
         let host = parsed.as_ref().ok().map(|inv| inv.host.as_encoded_bytes());
@@ -227,15 +297,16 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         image_override: request.image.as_deref(),
         attach: request.attach.as_ref().or(settings.attach.as_ref()),
         config_file: report.config.as_ref().map_or("", |(file, _)| file),
-        progress: request.progress,
+        progress: request.terminals.stderr,
+        terminal: request.terminals.stdin,
     };
     if inv.controls_master()
         && settings.persist.is_some()
-        && image_for(&cx).is_some()
-        && let Some(dir) = reuse_directory(&inv, local)?
+        && let Some(image) = image_for(&cx)
+        && let Some(path) = master_path(&inv, &cx, image, local)?
     {
         // `-O check|exit|stop|...` goes to the master that sessions of this host share.
-        let mut args = vec![OsString::from("-o"), control_path(&dir)];
+        let mut args = vec![OsString::from("-o"), path];
         args.extend(inv.args.iter().cloned());
         return Ok(Plan {
             args,
@@ -244,14 +315,20 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
             ),
             report,
             first_hop: None,
+            pin: None,
+            hop: None,
         });
     }
     let Decided {
         mut args,
         decision,
         mut first_hop,
+        pin,
+        hop,
+        shares_its_own,
     } = decide(&inv, &cx, local)?;
-    if let (Decision::Container { .. }, Some(persist)) = (&decision, &settings.persist)
+    if let (Decision::Container { .. }, Some(persist), false) =
+        (&decision, &settings.persist, shares_its_own)
         && let Some(dir) = reuse_directory(&inv, local)?
     {
         let args_before = args.len();
@@ -267,7 +344,28 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         decision,
         report,
         first_hop,
+        pin,
+        hop,
     })
+}
+
+/// The ControlPath of the master that a host's sessions share with `persist`: the job's own,
+/// for a host whose sessions reach their job's sshd; else the login node's, unless the command
+/// line or ssh_config decides multiplexing.
+fn master_path(
+    inv: &Invocation,
+    cx: &Context,
+    image: &str,
+    local: &mut dyn Local,
+) -> anyhow::Result<Option<OsString>> {
+    let host = checked_host(inv.host.as_encoded_bytes())?;
+    if cfg!(unix)
+        && !inv.sets_multiplexing()
+        && let Place::Job(_, Way::Sshd) = place(&host, image, cx, Payload::Shell)?
+    {
+        return Ok(Some(sshd::job_control_path(inv, cx, &local.control_dir()?)));
+    }
+    Ok(reuse_directory(inv, local)?.map(|dir| control_path(&dir)))
 }
 
 /// A [`Local`] that runs `ssh -G` once for a command line, however many decisions ask.
@@ -307,9 +405,18 @@ impl Local for Remembering<'_> {
     fn variable_names(&mut self) -> Vec<String> {
         self.local.variable_names()
     }
+
+    fn programs(&mut self) -> anyhow::Result<(PathBuf, PathBuf)> {
+        self.local.programs()
+    }
+
+    fn job_keys(&mut self, alias: &str) -> anyhow::Result<JobKeys> {
+        self.local.job_keys(alias)
+    }
 }
 
 /// Everything the decision depends on besides the command line.
+#[derive(Clone, Copy)]
 struct Context<'a> {
     settings: &'a Settings,
     /// `--image` from cssh's own options, which tags any host for one call.
@@ -320,6 +427,8 @@ struct Context<'a> {
     config_file: &'a str,
     /// The user's stderr is a terminal.
     progress: bool,
+    /// The user's stdin is a terminal.
+    terminal: bool,
 }
 
 /// What [`decide`] settles: ssh's arguments, the decision, and any connection to run first.
@@ -327,6 +436,11 @@ struct Decided {
     args: Vec<OsString>,
     decision: Decision,
     first_hop: Option<FirstHop>,
+    pin: Option<PinStep>,
+    hop: Option<Hop>,
+    /// The arguments share connections as they say already (a job's own master): `persist`
+    /// adds nothing.
+    shares_its_own: bool,
 }
 
 fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Result<Decided> {
@@ -335,14 +449,19 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
             args: inv.args.clone(),
             decision: Decision::Passthrough(why.into()),
             first_hop: None,
+            pin: None,
+            hop: None,
+            shares_its_own: false,
         })
     };
     let Some(image) = image_for(cx) else {
         return plain(untagged_reason(cx));
     };
     let session = inv.session();
-    let payload = match payload_of(inv, &session) {
-        Ok(payload) => payload,
+    // A tunnel alone (`-N`) goes where the host's sessions go, where its job can be reached.
+    let (payload, no_session) = match payload_of(inv, &session) {
+        Ok(payload) => (Some(payload), ""),
+        Err(why) if inv.tunnel_only() => (None, why),
         Err(why) => return plain(why),
     };
     if inv
@@ -377,23 +496,32 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
         image,
         settings: cx.settings,
         config_file: cx.config_file,
-        place: place(&host, image, cx, payload)?,
+        place: place(&host, image, cx, payload.unwrap_or(Payload::Shell))?,
         sent: &sent,
     };
+    if let Place::Job(_, Way::Sshd) = &target.place {
+        return sshd::decide(inv, cx, &target, payload, local);
+    }
+    let Some(payload) = payload else {
+        return plain(no_session);
+    };
     let first_hop_script = match &target.place {
-        Place::Node(allocation) => remote::node_query_script(&target, allocation),
-        Place::AttachedNode(job) => remote::attached_node_query_script(&target, job),
-        Place::Here
-        | Place::Step(_)
-        | Place::Attached(_)
-        | Place::Condor(_)
-        | Place::AttachedCondor(_) => {
+        Place::Job(Job::Own(HostJob::Slurm(allocation)), Way::NodeSsh) => {
+            remote::node_query_script(&target, allocation)
+        }
+        Place::Job(Job::Attached(Scheduler::Slurm, job), Way::NodeSsh) => {
+            remote::attached_node_query_script(&target, job)
+        }
+        _ => {
             let script = remote::script(&target, payload);
             let args = session_args(inv, carry(&script)?);
             return Ok(Decided {
                 args,
                 decision: Decision::Container { script },
                 first_hop: None,
+                pin: None,
+                hop: None,
+                shares_its_own: false,
             });
         }
     };
@@ -426,6 +554,9 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
             args: first,
             node_at,
         }),
+        pin: None,
+        hop: None,
+        shares_its_own: false,
     })
 }
 
@@ -507,16 +638,22 @@ fn place(host: &str, image: &str, cx: &Context, payload: Payload) -> Result<Plac
     }
     // Everything of an attached host runs in the job: its container's files are the point.
     if let Some(job) = cx.attach {
-        return Ok(match (&settings.htcondor, settings.slurm_connect) {
-            (Some(_), _) => Place::AttachedCondor(job.clone()),
-            (None, Some(SlurmConnect::Ssh)) => Place::AttachedNode(job.clone()),
-            (None, _) => Place::Attached(job.clone()),
-        });
+        let scheduler = match settings.htcondor {
+            Some(_) => Scheduler::Htcondor,
+            None => Scheduler::Slurm,
+        };
+        return Ok(Place::Job(
+            Job::Attached(scheduler, job.clone()),
+            way(scheduler, settings),
+        ));
     }
     // An HTCondor host's transfers run in its job too: the job's container is the one view,
     // and an access point need not have Apptainer.
     if let Some(lines) = &settings.htcondor {
-        return Ok(Place::Condor(condor_job(host, image, lines, cx)));
+        return Ok(Place::Job(
+            Job::Own(HostJob::Htcondor(condor_job(host, image, lines, cx))),
+            way(Scheduler::Htcondor, settings),
+        ));
     }
     let transfer = match payload {
         Payload::Sftp | Payload::Arguments(_) => true,
@@ -526,11 +663,29 @@ fn place(host: &str, image: &str, cx: &Context, payload: Payload) -> Result<Plac
     if transfer && settings.slurm_transfers != Some(SlurmTransfers::Job) {
         return Ok(Place::Here);
     }
-    Ok(match (allocation(host, cx), settings.slurm_connect) {
-        (None, _) => Place::Here,
-        (Some(allocation), Some(SlurmConnect::Ssh)) => Place::Node(allocation),
-        (Some(allocation), _) => Place::Step(allocation),
+    Ok(match allocation(host, cx) {
+        None => Place::Here,
+        Some(allocation) => Place::Job(
+            Job::Own(HostJob::Slurm(allocation)),
+            way(Scheduler::Slurm, settings),
+        ),
     })
+}
+
+/// How a host's sessions reach its job under `scheduler`, as its settings say: by the job's
+/// own sshd unless they say otherwise.
+fn way(scheduler: Scheduler, settings: &Settings) -> Way {
+    match scheduler {
+        Scheduler::Slurm => match settings.slurm_connect {
+            None | Some(SlurmConnect::Sshd) => Way::Sshd,
+            Some(SlurmConnect::Srun) => Way::Channel,
+            Some(SlurmConnect::Ssh) => Way::NodeSsh,
+        },
+        Scheduler::Htcondor => match settings.htcondor_connect {
+            None | Some(HtcondorConnect::Sshd) => Way::Sshd,
+            Some(HtcondorConnect::CondorSshToJob) => Way::Channel,
+        },
+    }
 }
 
 /// Stands for the allocation's node until the first connection names it: no argv word can
@@ -661,6 +816,7 @@ fn remote_command(
         attach: request.attach.as_ref().or(settings.attach.as_ref()),
         config_file: &config.file,
         progress: false,
+        terminal: false,
     };
     let image = image_for(&cx).ok_or_else(|| {
         Refusal(format!(
@@ -672,9 +828,8 @@ fn remote_command(
     let host = checked_host(inv.host.as_encoded_bytes())?;
     // The command runs on the login node: a step reaches the node from there.
     let place = match place(&host, image, &cx, payload)? {
-        Place::Node(allocation) => Place::Step(allocation),
-        Place::AttachedNode(job) => Place::Attached(job),
-        place => place,
+        Place::Job(job, _) => Place::Job(job, Way::Channel),
+        place @ Place::Here => place,
     };
     let target = Target {
         host: &host,
@@ -817,7 +972,8 @@ fn on_login_node(
         image_override: request.image.as_deref(),
         attach: None,
         config_file: &config.file,
-        progress: request.progress,
+        progress: request.terminals.stderr,
+        terminal: request.terminals.stdin,
     };
     let target = Target {
         host: &host,
@@ -835,6 +991,8 @@ fn on_login_node(
         decision: Decision::Container { script },
         report: Report::default(),
         first_hop: None,
+        pin: None,
+        hop: None,
     })
 }
 
@@ -865,6 +1023,17 @@ pub struct Probe {
     pub job: Option<HostJob>,
     /// The running job an attached host enters, where it has `attach`.
     pub attach: Option<Attach>,
+    /// The job's own sshd, where the host's sessions reach their job by it.
+    pub sshd: Option<SshdPin>,
+}
+
+/// What this machine keeps for a host's job sshd: the name its host key is pinned under, the
+/// file of pins, and the pin (`TYPE BASE64` and its line), if the host has one yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshdPin {
+    pub alias: String,
+    pub known_hosts: String,
+    pub pinned: Option<(String, usize)>,
 }
 
 /// The doctor's probe of `host` with ssh's `options`: the session's own script steps, run the
@@ -892,10 +1061,26 @@ pub fn probe(
         attach: None,
         config_file: &config.file,
         progress: false,
+        terminal: false,
     };
     let image = image_for(&cx);
     let job = host_job(&name, image, &cx);
     let attach = resolution.settings.attach.clone();
+    let scheduler = match (&job, &attach) {
+        (Some(HostJob::Htcondor(_)), _) | (None, Some(_)) if cx.settings.htcondor.is_some() => {
+            Some(Scheduler::Htcondor)
+        }
+        (Some(_), _) | (None, Some(_)) => Some(Scheduler::Slurm),
+        (None, None) => None,
+    };
+    let sshd_keys = match scheduler {
+        Some(scheduler) if way(scheduler, cx.settings) == Way::Sshd => {
+            let alias = crate::keys::alias(&name);
+            Some((local.job_keys(&alias)?, alias))
+        }
+        _ => None,
+    };
+    let client = sshd_keys.as_ref().map(|(keys, _)| keys.public.as_str());
     let script = match (&attach, image) {
         (Some(job), _) => remote::probe::attach_probe_script(
             &Target {
@@ -907,6 +1092,7 @@ pub fn probe(
                 sent: &[],
             },
             job,
+            client,
         ),
         (None, Some(image)) => remote::probe::probe_script(
             &Target {
@@ -918,6 +1104,7 @@ pub fn probe(
                 sent: &[],
             },
             job.as_ref(),
+            client,
         ),
         (None, None) => remote::probe::plain_probe_script(),
     };
@@ -937,6 +1124,23 @@ pub fn probe(
         if let Some(dir) = reuse_directory(&inv, local)? {
             args = with_connection_reuse(args, &dir, persist);
             check = with_connection_reuse(check, &dir, persist);
+        }
+        // A host whose sessions reach their job's own sshd keeps its master there.
+        let sessions = Context {
+            attach: attach.as_ref(),
+            ..cx
+        };
+        if sshd_keys.is_some()
+            && let Some(path) = master_path(&inv, &sessions, remote::CONTAINER, local)?
+        {
+            check = [OsString::from("-o"), path]
+                .into_iter()
+                .chain(inv.args.iter().cloned())
+                .collect();
+            check.splice(
+                inv.destination + 2..inv.destination + 2,
+                ["-O", "check"].map(OsString::from),
+            );
         }
         master_check = Some(check);
     }
@@ -960,6 +1164,11 @@ pub fn probe(
         settings: resolution.settings.clone(),
         job,
         attach,
+        sshd: sshd_keys.map(|(keys, alias)| SshdPin {
+            alias,
+            known_hosts: keys.known_hosts.display().to_string(),
+            pinned: keys.pinned,
+        }),
     })
 }
 
@@ -1019,6 +1228,12 @@ mod tests {
             ssh_config_silent: false,
             control_dir: PathBuf::from("/run/user/7/cssh"),
             variable_names: Vec::new(),
+            job_keys: JobKeys {
+                identity: PathBuf::from("/k/key/id_ed25519"),
+                public: "ssh-ed25519 CLIENT cssh job key".into(),
+                known_hosts: PathBuf::from("/k/known_hosts"),
+                pinned: Some(("ssh-ed25519 PINNED".into(), 3)),
+            },
         }
     }
 
@@ -1056,7 +1271,8 @@ mod tests {
 
     #[test]
     fn an_attached_host_enters_the_job_without_an_image_for_every_payload() {
-        let attached = "[[host]]\npattern = \"h\"\nattach = { name = \"train\" }\n";
+        let attached =
+            "[[host]]\npattern = \"h\"\nattach = { name = \"train\" }\nslurm_connect = \"srun\"\n";
         for words in [&["h"][..], &["h", "ls"], &["-s", "h", "sftp"]] {
             let plan = plan(words, attached).unwrap();
             let Decision::Container { script } = &plan.decision else {
@@ -1140,13 +1356,7 @@ mod tests {
 
     #[test]
     fn sessionless_and_unparsable_lines_pass_through_without_reading_the_configuration() {
-        for words in [
-            &["-G", "h"][..],
-            &["-N", "h"],
-            &["-V"],
-            &["-j", "h"],
-            &["-p"],
-        ] {
+        for words in [&["-G", "h"][..], &["-V"], &["-j", "h"], &["-p"]] {
             let request = Request {
                 args: os(words),
                 ..Request::default()
@@ -1480,7 +1690,8 @@ mod tests {
     #[test]
     fn slurm_sessions_run_in_the_job_and_transfers_where_configured() {
         let runs_in_job = |words: &[&str], transfers: &str| {
-            let toml = format!("{TAGGED}slurm = [\"-p\", \"gpu\"]\n{transfers}");
+            let toml =
+                format!("{TAGGED}slurm = [\"-p\", \"gpu\"]\nslurm_connect = \"srun\"\n{transfers}");
             match plan(words, &toml).unwrap().decision {
                 Decision::Container { script } => {
                     let script = String::from_utf8(script).unwrap();
@@ -1513,7 +1724,9 @@ mod tests {
             Decision::Container { script } => String::from_utf8(script).unwrap(),
             Decision::Passthrough(why) => panic!("{why}"),
         };
-        let toml = format!("{TAGGED}htcondor = [\"request_cpus = 2\"]\n");
+        let toml = format!(
+            "{TAGGED}htcondor = [\"request_cpus = 2\"]\nhtcondor_connect = \"condor_ssh_to_job\"\n"
+        );
         for words in [
             &["h", "make"][..],
             &["h"],
@@ -1530,7 +1743,9 @@ mod tests {
             assert!(script.contains("'request_cpus = 2' queue"), "{script}");
         }
         // Attached, the job is HTCondor's too: found, never submitted.
-        let attached = format!("{TAGGED}htcondor = []\nattach = \"12.3\"\n");
+        let attached = format!(
+            "{TAGGED}htcondor = []\nhtcondor_connect = \"condor_ssh_to_job\"\nattach = \"12.3\"\n"
+        );
         let script = script_of(&["h", "id"], &attached);
         assert!(
             script.starts_with("cssh_job=12.3\n") && !script.contains("condor_submit"),

@@ -137,6 +137,34 @@ pub(crate) fn base64(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The script that a command of [`for_login_shell`] carries (its printf form), for tests.
+#[cfg(test)]
+pub(crate) fn carried(command: &[u8]) -> Vec<u8> {
+    let mut rest = command
+        .strip_prefix(BOOTSTRAP)
+        .and_then(|r| r.split(|&b| b == b' ').next().map(|_| r))
+        .expect("a bootstrap in printf form");
+    let mut format = Vec::new();
+    while let Some(quoted) = rest.strip_prefix(b" '") {
+        let end = quoted.iter().position(|&b| b == b'\'').unwrap();
+        format.extend_from_slice(&quoted[..end]);
+        rest = &quoted[end + 1..];
+    }
+    let mut script = Vec::new();
+    let mut i = 0;
+    while i < format.len() {
+        if format[i] == b'\\' {
+            let digits = std::str::from_utf8(&format[i + 1..i + 4]).unwrap();
+            script.push(u8::from_str_radix(digits, 8).unwrap());
+            i += 4;
+        } else {
+            script.push(format[i]);
+            i += 1;
+        }
+    }
+    script
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

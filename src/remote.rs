@@ -15,6 +15,7 @@
 
 mod container;
 pub mod facts;
+mod job_sshd;
 mod join;
 mod launch;
 pub mod probe;
@@ -22,62 +23,67 @@ mod runtime;
 pub mod scheduler;
 mod script;
 mod session;
+mod sshd;
 mod target;
 
 use crate::quote::sh;
 use crate::settings::Attach;
 pub use container::CONTAINER;
+pub use job_sshd::hop_script;
 use launch::{batch_script, instance_start, launcher, stale_warning};
 pub use runtime::drops_environment;
 use runtime::{bind_check, image_check, option_check, prelude, runtime_lookup};
 use scheduler::htcondor;
 use scheduler::slurm::{self, Allocation, attach};
 use script::Script;
+pub use script::fingerprint;
 pub use session::is_transfer;
 use session::{Inner, environment, payload_command};
+pub use sshd::{KEY_DIR, Keys, pin_script};
 pub use target::{
-    CondorJob, HostJob, MISSING_ON_REMOTE, Payload, Place, SFTP_SERVER_PATHS, Target,
+    CondorJob, HostJob, Job, MISSING_ON_REMOTE, Payload, Place, SFTP_SERVER_PATHS, Scheduler,
+    Target, Way,
 };
 
 /// Builds the script text: each step writes its part, in the order the remote runs them.
 pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
+    if let Place::Job(job, Way::Sshd) = &target.place {
+        return job_sshd::session(target, job, payload);
+    }
     let mut s = Script::default();
     prelude(&mut s, target);
-    match &target.place {
-        Place::Condor(job) => {
+    let Place::Job(job, way) = &target.place else {
+        runtime_lookup(&mut s, target);
+        image_check(&mut s, target);
+        container(&mut s, target, payload);
+        return s.text;
+    };
+    let inner = || Inner::of(target, payload);
+    match (job, way) {
+        // HTCondor's execute points run no sshd of the user's: its jobs are reached through
+        // condor_ssh_to_job.
+        (Job::Own(HostJob::Htcondor(job)), _) => {
             image_check(&mut s, target);
             htcondor::job(&mut s, target, job);
             announce(&mut s, payload, |s| htcondor::time_left(s, target));
-            htcondor::reach(&mut s, target, &Inner::of(target, payload));
-            return s.text;
+            htcondor::reach(&mut s, target, &inner());
         }
-        Place::AttachedCondor(job) => {
+        (Job::Attached(Scheduler::Htcondor, job), _) => {
             htcondor::find_job(&mut s, target, job);
             htcondor::reachable(&mut s, target);
-            htcondor::reach(&mut s, target, &Inner::of(target, payload));
-            return s.text;
+            htcondor::reach(&mut s, target, &inner());
         }
-        _ => {}
-    }
-    if let Place::Attached(job) | Place::AttachedNode(job) = &target.place {
-        let inner = Inner::of(target, payload);
-        attach::find_job(&mut s, target, job);
-        if let Place::Attached(_) = target.place {
-            attach::step(&mut s, target, job, &inner);
-        } else {
-            attach::enter(&mut s, target, job, &inner);
+        (Job::Attached(Scheduler::Slurm, job), Way::Channel | Way::Sshd) => {
+            attach::find_job(&mut s, target, job);
+            attach::step(&mut s, target, job, &inner());
         }
-        return s.text;
-    }
-    runtime_lookup(&mut s, target);
-    image_check(&mut s, target);
-    match &target.place {
-        Place::Here
-        | Place::Attached(_)
-        | Place::AttachedNode(_)
-        | Place::Condor(_)
-        | Place::AttachedCondor(_) => {}
-        Place::Step(allocation) => {
+        (Job::Attached(Scheduler::Slurm, job), Way::NodeSsh) => {
+            attach::find_job(&mut s, target, job);
+            attach::enter(&mut s, target, job, &inner());
+        }
+        (Job::Own(HostJob::Slurm(allocation)), Way::Channel | Way::Sshd) => {
+            runtime_lookup(&mut s, target);
+            image_check(&mut s, target);
             slurm::allocation(
                 &mut s,
                 target,
@@ -86,47 +92,54 @@ pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
             );
             announce(&mut s, payload, |s| slurm::time_left(s, target));
             slurm::connecting(&mut s, allocation);
+            // A step's runtime starts on the node, where its binds are the node's to check; its
+            // options are the runtime's, whose version a cluster keeps the same on every node.
+            if target.settings.instance.is_none() {
+                option_check(&mut s, target, "exec");
+            }
+            launch(&mut s, target, payload);
         }
-        Place::Node(allocation) => {
+        (Job::Own(HostJob::Slurm(allocation)), Way::NodeSsh) => {
+            runtime_lookup(&mut s, target);
+            image_check(&mut s, target);
             slurm::join(&mut s, allocation);
             announce(&mut s, payload, |s| {
                 s.raw("cssh_job=$SLURM_JOB_ID\n");
                 slurm::time_left(s, target);
             });
+            container(&mut s, target, payload);
         }
-    }
-    if let (Some(instance), Place::Here | Place::Node(_)) =
-        (&target.settings.instance, &target.place)
-    {
-        // The command's words first, while the session's variables are as ssh left them.
-        s.raw("set --");
-        environment(&mut s, target);
-        payload_command(&mut s, target, payload);
-        s.raw("\n");
-        stale_warning(&mut s, target, instance);
-        join::enter(
-            &mut s,
-            &String::from_utf8_lossy(&sh(instance.as_bytes())),
-            |s| {
-                bind_check(s, target);
-                instance_start(s, target, instance);
-            },
-        );
-    } else {
-        // A step's runtime starts on the node, where its binds are the node's to check; its
-        // options are the runtime's, whose version a cluster keeps the same on every node.
-        if let Place::Here | Place::Node(_) = target.place {
-            bind_check(&mut s, target);
-        }
-        if target.settings.instance.is_none() {
-            option_check(&mut s, target, "exec");
-        }
-        launcher(&mut s, target);
-        environment(&mut s, target);
-        payload_command(&mut s, target, payload);
-        s.raw("\n");
     }
     s.text
+}
+
+/// The session in a container on the host the script runs on: into the instance, started
+/// first where it does not run, else a new container of the image.
+fn container(s: &mut Script, target: &Target, payload: Payload) {
+    let Some(instance) = &target.settings.instance else {
+        bind_check(s, target);
+        option_check(s, target, "exec");
+        launch(s, target, payload);
+        return;
+    };
+    // The command's words first, while the session's variables are as ssh left them.
+    s.raw("set --");
+    environment(s, target);
+    payload_command(s, target, payload);
+    s.raw("\n");
+    stale_warning(s, target, instance);
+    join::enter(s, &String::from_utf8_lossy(&sh(instance.as_bytes())), |s| {
+        bind_check(s, target);
+        instance_start(s, target, instance);
+    });
+}
+
+/// `exec` of the runtime (or, on a Slurm step, of the instance's joiner) with the payload.
+fn launch(s: &mut Script, target: &Target, payload: Payload) {
+    launcher(s, target);
+    environment(s, target);
+    payload_command(s, target, payload);
+    s.raw("\n");
 }
 
 /// For an interactive login on a terminal (never a command: its stderr is the command's), the

@@ -108,6 +108,8 @@ declare_settings! {
     slurm_transfers: SlurmTransfers;
     /// Submit description lines of the host's HTCondor job; set, sessions run in it.
     htcondor: Vec<String>, check = submit_lines;
+    /// How sessions reach the HTCondor job.
+    htcondor_connect: HtcondorConnect;
     /// A running batch job of this user whose own container every session enters.
     attach: Attach;
 }
@@ -143,12 +145,24 @@ pub enum Runtime {
 /// How sessions reach a Slurm allocation's node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlurmConnect {
+    /// By ssh to a private sshd in the job, started through a step: the job is ssh's
+    /// destination, and forwards end there (the default).
+    Sshd,
     /// As a step (`srun --jobid=J --overlap`) started from the login node, in the same ssh
     /// connection.
     Srun,
     /// By ssh to the node through the login node (`-J`), for sites that let a user reach the
     /// node of their own job; forwards then end on the node.
     Ssh,
+}
+
+/// How sessions reach an HTCondor job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HtcondorConnect {
+    /// By ssh to a private sshd in the job, started through condor_ssh_to_job (the default).
+    Sshd,
+    /// Each session through condor_ssh_to_job itself.
+    CondorSshToJob,
 }
 
 /// Where transfers (sftp-server, scp, rsync, git) run on a Slurm host.
@@ -394,14 +408,38 @@ impl SettingValue for SlurmConnect {
     fn from_toml(value: &DeValue) -> Result<SlurmConnect, String> {
         one_of(
             value,
-            &[("srun", SlurmConnect::Srun), ("ssh", SlurmConnect::Ssh)],
+            &[
+                ("sshd", SlurmConnect::Sshd),
+                ("srun", SlurmConnect::Srun),
+                ("ssh", SlurmConnect::Ssh),
+            ],
         )
     }
 
     fn to_toml(&self) -> toml::Value {
         toml::Value::from(match self {
+            SlurmConnect::Sshd => "sshd",
             SlurmConnect::Srun => "srun",
             SlurmConnect::Ssh => "ssh",
+        })
+    }
+}
+
+impl SettingValue for HtcondorConnect {
+    fn from_toml(value: &DeValue) -> Result<HtcondorConnect, String> {
+        one_of(
+            value,
+            &[
+                ("sshd", HtcondorConnect::Sshd),
+                ("condor_ssh_to_job", HtcondorConnect::CondorSshToJob),
+            ],
+        )
+    }
+
+    fn to_toml(&self) -> toml::Value {
+        toml::Value::from(match self {
+            HtcondorConnect::Sshd => "sshd",
+            HtcondorConnect::CondorSshToJob => "condor_ssh_to_job",
         })
     }
 }

@@ -291,6 +291,35 @@ impl Invocation {
         getopt::remove(&self.args, &self.options, letters)
     }
 
+    /// argv without the options of `letters`, and without the `-o` options that set one of
+    /// `keywords` (any case), keeping all other bytes.
+    pub fn args_without_settings(&self, letters: &[u8], keywords: &[&str]) -> Vec<OsString> {
+        getopt::remove_where(&self.args, &self.options, |o| {
+            letters.contains(&o.letter)
+                || (o.letter == b'o'
+                    && o.value
+                        .as_deref()
+                        .and_then(|v| split_config_option(v.as_encoded_bytes()))
+                        .is_some_and(|(key, _)| {
+                            keywords
+                                .iter()
+                                .any(|k| key.eq_ignore_ascii_case(k.as_bytes()))
+                        }))
+        })
+    }
+
+    /// A tunnel alone: `-N` (or `SessionType none`) opens no session, but forwards and the
+    /// agent act where the connection ends.
+    pub fn tunnel_only(&self) -> bool {
+        ![b'G', b'V', b'Q', b'O', b'W'].iter().any(|&l| self.has(l))
+            && self.session() == Session::None
+    }
+
+    /// Whether the command line decides how much ssh says: `-v`, `-q` or `LogLevel`.
+    pub fn sets_log_level(&self) -> bool {
+        self.has(b'v') || self.has(b'q') || self.config_values("LogLevel").next().is_some()
+    }
+
     /// The ssh_config file ssh reads instead of the standard ones: the last `-F`.
     pub fn config_file(&self) -> Option<&OsStr> {
         self.options

@@ -16,12 +16,13 @@
 use std::fmt::Write as _;
 use std::fs::{File, Metadata};
 use std::hash::Hasher;
-use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Config, Entry, parse_from};
 use crate::pattern::text_matches_lowercase;
+use crate::private;
 
 /// Files smaller than this are parsed on every call: that costs less than the cache's own reads.
 pub const MIN_LEN: u64 = 32 * 1024;
@@ -54,8 +55,11 @@ impl Cache {
     fn file(&self, path: &Path) -> PathBuf {
         let mut hasher = std::hash::DefaultHasher::new();
         hasher.write(path.as_os_str().as_encoded_bytes());
-        self.dir
-            .join(format!("config-{}-{:016x}", euid(), hasher.finish()))
+        self.dir.join(format!(
+            "config-{}-{:016x}",
+            private::euid(),
+            hasher.finish()
+        ))
     }
 
     /// The entries of the configuration `file`, open at `path`, whose patterns match `host`
@@ -66,7 +70,7 @@ impl Cache {
             return None;
         }
         let key = identity(&meta)?;
-        let index = read_private(&self.file(path))?;
+        let index = private::read(&self.file(path))?;
         let (kept, lines) = index.split_once('\n')?;
         if kept != key {
             return None;
@@ -119,7 +123,7 @@ impl Cache {
             );
         }
         let _ = writeln!(index, "\nend {}", config.entries.len());
-        let _ = write_private(&self.dir, &self.file(path), index.as_bytes());
+        let _ = private::write(&self.dir, &self.file(path), index.as_bytes());
     }
 }
 
@@ -178,55 +182,6 @@ fn settled(meta: &Metadata, settle: Duration) -> bool {
 #[cfg(not(unix))]
 fn settled(_: &Metadata, _: Duration) -> bool {
     false
-}
-
-/// The file's text, if it is a regular file of this user's that only they can read or write.
-#[cfg(unix)]
-fn read_private(file: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(file).ok()?;
-    if !meta.is_file() || meta.uid() != euid() || meta.mode() & 0o077 != 0 {
-        return None;
-    }
-    std::fs::read_to_string(file).ok()
-}
-
-#[cfg(not(unix))]
-fn read_private(file: &Path) -> Option<String> {
-    std::fs::read_to_string(file).ok()
-}
-
-/// Writes `bytes` to `file` whole or not at all: a private temporary file, then a rename.
-fn write_private(dir: &Path, file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
-    let temporary = file.with_extension(format!("tmp{}", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options
-        .open(&temporary)
-        .and_then(|mut out| out.write_all(bytes))
-        .and_then(|()| std::fs::rename(&temporary, file));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written
-}
-
-#[cfg(unix)]
-fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-#[cfg(not(unix))]
-fn euid() -> u32 {
-    0
 }
 
 #[cfg(all(test, unix))]

@@ -11,6 +11,8 @@ use crate::remote::HostJob;
 use crate::remote::facts::Fact;
 use crate::settings::Image;
 
+mod sshd;
+
 /// The checks, in the table's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,6 +35,7 @@ pub enum Check {
     Slurm,
     Htcondor,
     Attach,
+    Sshd,
 }
 
 pub const CHECKS: &[Check] = &[
@@ -54,6 +57,7 @@ pub const CHECKS: &[Check] = &[
     Check::Slurm,
     Check::Htcondor,
     Check::Attach,
+    Check::Sshd,
 ];
 
 impl Check {
@@ -78,6 +82,7 @@ impl Check {
             Check::Slurm => "slurm",
             Check::Htcondor => "htcondor",
             Check::Attach => "attach",
+            Check::Sshd => "sshd",
         }
     }
 }
@@ -276,6 +281,8 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
         }
         let (status, value, fix) = judge_attach(&facts, probe, &places);
         add(Check::Attach, status, value, fix);
+        let (status, value, fix) = sshd::judge(&facts, probe, &places);
+        add(Check::Sshd, status, value, fix);
         return found;
     }
 
@@ -488,6 +495,8 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
     let htcondor = judge_htcondor(&facts, probe, &places);
     add(Check::Htcondor, htcondor.0, htcondor.1, htcondor.2);
     add(Check::Attach, Status::Skip, String::new(), None);
+    let (status, value, fix) = sshd::judge(&facts, probe, &places);
+    add(Check::Sshd, status, value, fix);
     found
 }
 
@@ -865,7 +874,7 @@ mod tests {
     use crate::remote::scheduler::slurm::Allocation;
     use crate::settings::Settings;
 
-    fn probe(settings: Settings) -> Probe {
+    pub(super) fn probe(settings: Settings) -> Probe {
         Probe {
             host: "hpc".into(),
             by_hand: "ssh -v hpc true".into(),
@@ -879,18 +888,19 @@ mod tests {
             config_found: true,
             job: None,
             attach: None,
+            sshd: None,
         }
     }
 
     /// Fact lines as the probe prints them.
-    fn facts(pairs: &[(&str, &str)]) -> Vec<u8> {
+    pub(super) fn facts(pairs: &[(&str, &str)]) -> Vec<u8> {
         pairs
             .iter()
             .flat_map(|(key, value)| format!("cssh-doctor\t{key}\t{value}\n").into_bytes())
             .collect()
     }
 
-    const HEALTHY: &[(&str, &str)] = &[
+    pub(super) const HEALTHY: &[(&str, &str)] = &[
         ("begin", ""),
         ("login_shell", "/bin/bash"),
         ("runtime_path", "/usr/bin/apptainer"),
@@ -920,7 +930,7 @@ mod tests {
     }
 
     /// The findings for a probe that printed `pairs` and exited 0.
-    fn judged(probe: &Probe, pairs: &[(&str, &str)]) -> Vec<Finding> {
+    pub(super) fn judged(probe: &Probe, pairs: &[(&str, &str)]) -> Vec<Finding> {
         let outcome = Outcome {
             exit: Some(0),
             stdout: facts(pairs),
@@ -929,7 +939,7 @@ mod tests {
         judge(probe, &outcome)
     }
 
-    fn by_check(findings: &[Finding], check: Check) -> &Finding {
+    pub(super) fn by_check(findings: &[Finding], check: Check) -> &Finding {
         findings.iter().find(|f| f.check == check).unwrap()
     }
 
@@ -977,7 +987,8 @@ mod tests {
                 | Check::Persist
                 | Check::Slurm
                 | Check::Htcondor
-                | Check::Attach => Status::Skip,
+                | Check::Attach
+                | Check::Sshd => Status::Skip,
                 _ => Status::Pass,
             };
             assert_eq!(f.status, expected, "{f:?}");

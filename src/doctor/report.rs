@@ -157,7 +157,7 @@ mod tests {
                 all(&|c| match c {
                     Check::Quiet => Status::Fail,
                     Check::Git => Status::Warn,
-                    Check::Slurm | Check::Htcondor | Check::Attach => Status::Skip,
+                    Check::Slurm | Check::Htcondor | Check::Attach | Check::Sshd => Status::Skip,
                     _ => Status::Pass,
                 }),
             ),
@@ -180,7 +180,10 @@ mod tests {
             lines[2].starts_with("noisy-host  ok     FAIL   ok      ok"),
             "{text}"
         );
-        assert!(lines[2].ends_with("ok       -      -         -"), "{text}");
+        assert!(
+            lines[2].ends_with("ok       -      -         -       -"),
+            "{text}"
+        );
         assert_eq!(lines[3], "");
         assert_eq!(lines[4], "noisy-host: quiet FAIL: quiet value");
         assert_eq!(lines[5], "    fix: fix quiet");

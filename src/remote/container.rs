@@ -137,6 +137,41 @@ const NAMESPACES: &[(&str, &str, u8)] = &[
     ("ipc", "--ipc", 8),
 ];
 
+/// What runs first in the container, its `$1` the payload's snippet and the rest the snippet's
+/// `$0` and arguments:
+/// the descriptors of the namespaces close (the command starts with none of them); then, where
+/// the session has a terminal that the container does not see (a container with a `/dev` of its
+/// own: `tty` says "not a tty", tmux and ttyname fail), the payload runs on a terminal of the
+/// container's own, the image's `script` (util-linux) relaying between the two (the window
+/// size too), with its exit status; else as it is. A payload on a terminal has at most one
+/// argument (its command). script ignores a hangup of the session's terminal (util-linux 2.38
+/// even spins): a watcher, which holds nothing open and is not script's child (script waits for
+/// its children), looks once a second whether that terminal can still be opened and, once it
+/// cannot, kills script, which hangs up the container's
+/// terminal in turn, as the session's own hangup would have.
+const TERMINAL_INSIDE: &[u8] = br#"exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-
+cssh_r=$1; shift
+if [ -t 0 ] && ! tty >/dev/null 2>&1 && command -v script >/dev/null 2>&1; then
+  CSSH_RELAY=$cssh_r CSSH_SHELL=${SHELL-}; export CSSH_RELAY CSSH_SHELL
+  if [ $# -gt 1 ]; then CSSH_ARG=$2; export CSSH_ARG; fi
+  cssh_me=$(cut -d' ' -f22 /proc/$$/stat)
+  ( (trap '' HUP; cssh_alive() { [ "$(cut -d' ' -f22 /proc/$$/stat 2>/dev/null)" = "$cssh_me" ]; }
+    while cssh_alive && { [ -t 0 ]; } </proc/$$/fd/0; do sleep 1; done
+    cssh_alive && kill -KILL $$) & ) </dev/null >/dev/null 2>&1
+  SHELL=/bin/sh exec script -qec 'SHELL=$CSSH_SHELL; cssh_r=$CSSH_RELAY; unset CSSH_RELAY CSSH_SHELL; if [ -n "${CSSH_ARG+x}" ]; then cssh_a=$CSSH_ARG; unset CSSH_ARG; exec /bin/sh -c "$cssh_r" sh "$cssh_a"; fi; exec /bin/sh -c "$cssh_r" sh' /dev/null
+fi
+exec /bin/sh -c "$cssh_r" "$@""#;
+
+/// `SSH_AUTH_SOCK` as the container `cssh_t` sees the agent's socket: where the session's path
+/// is not the same socket inside, the same socket under the job's scratch directory, which
+/// HTCondor binds into its containers at the same path and whose `tmp` is the /tmp of a session
+/// on its execute point. A container with a /tmp of its own elsewhere (`--contain`) does not see
+/// it: the path stays.
+fn agent_inside(s: &mut Script) {
+    s.raw("  if [ -S \"${SSH_AUTH_SOCK-}\" ] && ! [ \"$SSH_AUTH_SOCK\" -ef \"/proc/$cssh_t/root$SSH_AUTH_SOCK\" ]; then\n");
+    s.raw("    for cssh_p in \"${_CONDOR_SCRATCH_DIR:-/nonexistent}$SSH_AUTH_SOCK\"; do [ \"$SSH_AUTH_SOCK\" -ef \"/proc/$cssh_t/root$cssh_p\" ] && SSH_AUTH_SOCK=$cssh_p && break; done\n  fi\n");
+}
+
 /// Enters `cssh_t`'s container with nsenter (never returns but by failing in one line), with
 /// the container's environment, then `job_variables` (shell words the scheduler adds), then the
 /// session's variables forwarded from this shell.
@@ -209,6 +244,7 @@ pub(in crate::remote) fn join_namespaces(
     );
     s.raw("  esac\n");
     s.raw("  cssh_n=$#\n  eval \"set -- \\\"\\$@\\\" $cssh_env\"\n");
+    agent_inside(s);
     s.raw("  set -- \"$@\"");
     s.raw(job_variables);
     for name in forwarded(target) {
@@ -218,10 +254,9 @@ pub(in crate::remote) fn join_namespaces(
     // As Apptainer's own: no new privileges (the container's root is not mounted nosuid).
     s.raw("  cssh_nnp=$(command -v setpriv) || cssh_nnp=\n");
     s.raw("  set -- \"$@\" ${cssh_nnp:+\"$cssh_nnp\"} ${cssh_nnp:+--no-new-privs} \"$cssh_nsenter\" $cssh_ns --wd=/dev/fd/9 --preserve-credentials /bin/sh -c");
-    // The descriptors stay outside: the command starts with none of them.
-    let mut snippet = b"exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-; ".to_vec();
-    snippet.extend_from_slice(&inner.snippet);
-    s.word(&snippet);
+    s.word(TERMINAL_INSIDE);
+    s.raw(" sh");
+    s.word(&inner.snippet);
     inner.word_argument(s);
     // The script's own arguments (`"$@"` when the payload takes them) come last.
     s.raw("\n  while [ \"$cssh_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; cssh_n=$((cssh_n - 1)); done\n");

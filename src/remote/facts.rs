@@ -73,6 +73,15 @@ pub enum Fact {
     AttachContainer,
     /// The session's line where the job could not be had.
     AttachError,
+    /// The sshd a job's sshd would be, found on the login node, or empty.
+    SshdPath,
+    /// The job sshd's key directory: `ok`, `none` (not made yet), `writable PATH` (a directory
+    /// up to it that others could write, where sshd refuses keys) or `notyours PATH`.
+    SshdKeys,
+    /// The job sshd's host key there (`TYPE BASE64`).
+    SshdHostKey,
+    /// `yes` where it admits this machine's key.
+    SshdAdmits,
 }
 
 const KEYS: &[(Fact, &str)] = &[
@@ -112,6 +121,10 @@ const KEYS: &[(Fact, &str)] = &[
     (Fact::AttachJob, "attach_job"),
     (Fact::AttachContainer, "attach_container"),
     (Fact::AttachError, "attach_error"),
+    (Fact::SshdPath, "sshd_path"),
+    (Fact::SshdKeys, "sshd_keys"),
+    (Fact::SshdHostKey, "sshd_host_key"),
+    (Fact::SshdAdmits, "sshd_admits"),
 ];
 
 impl Fact {

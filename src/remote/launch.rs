@@ -22,7 +22,7 @@ pub(super) fn launcher(s: &mut Script, target: &Target) {
     if binds.xauthority {
         s.raw("cssh_xauth=; [ -n \"${DISPLAY-}\" ] && [ -f \"${XAUTHORITY:-$HOME/.Xauthority}\" ] && cssh_xauth=${XAUTHORITY:-$HOME/.Xauthority}\n");
     }
-    let step = matches!(target.place, Place::Step(_));
+    let step = target.place.is_step();
     s.raw("exec");
     if step {
         slurm::step(s, None);
@@ -184,8 +184,8 @@ pub(super) fn instance_running(s: &mut Script, instance: &str) {
 /// so the instance lives as long as the allocation: its processes leave the job's process tree,
 /// which a cluster without cgroups ends alone. It also leaves its SLURM_* variables where
 /// node-mode sessions (which are not steps) read them, and the directory where they leave their
-/// marks, for as long as the job runs. The runtime comes in `CSSH_RT` (sbatch exports the
-/// submitting environment).
+/// marks, for as long as the job runs, and serves the connections to the job's own sshd (see
+/// `slurm::serve`). The runtime comes in `CSSH_RT` (sbatch exports the submitting environment).
 pub(super) fn batch_script(target: &Target, allocation: &slurm::Allocation) -> Vec<u8> {
     let mut s = Script::default();
     s.raw(&format!(
@@ -195,18 +195,23 @@ pub(super) fn batch_script(target: &Target, allocation: &slurm::Allocation) -> V
     ));
     let mut on_exit = Script::default();
     on_exit.raw("rm -rf \"$cssh_env\" \"$cssh_marks\"");
+    slurm::stop_serving(&mut on_exit);
+    if let Some(instance) = &target.settings.instance {
+        on_exit.raw("; \"$CSSH_RT\" -s instance stop");
+        on_exit.word(instance.as_bytes());
+        on_exit.raw(" >/dev/null 2>&1");
+    }
+    // The traps first: a job cancelled while the instance starts still stops it once started.
+    s.raw("trap");
+    s.word(&on_exit.text);
+    s.raw(" EXIT; trap exit TERM HUP INT\n");
+    slurm::serve(&mut s);
     if let Some(instance) = &target.settings.instance {
         s.raw("\"$CSSH_RT\" -s instance start");
         image_arguments(&mut s, target);
         s.word(instance.as_bytes());
         s.raw(" </dev/null >/dev/null 2>&1\n");
-        on_exit.raw("; \"$CSSH_RT\" -s instance stop");
-        on_exit.word(instance.as_bytes());
-        on_exit.raw(" >/dev/null 2>&1");
     }
-    s.raw("trap");
-    s.word(&on_exit.text);
-    s.raw(" EXIT; trap exit TERM HUP INT\n");
     match allocation.idle {
         None => s.raw("sleep 2147483647 & wait"),
         Some(idle) => slurm::idle_watch(&mut s, idle),

@@ -16,12 +16,13 @@ use super::scheduler::slurm::attach;
 use super::scheduler::{htcondor, slurm};
 use super::script::Script;
 use super::target::{HostJob, Payload, Place, SFTP_SERVER_PATHS, Target};
-use super::{join, script};
+use super::{join, script, sshd};
 use crate::quote::sh;
 use crate::settings::Attach;
 
-/// The probe for a host with an image; `job` where the host's sessions run in a batch job.
-pub fn probe_script(target: &Target, job: Option<&HostJob>) -> Vec<u8> {
+/// The probe for a host with an image; `job` where the host's sessions run in a batch job, and
+/// `sshd_client` (this machine's key) where they reach it by its own sshd.
+pub fn probe_script(target: &Target, job: Option<&HostJob>, sshd_client: Option<&str>) -> Vec<u8> {
     let mut s = opening();
     // A stage's own lines go to stdout (fd 3); its stderr's last line is the finding.
     s.raw("cssh_last() { printf '%s\\n' \"$1\" | sed '/^[[:space:]]*$/d' | tail -n 1; }\n");
@@ -109,7 +110,18 @@ pub fn probe_script(target: &Target, job: Option<&HostJob>) -> Vec<u8> {
         ));
         stage(&mut s, &way, Fact::InstanceJoin);
     }
+    job_sshd(&mut s, sshd_client);
     s.text
+}
+
+/// What the doctor looks at of the job's own sshd, where the host's sessions reach their job by
+/// it.
+fn job_sshd(s: &mut Script, client: Option<&str>) {
+    if let Some(client) = client {
+        let mut sshd = Script::default();
+        sshd::probe(&mut sshd, client);
+        stage(s, &sshd, Fact::SshdKeys);
+    }
 }
 
 /// awk: the first line of a prelude's output that reads as an error (not cssh's own), with the
@@ -123,7 +135,7 @@ END { if (f && !done) print p }";
 /// The probe for a host with `attach`: on the login node (or access point), the session's own
 /// steps that find the job, then a step of the job (or condor_ssh_to_job) that looks for its
 /// container on its node, as `--attach list` does; nothing is entered.
-pub fn attach_probe_script(target: &Target, job: &Attach) -> Vec<u8> {
+pub fn attach_probe_script(target: &Target, job: &Attach, sshd_client: Option<&str>) -> Vec<u8> {
     let mut s = opening();
     s.raw("cssh_last() { printf '%s\\n' \"$1\" | sed '/^[[:space:]]*$/d' | tail -n 1; }\n");
     let mut find = Script::default();
@@ -146,6 +158,7 @@ pub fn attach_probe_script(target: &Target, job: &Attach) -> Vec<u8> {
     }
     find.raw(")\"\n");
     stage(&mut s, &find, Fact::AttachError);
+    job_sshd(&mut s, sshd_client);
     s.text
 }
 

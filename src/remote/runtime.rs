@@ -24,7 +24,12 @@ pub(super) fn prelude(s: &mut Script, target: &Target) {
     );
     let exited = target.say(&format!("{at} called exit, status "));
     let mut on_exit = Script::default();
-    on_exit.raw("cssh_s=$?; printf '%s%s\\n'");
+    on_exit.raw("cssh_s=$?; ");
+    if let Some(always) = s.on_exit {
+        on_exit.raw(always);
+        on_exit.raw("; ");
+    }
+    on_exit.raw("printf '%s%s\\n'");
     on_exit.word(exited.as_bytes());
     on_exit.raw(&format!(" \"$cssh_s\" >&2; exit {REFUSED_SETTING}"));
     s.raw("trap");
@@ -34,7 +39,9 @@ pub(super) fn prelude(s: &mut Script, target: &Target) {
         module_setup(s);
     }
     s.line(format!("{{ {prelude}\n}} </dev/null >&2").as_bytes());
-    s.raw("cssh_s=$?; trap - EXIT; [ \"$cssh_s\" = 0 ] ||");
+    s.raw("cssh_s=$?; ");
+    s.restore_exit_trap();
+    s.raw("; [ \"$cssh_s\" = 0 ] ||");
     s.fail_with(
         &[
             Part::Text(&target.say(&format!("{at} failed with status "))),

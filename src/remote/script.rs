@@ -14,7 +14,7 @@ pub(super) fn proc_stat(s: &mut Script) {
 
 /// A fingerprint of `parts` (64-bit FNV-1a over each part and a NUL, in hex), for file names and
 /// records the script compares with what a later session is given.
-pub(super) fn fingerprint<'a>(parts: impl Iterator<Item = &'a str>) -> String {
+pub fn fingerprint<'a>(parts: impl Iterator<Item = &'a str>) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in parts.flat_map(|part| part.bytes().chain([0])) {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
@@ -33,9 +33,35 @@ pub(super) enum Part<'a> {
 #[derive(Default)]
 pub(super) struct Script {
     pub(super) text: Vec<u8>,
+    /// What the script does whenever it exits (not when it execs): a step that sets an EXIT trap
+    /// of its own for a while does this too, and restores it.
+    pub(super) on_exit: Option<&'static str>,
 }
 
 impl Script {
+    /// A script that does `on_exit` whenever it exits, from its first line.
+    pub(super) fn exiting_with(on_exit: &'static str) -> Script {
+        let mut s = Script {
+            text: Vec::new(),
+            on_exit: Some(on_exit),
+        };
+        s.restore_exit_trap();
+        s.raw("\n");
+        s
+    }
+
+    /// The script's own EXIT trap again, or none (a command, without its terminator).
+    pub(super) fn restore_exit_trap(&mut self) {
+        match self.on_exit {
+            Some(on_exit) => {
+                self.raw("trap");
+                self.word(on_exit.as_bytes());
+                self.raw(" EXIT");
+            }
+            None => self.raw("trap - EXIT"),
+        }
+    }
+
     pub(super) fn raw(&mut self, text: &str) {
         self.text.extend_from_slice(text.as_bytes());
     }

@@ -7,7 +7,7 @@
 use super::join;
 use super::runtime::{drops_environment, has_option};
 use super::script::Script;
-use super::target::{Payload, Place, SFTP_SERVER_PATHS, Target};
+use super::target::{Job, Payload, Place, SFTP_SERVER_PATHS, Scheduler, Target};
 use crate::quote::{printf_format, sh};
 use crate::settings::ForwardEnv;
 
@@ -143,7 +143,10 @@ impl Inner {
     pub(super) fn of(target: &Target, payload: Payload) -> Inner {
         let mut inner = Inner::payload(target, payload);
         let instance = target.settings.instance.is_some()
-            || matches!(target.place, Place::Attached(_) | Place::AttachedNode(_));
+            || matches!(
+                target.place,
+                Place::Job(Job::Attached(Scheduler::Slurm, _), _)
+            );
         if instance {
             inner.snippet.splice(0..0, join::ENTERED.iter().copied());
         }

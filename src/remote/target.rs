@@ -45,27 +45,63 @@ pub struct Target<'a> {
     pub sent: &'a [String],
 }
 
-/// Where a session runs.
+/// Where a session runs: on the host ssh reaches, or in a batch job, reached one way. The two
+/// axes are apart: which job (the scheduler, and the host's own job or one attached to) and
+/// how a session gets there ([`Way`]), so that a new way in, or a new scheduler, is one module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Place {
     /// On the host ssh reaches.
     Here,
-    /// As a step of the host's Slurm allocation, started from the login node.
-    Step(Allocation),
-    /// On the allocation's node, reached by ssh through the login node: the session joins the
-    /// allocation's job.
-    Node(Allocation),
-    /// In a running job's own container, entered from a step of the job started from the login
-    /// node.
-    Attached(Attach),
-    /// In a running job's own container, entered on the job's node, reached by ssh through the
-    /// login node.
-    AttachedNode(Attach),
-    /// In the container of the host's HTCondor job, entered on its execute point, reached by
-    /// `condor_ssh_to_job` from the access point.
-    Condor(CondorJob),
-    /// In a running HTCondor job's own container, reached the same way.
-    AttachedCondor(Attach),
+    /// In a batch job.
+    Job(Job, Way),
+}
+
+/// Which batch job a session runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// The host's own job, found or submitted: a Slurm allocation or an HTCondor job.
+    Own(HostJob),
+    /// A running job of this user's, attached to: its own container is entered.
+    Attached(Scheduler, Attach),
+}
+
+/// The batch schedulers a job can be under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheduler {
+    Slurm,
+    Htcondor,
+}
+
+/// How a session gets into its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    /// Through the scheduler's own channel from the login node, in the same ssh connection: a
+    /// step (`srun --jobid=J --overlap`), or `condor_ssh_to_job`.
+    Channel,
+    /// By ssh to the job's node through the login node (`-J`), to the node's own sshd: a first
+    /// connection finds the job and names its node (Slurm).
+    NodeSsh,
+    /// By ssh to a private sshd in the job, started as the user through the scheduler's channel
+    /// by ssh's ProxyCommand: the job is the ssh destination.
+    Sshd,
+}
+
+impl Job {
+    pub fn scheduler(&self) -> Scheduler {
+        match self {
+            Job::Own(HostJob::Slurm(_)) => Scheduler::Slurm,
+            Job::Own(HostJob::Htcondor(_)) => Scheduler::Htcondor,
+            Job::Attached(scheduler, _) => *scheduler,
+        }
+    }
+}
+
+impl Place {
+    /// A step of the host's own Slurm allocation, started from the login node: where the
+    /// runtime itself is what `srun` starts.
+    pub fn is_step(&self) -> bool {
+        matches!(self, Place::Job(Job::Own(HostJob::Slurm(_)), Way::Channel))
+    }
 }
 
 impl Target<'_> {

@@ -66,7 +66,7 @@ fn an_untagged_alias_of_the_same_server_lands_on_the_host() {
 
 /// Arguments that break naive quoting somewhere: in sh, in tcsh/csh (`!`, newlines), in fish
 /// (`\\`, `\'`), in the runtime, or in the encoding.
-fn corpus() -> Vec<Vec<u8>> {
+pub fn corpus() -> Vec<Vec<u8>> {
     let mut words: Vec<Vec<u8>> = [
         "plain",
         "",
@@ -125,7 +125,7 @@ fn corpus() -> Vec<Vec<u8>> {
     words
 }
 
-fn printf_command(words: &[Vec<u8>]) -> Vec<u8> {
+pub fn printf_command(words: &[Vec<u8>]) -> Vec<u8> {
     let mut command = b"printf '%s\\0'".to_vec();
     for word in words {
         command.push(b' ');
@@ -134,7 +134,7 @@ fn printf_command(words: &[Vec<u8>]) -> Vec<u8> {
     command
 }
 
-fn expected_output(words: &[Vec<u8>]) -> Vec<u8> {
+pub fn expected_output(words: &[Vec<u8>]) -> Vec<u8> {
     words
         .iter()
         .flat_map(|w| w.iter().copied().chain([0]))

@@ -113,7 +113,7 @@ fn every_documented_error_is_one_line_and_its_status() {
             out: cssh_run(&bad_key, &["th-bash", "true"]),
             status: 255,
             said: Said::Exactly(format!(
-                "cssh: {bad_key_file}:4:1: unknown key `colour` (known keys: pattern, image, runtime, prelude, binds, env, forward_env, options, shell, sftp_server, instance, persist, slurm, slurm_idle, slurm_connect, slurm_transfers, htcondor, attach)\n"
+                "cssh: {bad_key_file}:4:1: unknown key `colour` (known keys: pattern, image, runtime, prelude, binds, env, forward_env, options, shell, sftp_server, instance, persist, slurm, slurm_idle, slurm_connect, slurm_transfers, htcondor, htcondor_connect, attach)\n"
             )),
         },
         Case {

@@ -72,6 +72,11 @@ pub fn built(name: &str) -> Result<PathBuf, String> {
 
 fn bring_up() -> Result<TestHost, String> {
     let script = built("testhost/testhost")?;
+    // The job sshd's host keys pinned by an earlier run may be those of a test host since built
+    // anew: every run pins them again (cargo sets XDG_DATA_HOME under target/, .cargo/config.toml).
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME") {
+        let _ = std::fs::remove_file(Path::new(&data).join("cssh/known_hosts"));
+    }
     // A host left running by an earlier run may hold its Slurm and HTCondor jobs, which would
     // reach their time limit in the middle of this one: every run starts with empty queues.
     let cancel = Command::new(&script)

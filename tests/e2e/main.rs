@@ -17,6 +17,7 @@ mod faults;
 mod harness;
 mod hostile;
 mod htcondor;
+mod job_sshd;
 mod join;
 mod property;
 mod sessions;

@@ -219,7 +219,15 @@ fn execute_point_script(target: &Target, inner: &Inner) -> Vec<u8> {
         s.raw("\n");
     }
     s.raw("eval \"set -- $cssh_args\"\n");
-    job_processes(&mut s);
+    enter_container(&mut s, target, inner);
+    s.text
+}
+
+/// On the execute point, in a session of job `$cssh_job` whose variables (`_CONDOR_JOB_PIDS`)
+/// it has, with the session's own variables: finds the job's container among the job's
+/// processes and enters it (never returns), or fails in one line.
+pub(in crate::remote) fn enter_container(s: &mut Script, target: &Target, inner: &Inner) {
+    job_processes(s);
     s.raw("if cssh_pick job; then\n");
     // The login shell, then the configured variables (exported above too, so that they win
     // over a forwarded one of the same name): the job's container is HTCondor's, but its
@@ -230,14 +238,14 @@ fn execute_point_script(target: &Target, inner: &Inner) -> Vec<u8> {
         job_variables.word(format!("{name}={value}").as_bytes());
     }
     join_namespaces(
-        &mut s,
+        s,
         target,
         inner,
         &String::from_utf8_lossy(&job_variables.text),
     );
     s.raw("fi\n");
     fail_job(
-        &mut s,
+        s,
         target,
         &[
             Part::Text(" runs no container on "),
@@ -245,7 +253,33 @@ fn execute_point_script(target: &Target, inner: &Inner) -> Vec<u8> {
             Part::Text(" (its execute point runs it without Apptainer)"),
         ],
     );
-    s.text
+}
+
+/// In a session of the job's own sshd on the execute point: the configured variables exported
+/// (they win over the session's own, as where cssh starts the container), then into the job's
+/// container.
+pub(in crate::remote) fn enter_by_sshd(s: &mut Script, target: &Target, inner: &Inner) {
+    for (name, value) in target.settings.env.iter().flatten() {
+        s.raw("export");
+        s.word(format!("{name}={value}").as_bytes());
+        s.raw("\n");
+    }
+    enter_container(s, target, inner);
+}
+
+/// The variables of the job's environment on its execute point that its sessions keep: HTCondor's
+/// own (the job's processes, scratch directory, slot; the markers by which HTCondor tracks what
+/// the job started).
+pub(in crate::remote) const JOB_VARIABLES: &[&str] = &["^_CONDOR_"];
+
+/// Starts `launcher`, a sh script, on job `$cssh_job`'s execute point, outside its container,
+/// with condor_ssh_to_job's stdin and stdout as its own and the job's id and `$cssh_conn` as its
+/// `$1` and `$2` (never returns): only words that survive its unquoted `eval` cross.
+pub(in crate::remote) fn channel(s: &mut Script, launcher: &[u8]) {
+    s.raw(&format!(
+        "exec condor_ssh_to_job \"$cssh_job\" \"sh -c \\\"\\$(echo {}|base64 -d)\\\" sh $cssh_job $cssh_conn\"\n",
+        String::from_utf8_lossy(&base64(launcher))
+    ));
 }
 
 /// On the execute point, in a session of job `$cssh_job`: `cssh_node`, and the job's processes

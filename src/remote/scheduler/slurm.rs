@@ -94,6 +94,129 @@ pub(in crate::remote) fn step(s: &mut Script, node: Option<&str>) {
     s.raw(" --quiet --quiet \"$cssh_io\"");
 }
 
+/// The variables of the job's environment on its node that its sessions keep: Slurm's own
+/// (`srun` in a session runs as in the batch script) and the GPUs it was given.
+pub(in crate::remote) const JOB_VARIABLES: &[&str] = &["^SLURM_"];
+
+/// srun's input variables that change how a step's output is carried (labels, buffering,
+/// which task's stdin): a session's stream must be the task's, byte for byte.
+const STREAM_VARIABLES: &[&str] = &[
+    "SLURM_LABELIO",
+    "SLURM_UNBUFFEREDIO",
+    "SLURM_STDINMODE",
+    "SLURM_STDOUTMODE",
+    "SLURM_STDERRMODE",
+];
+
+/// The step that carries a connection to the job's sshd on node `node` (a shell word): srun
+/// unbuffered, whose task's stdin is a pipe and stdout a terminal with output processing off, so
+/// the stream is byte-exact (buffered, srun forwards whole lines only and the key exchange
+/// stalls); never `--pty`. Named, so that idle release does not count it: the sessions in it
+/// count.
+fn sshd_step(s: &mut Script, node: &str) {
+    s.raw("exec env");
+    for name in STREAM_VARIABLES {
+        s.raw(" -u ");
+        s.raw(name);
+    }
+    s.raw(&format!(
+        " srun --jobid=\"$cssh_job\" --overlap --nodes=1 --ntasks=1 --nodelist={node} --job-name={CONNECTION_STEP} --unbuffered --quiet --quiet"
+    ));
+}
+
+/// The name of the steps that carry connections to a job's sshd.
+pub(in crate::remote) const CONNECTION_STEP: &str = "cssh-connection";
+
+/// Starts `launcher`, a sh script, on the node of running job `$cssh_job` where `$cssh_node`
+/// names it, as a step that carries the connection (never returns), with the job's id and
+/// `$cssh_conn` as its `$1` and `$2`.
+pub(in crate::remote) fn channel(s: &mut Script, launcher: &[u8]) {
+    sshd_step(s, "\"$cssh_node\"");
+    s.raw(" /bin/sh -c");
+    s.word(launcher);
+    s.raw(" sh \"$cssh_job\" \"$cssh_conn\"\n");
+}
+
+/// Into the host's own allocation: to its batch step's node, where the step that carries the
+/// connection hands it to the batch script (see [`serve`]) with its `$1` and `$2` (the job's id
+/// and `$cssh_conn`, written in front of it: words any sh reads as they are), which runs `launcher` with the
+/// connection's stdin, stdout and stderr, so that what the sessions start belongs to the batch
+/// step and outlives the connection, as with ssh to the node; an allocation whose batch script
+/// does not serve (an older cssh's) runs `launcher` in the step itself.
+pub(in crate::remote) fn channel_to_batch(s: &mut Script, launcher: &[u8]) {
+    s.raw("cssh_node=$(squeue --noheader --jobs=\"$cssh_job\" --format=%B 2>/dev/null)\n");
+    let mut carrier = Script::default();
+    proc_stat(&mut carrier);
+    carrier.raw("cssh_launch=");
+    carrier.quoted(launcher);
+    carrier.raw(&format!(
+        "\ncssh_r={}\nif [ -O \"$cssh_r\" ] && read -r cssh_bp cssh_bs cssh_srv <\"$cssh_r\" && cssh_stat \"$cssh_bp\" && [ \"$cssh_start\" = \"$cssh_bs\" ] && [ -p \"$cssh_srv/connect\" ] && [ -O \"$cssh_srv\" ] && cssh_stat $$; then\n",
+        server_record("$1")
+    ));
+    // Written before asking (nothing redirects this shell's descriptors once the batch script
+    // may open them); asked from a subshell, which the batch script answers by killing this
+    // shell once the connection's sshd ends.
+    carrier.raw("  printf 'set -- %s %s\\n%s' \"$1\" \"$2\" \"$cssh_launch\" >\"$cssh_srv/launch-$$\"\n  cssh_sl=; trap 'kill $cssh_sl 2>/dev/null; exit 0' TERM\n");
+    carrier.raw("  (printf '%s %s\\n' \"$$\" \"$cssh_start\" >\"$cssh_srv/connect\") &\n");
+    // A batch script that does not take it within 10 s is not serving: the step runs it.
+    carrier.raw("  cssh_t=0\n  while [ -e \"$cssh_srv/launch-$$\" ]; do\n    [ \"$cssh_t\" -lt 100 ] || { rm -f \"$cssh_srv/launch-$$\"; kill $! 2>/dev/null; break; }\n    sleep 0.1; cssh_t=$((cssh_t + 1))\n  done\n");
+    // Waiting, with nothing that holds the step's descriptors once this shell is gone.
+    carrier.raw("  [ -e \"$cssh_srv/launch-$$\" ] || [ \"$cssh_t\" -ge 100 ] || while :; do sleep 3600 </dev/null >/dev/null 2>&1 & cssh_sl=$!; wait $cssh_sl; done\nfi\n");
+    carrier.raw("exec /bin/sh -c \"$cssh_launch\" sh \"$1\" \"$2\"\n");
+    sshd_step(s, "\"$cssh_node\"");
+    s.raw(" /bin/sh -c");
+    s.word(&carrier.text);
+    s.raw(" sh \"$cssh_job\" \"$cssh_conn\"\n");
+}
+
+/// The batch script's server of connections to the job's sshd (a background loop, for as long
+/// as the job runs): each connection's step writes a launcher into the private directory and
+/// asks by its pid and start time on the `connect` FIFO (the server's record, `PID START
+/// DIRECTORY` in the home's cssh cache, names the batch script and that directory); the server opens that process's stdin,
+/// stdout and stderr, checks it is the same process (owner, start time: a reused pid is never
+/// served), runs the launcher with them, and ends the step's process when the launcher's sshd
+/// has ended. So the sshd and what its sessions start are the batch step's, not the step's,
+/// which Slurm ends with the connection. Where the server cannot start (no mkfifo), the steps
+/// run their launchers themselves.
+pub(in crate::remote) fn serve(s: &mut Script) {
+    proc_stat(s);
+    s.raw("cssh_srv=$(mktemp -d \"${TMPDIR:-/tmp}/cssh-job.XXXXXX\") && mkfifo \"$cssh_srv/connect\" && cssh_stat $$ && {\n");
+    s.raw("  while :; do\n    while read -r cssh_p cssh_ps; do\n      case $cssh_p:$cssh_ps in *[!0-9:]*|:*|*:) continue ;; esac\n");
+    s.raw("      (\n        exec 3<\"/proc/$cssh_p/fd/0\" 4>\"/proc/$cssh_p/fd/1\" 5>\"/proc/$cssh_p/fd/2\" || exit\n");
+    s.raw("        [ -O \"/proc/$cssh_p\" ] && cssh_stat \"$cssh_p\" && [ \"$cssh_start\" = \"$cssh_ps\" ] && [ -O \"$cssh_srv/launch-$cssh_p\" ] || exit\n");
+    s.raw("        cssh_launch=$(cat \"$cssh_srv/launch-$cssh_p\"); rm -f \"$cssh_srv/launch-$cssh_p\"\n");
+    s.raw("        /bin/sh -c \"$cssh_launch\" sh \"$SLURM_JOB_ID\" <&3 >&4 2>&5 3<&- 4>&- 5>&-\n");
+    s.raw("        cssh_stat \"$cssh_p\" && [ \"$cssh_start\" = \"$cssh_ps\" ] && kill \"$cssh_p\"\n      ) </dev/null >/dev/null 2>&1 &\n      jobs >/dev/null 2>&1\n");
+    s.raw("    done <\"$cssh_srv/connect\"\n  done &\n  cssh_server=$!\n");
+    s.raw(&format!(
+        "  printf '%s %s %s\\n' $$ \"$cssh_start\" \"$cssh_srv\" >{}\n}}\n",
+        server_record("$SLURM_JOB_ID")
+    ));
+}
+
+/// What the batch script's exit trap does for the server: it stops, and its record and directory go.
+pub(in crate::remote) fn stop_serving(s: &mut Script) {
+    s.raw(&format!(
+        "; [ -z \"${{cssh_server-}}\" ] || kill \"$cssh_server\"; rm -rf \"${{cssh_srv:-/nonexistent}}\" {}",
+        server_record("$SLURM_JOB_ID")
+    ));
+}
+
+/// Where a batch script that serves connections says so (see [`serve`]), a shell word of the
+/// job's id in `job` (a shell expression).
+fn server_record(job: &str) -> String {
+    format!("\"$HOME/.cache/cssh/slurm-{job}.sshd\"")
+}
+
+/// In a session of the job's own sshd on the allocation's node (whose variables the sshd's
+/// forced command exported): with `slurm_idle`, the session's mark, as a node-mode session
+/// leaves it.
+pub(in crate::remote) fn joined(s: &mut Script, allocation: &Allocation) {
+    if allocation.idle.is_some() {
+        pid_mark(s);
+    }
+}
+
 /// One line on stderr: job `$cssh_job`, its nodes and the time it has left, as squeue says
 /// (`7:58:12`, `1-02:00:00`, `UNLIMITED`).
 pub(in crate::remote) fn time_left(s: &mut Script, target: &Target) {
@@ -123,7 +246,8 @@ pub(in crate::remote) fn session_marks(job: &str) -> String {
 
 /// The batch script's watch for `slurm_idle`: every few seconds (a quarter of the idle time, 1 to
 /// 30 s) it asks whether a session lives: a step of the job (a step ends when its last process
-/// does), a node-mode session's process (its pid with its start time, so a reused pid is not
+/// does; not one that carries a connection to the job's sshd, which a kept master holds open: the
+/// sessions in it leave marks), a node-mode or job-sshd session's process (its pid with its start time, so a reused pid is not
 /// it), or a connection that touched `connect` since the last look (it found the job running
 /// and is starting its step). After `idle` seconds without one the script exits, and so the job
 /// ends; the next connection submits a new one.
@@ -132,7 +256,9 @@ pub(in crate::remote) fn idle_watch(s: &mut Script, idle: u64) {
     proc_stat(s);
     s.raw("cssh_now() { read -r cssh_t _ </proc/uptime; cssh_t=${cssh_t%.*}; }\n");
     s.raw("cssh_busy() {\n");
-    s.raw("  squeue --noheader --steps --jobs=\"$SLURM_JOB_ID\" --format=%i 2>/dev/null | grep -q '\\.[0-9][0-9]*$' && return 0\n");
+    s.raw(&format!(
+        "  squeue --noheader --steps --jobs=\"$SLURM_JOB_ID\" --format='%i %j' 2>/dev/null | grep -v ' {CONNECTION_STEP}$' | grep -q '\\.[0-9][0-9]* ' && return 0\n"
+    ));
     s.raw("  [ \"$cssh_marks/connect\" -nt \"$cssh_marks/looked\" ] && return 0\n");
     s.raw("  for cssh_m in \"$cssh_marks\"/pid-*; do\n    [ -f \"$cssh_m\" ] || continue\n");
     s.raw("    read -r cssh_s <\"$cssh_m\"; cssh_stat \"${cssh_m##*/pid-}\" && [ \"$cssh_start\" = \"$cssh_s\" ] && return 0\n");
@@ -167,12 +293,18 @@ pub(in crate::remote) fn join(s: &mut Script, allocation: &Allocation) {
     ));
     s.raw("SLURM_JOBID=$SLURM_JOB_ID; export SLURM_JOB_ID SLURM_JOBID\n");
     if allocation.idle.is_some() {
-        proc_stat(s);
-        s.raw(&format!(
-            "[ -z \"$SLURM_JOB_ID\" ] || ! cssh_stat $$ || printf '%s\\n' \"$cssh_start\" 2>/dev/null >{}/pid-$$\n",
-            session_marks("SLURM_JOB_ID")
-        ));
+        pid_mark(s);
     }
+}
+
+/// The session's mark for `slurm_idle`: this process, which becomes the runtime's, is the
+/// session until its command ends.
+fn pid_mark(s: &mut Script) {
+    proc_stat(s);
+    s.raw(&format!(
+        "[ -z \"$SLURM_JOB_ID\" ] || ! cssh_stat $$ || printf '%s\\n' \"$cssh_start\" 2>/dev/null >{}/pid-$$\n",
+        session_marks("SLURM_JOB_ID")
+    ));
 }
 
 /// The doctor's facts about the host's Slurm: where sbatch and srun are, the partitions, and

@@ -1,0 +1,87 @@
+//! Files that only this user can read or write: cssh's own state on this machine (the
+//! configuration's index, the job sshd's client key and pins). A directory is made 0700, a file
+//! is written whole or not at all (a private temporary file, then a rename), and one is only
+//! read when it is a regular file of this user's that nobody else can read or write. Windows
+//! keeps a user's profile directories private already: there the checks are the system's.
+
+use std::io::Write as _;
+use std::path::Path;
+
+/// Makes `dir` (and its parents), mode 0700 where made.
+pub fn make_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Why `path` (a directory or a file) is not private to this user, if it is not: another's,
+/// or readable or writable by its group or others.
+#[cfg(unix)]
+pub fn not_private(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) => return Some(e.to_string()),
+    };
+    if meta.file_type().is_symlink() {
+        return Some("a symbolic link".into());
+    }
+    if meta.uid() != euid() {
+        return Some(format!(
+            "owned by uid {}, not by you (uid {})",
+            meta.uid(),
+            euid()
+        ));
+    }
+    (meta.mode() & 0o077 != 0).then(|| {
+        format!(
+            "mode {:04o}: others can read or write it (chmod go= it)",
+            meta.mode() & 0o7777
+        )
+    })
+}
+
+#[cfg(not(unix))]
+pub fn not_private(path: &Path) -> Option<String> {
+    std::fs::symlink_metadata(path).err().map(|e| e.to_string())
+}
+
+/// The file's text, if it is a regular file of this user's that only they can read or write.
+pub fn read(file: &Path) -> Option<String> {
+    if not_private(file).is_some() || !std::fs::symlink_metadata(file).ok()?.is_file() {
+        return None;
+    }
+    std::fs::read_to_string(file).ok()
+}
+
+/// Writes `bytes` to `file` in `dir` (made private where missing) whole or not at all.
+pub fn write(dir: &Path, file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    make_dir(dir)?;
+    let temporary = file.with_extension(format!("tmp{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options
+        .open(&temporary)
+        .and_then(|mut out| out.write_all(bytes))
+        .and_then(|()| std::fs::rename(&temporary, file));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// The effective user id: whose files cssh's own are.
+#[cfg(unix)]
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+#[cfg(not(unix))]
+pub fn euid() -> u32 {
+    0
+}
