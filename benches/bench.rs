@@ -1016,7 +1016,14 @@ fn job_sshd(host: &Host, work: &Path, report: &mut Report) {
     let by_hand = |command: &str| {
         time(
             Command::new("ssh")
-                .args(["-F", &host.ssh_config, "-o", "ControlMaster=auto", "-S", &master])
+                .args([
+                    "-F",
+                    &host.ssh_config,
+                    "-o",
+                    "ControlMaster=auto",
+                    "-S",
+                    &master,
+                ])
                 .args(["-o", "ControlPersist=2m", "th-bash", command]),
         )
     };
@@ -1041,8 +1048,9 @@ fn job_sshd(host: &Host, work: &Path, report: &mut Report) {
         let job = ssh(&format!("squeue --me -h --name=cssh-{alias} -o %i"));
         let hand = format!("srun --jobid={job} --overlap {hand}");
         by_hand(&hand);
-        let (plain, mine, spread) =
-            paired(20, &mut || by_hand(&hand), &mut || cssh(&config, alias, "true"));
+        let (plain, mine, spread) = paired(20, &mut || by_hand(&hand), &mut || {
+            cssh(&config, alias, "true")
+        });
         release(host, &config, alias);
         report.add(
             SECTION,
@@ -1064,8 +1072,9 @@ fn job_sshd(host: &Host, work: &Path, report: &mut Report) {
     ));
     let hand = format!("condor_ssh_to_job {job} true");
     by_hand(&hand);
-    let (plain, mine, spread) =
-        paired(20, &mut || by_hand(&hand), &mut || cssh(&condor, alias, "true"));
+    let (plain, mine, spread) = paired(20, &mut || by_hand(&hand), &mut || {
+        cssh(&condor, alias, "true")
+    });
     release(host, &condor, alias);
     report.add(
         SECTION,

@@ -7,25 +7,37 @@
 //! for a login shell the script is appended as a command and `-t` is added where ssh would have
 //! asked for a pty itself; for the `sftp` subsystem, `-s` is removed and the script runs the
 //! image's sftp-server. Every other word, option order included, stays byte for byte, except the
-//! connection-reuse options that `persist` puts first.
+//! connection-reuse options that `persist` puts first. A session that reaches its job's own sshd
+//! gets ssh's settings for it in front instead (`sshd`).
+//!
+//! The parts: what the machine answers (`local`), where a session runs and how it gets there
+//! (`placement`), connection sharing (`reuse`), the job's own sshd (`sshd`), cssh's errands on the
+//! login node (`errands`) and the doctor's probe (`probe`); this module is the decision itself.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fmt;
-use std::path::{Path, PathBuf};
 
-use crate::config::{self, Config, Resolution};
+use crate::config::{self, Resolution};
 use crate::pattern::glob_match;
 use crate::quote;
-use crate::remote::scheduler::slurm::Allocation;
-use crate::remote::{self, CondorJob, HostJob, Job, Payload, Place, Scheduler, Target, Way};
-use crate::settings::{
-    self, Attach, ForwardEnv, HtcondorConnect, Image, Settings, SlurmConnect, SlurmTransfers,
-    is_env_name,
-};
+use crate::remote::{self, HostJob, Job, Payload, Place, Scheduler, Target, Way};
+use crate::settings::{Attach, ForwardEnv, Settings, is_env_name};
 use crate::ssh_args::{self, Invocation, Session, TtyRequest};
 use crate::words;
 
+mod errands;
+mod local;
+mod placement;
+mod probe;
+mod reuse;
 mod sshd;
+
+pub use errands::{allocate, attach_list, release, rsync_path, sftp_server_command};
+use local::Remembering;
+pub use local::{Given, JobKeys, Local};
+use placement::{allocation, condor_job, host_job, image_for, place, untagged_reason, way};
+pub use probe::{Probe, SshdPin, probe};
+use reuse::{master_path, reuse_directory, with_connection_reuse};
 
 /// What cssh was asked to run.
 #[derive(Debug, Clone, Default)]
@@ -52,97 +64,6 @@ pub struct Terminals {
     pub stderr: bool,
     /// With stderr too: an interactive login says its job's time left.
     pub stdin: bool,
-}
-
-/// What a plan asks of the machine it runs on.
-pub trait Local {
-    /// What of ssh's grammar the real ssh's version decides (`-P`, `-Z`).
-    fn grammar(&mut self) -> ssh_args::Grammar;
-    /// The configuration; given a host, it may hold only the entries that match it.
-    fn config(&mut self, host: Option<&[u8]>) -> anyhow::Result<Config>;
-    /// What `ssh -G` resolves for these arguments (no connection is made).
-    fn resolved_ssh_config(&mut self, args: &[OsString]) -> anyhow::Result<String>;
-    /// Whether the ssh_config files read with `-F config_file` (if any) could set one of
-    /// `keywords` (lower case) at all: when not, `ssh -G` need not run to tell. Unless told
-    /// otherwise, they could.
-    fn ssh_config_may_set(&mut self, _config_file: Option<&OsStr>, _keywords: &[&str]) -> bool {
-        true
-    }
-    /// A private directory for connection-sharing sockets.
-    fn control_dir(&mut self) -> anyhow::Result<PathBuf>;
-    /// The names of cssh's own environment variables: what ssh's SendEnv patterns match.
-    fn variable_names(&mut self) -> Vec<String>;
-    /// This program, and the real ssh: a ProxyCommand runs the one to exec the other. Unless
-    /// told, neither is known.
-    fn programs(&mut self) -> anyhow::Result<(PathBuf, PathBuf)> {
-        anyhow::bail!("no programs here")
-    }
-    /// The job sshd's client key, made the first time, and the host key pinned for `alias`.
-    /// Unless told, there is none.
-    fn job_keys(&mut self, _alias: &str) -> anyhow::Result<JobKeys> {
-        anyhow::bail!("no keys here")
-    }
-}
-
-/// What connections to a job's own sshd use on this machine (see `keys`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JobKeys {
-    /// The client key's private file.
-    pub identity: PathBuf,
-    /// Its public line, which the job's sshd admits.
-    pub public: String,
-    /// The file of pinned host keys.
-    pub known_hosts: PathBuf,
-    /// The host key pinned for the alias asked about (`TYPE BASE64`), and its line.
-    pub pinned: Option<(String, usize)>,
-}
-
-/// A [`Local`] that answers from given values and runs nothing: for tests and fuzzing.
-#[derive(Debug, Clone, Default)]
-pub struct Given {
-    pub config: Config,
-    pub grammar: ssh_args::Grammar,
-    pub ssh_config: String,
-    /// The ssh_config files mention nothing cssh would ask `ssh -G` about.
-    pub ssh_config_silent: bool,
-    pub control_dir: PathBuf,
-    pub variable_names: Vec<String>,
-    /// The job sshd's keys; `pinned` answers for every alias.
-    pub job_keys: JobKeys,
-}
-
-impl Local for Given {
-    fn grammar(&mut self) -> ssh_args::Grammar {
-        self.grammar
-    }
-
-    fn config(&mut self, _: Option<&[u8]>) -> anyhow::Result<Config> {
-        Ok(self.config.clone())
-    }
-
-    fn resolved_ssh_config(&mut self, _: &[OsString]) -> anyhow::Result<String> {
-        Ok(self.ssh_config.clone())
-    }
-
-    fn ssh_config_may_set(&mut self, _: Option<&OsStr>, _: &[&str]) -> bool {
-        !self.ssh_config_silent
-    }
-
-    fn control_dir(&mut self) -> anyhow::Result<PathBuf> {
-        Ok(self.control_dir.clone())
-    }
-
-    fn variable_names(&mut self) -> Vec<String> {
-        self.variable_names.clone()
-    }
-
-    fn programs(&mut self) -> anyhow::Result<(PathBuf, PathBuf)> {
-        Ok(("/usr/bin/cssh".into(), "/usr/bin/ssh".into()))
-    }
-
-    fn job_keys(&mut self, _: &str) -> anyhow::Result<JobKeys> {
-        Ok(self.job_keys.clone())
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,10 +164,7 @@ pub const SSH_WILL_REPORT: &str = "ssh will report the command line";
 
 /// The plan for a request.
 pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
-    let local = &mut Remembering {
-        local,
-        resolved: None,
-    };
+    let local = &mut Remembering::new(local);
     let args = &request.args;
     let passthrough = |why: String, report: Report| Plan {
         args: args.clone(),
@@ -347,72 +265,6 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         pin,
         hop,
     })
-}
-
-/// The ControlPath of the master that a host's sessions share with `persist`: the job's own,
-/// for a host whose sessions reach their job's sshd; else the login node's, unless the command
-/// line or ssh_config decides multiplexing.
-fn master_path(
-    inv: &Invocation,
-    cx: &Context,
-    image: &str,
-    local: &mut dyn Local,
-) -> anyhow::Result<Option<OsString>> {
-    let host = checked_host(inv.host.as_encoded_bytes())?;
-    if cfg!(unix)
-        && !inv.sets_multiplexing()
-        && let Place::Job(_, Way::Sshd) = place(&host, image, cx, Payload::Shell)?
-    {
-        return Ok(Some(sshd::job_control_path(inv, cx, &local.control_dir()?)));
-    }
-    Ok(reuse_directory(inv, local)?.map(|dir| control_path(&dir)))
-}
-
-/// A [`Local`] that runs `ssh -G` once for a command line, however many decisions ask.
-struct Remembering<'a> {
-    local: &'a mut dyn Local,
-    resolved: Option<(Vec<OsString>, String)>,
-}
-
-impl Local for Remembering<'_> {
-    fn grammar(&mut self) -> ssh_args::Grammar {
-        self.local.grammar()
-    }
-
-    fn config(&mut self, host: Option<&[u8]>) -> anyhow::Result<Config> {
-        self.local.config(host)
-    }
-
-    fn resolved_ssh_config(&mut self, args: &[OsString]) -> anyhow::Result<String> {
-        if let Some((asked, resolved)) = &self.resolved
-            && asked == args
-        {
-            return Ok(resolved.clone());
-        }
-        let resolved = self.local.resolved_ssh_config(args)?;
-        self.resolved = Some((args.to_vec(), resolved.clone()));
-        Ok(resolved)
-    }
-
-    fn ssh_config_may_set(&mut self, config_file: Option<&OsStr>, keywords: &[&str]) -> bool {
-        self.local.ssh_config_may_set(config_file, keywords)
-    }
-
-    fn control_dir(&mut self) -> anyhow::Result<PathBuf> {
-        self.local.control_dir()
-    }
-
-    fn variable_names(&mut self) -> Vec<String> {
-        self.local.variable_names()
-    }
-
-    fn programs(&mut self) -> anyhow::Result<(PathBuf, PathBuf)> {
-        self.local.programs()
-    }
-
-    fn job_keys(&mut self, alias: &str) -> anyhow::Result<JobKeys> {
-        self.local.job_keys(alias)
-    }
 }
 
 /// Everything the decision depends on besides the command line.
@@ -623,71 +475,6 @@ fn session_args(inv: &Invocation, command: OsString) -> Vec<OsString> {
     args
 }
 
-/// Where a session runs: on the host, or in its Slurm allocation or HTCondor job where the
-/// session belongs there (a Slurm host's transfers run on the login node unless
-/// `slurm_transfers = "job"`; an HTCondor host's run in its job).
-fn place(host: &str, image: &str, cx: &Context, payload: Payload) -> Result<Place, Refusal> {
-    let settings = cx.settings;
-    if let (Some(_), Some(_)) = (&settings.slurm, &settings.htcondor) {
-        return Err(Refusal(format!(
-            "{host}: slurm ({file}:{}) and htcondor ({file}:{}) are both set; a host runs its sessions under one scheduler",
-            settings.lines.slurm,
-            settings.lines.htcondor,
-            file = cx.config_file
-        )));
-    }
-    // Everything of an attached host runs in the job: its container's files are the point.
-    if let Some(job) = cx.attach {
-        let scheduler = match settings.htcondor {
-            Some(_) => Scheduler::Htcondor,
-            None => Scheduler::Slurm,
-        };
-        return Ok(Place::Job(
-            Job::Attached(scheduler, job.clone()),
-            way(scheduler, settings),
-        ));
-    }
-    // An HTCondor host's transfers run in its job too: the job's container is the one view,
-    // and an access point need not have Apptainer.
-    if let Some(lines) = &settings.htcondor {
-        return Ok(Place::Job(
-            Job::Own(HostJob::Htcondor(condor_job(host, image, lines, cx))),
-            way(Scheduler::Htcondor, settings),
-        ));
-    }
-    let transfer = match payload {
-        Payload::Sftp | Payload::Arguments(_) => true,
-        Payload::Command(command) => remote::is_transfer(command),
-        Payload::Shell => false,
-    };
-    if transfer && settings.slurm_transfers != Some(SlurmTransfers::Job) {
-        return Ok(Place::Here);
-    }
-    Ok(match allocation(host, cx) {
-        None => Place::Here,
-        Some(allocation) => Place::Job(
-            Job::Own(HostJob::Slurm(allocation)),
-            way(Scheduler::Slurm, settings),
-        ),
-    })
-}
-
-/// How a host's sessions reach its job under `scheduler`, as its settings say: by the job's
-/// own sshd unless they say otherwise.
-fn way(scheduler: Scheduler, settings: &Settings) -> Way {
-    match scheduler {
-        Scheduler::Slurm => match settings.slurm_connect {
-            None | Some(SlurmConnect::Sshd) => Way::Sshd,
-            Some(SlurmConnect::Srun) => Way::Channel,
-            Some(SlurmConnect::Ssh) => Way::NodeSsh,
-        },
-        Scheduler::Htcondor => match settings.htcondor_connect {
-            None | Some(HtcondorConnect::Sshd) => Way::Sshd,
-            Some(HtcondorConnect::CondorSshToJob) => Way::Channel,
-        },
-    }
-}
-
 /// Stands for the allocation's node until the first connection names it: no argv word can
 /// hold a NUL, so it cannot be mistaken for one of the user's.
 const NODE: &str = "\0node";
@@ -733,445 +520,6 @@ fn on_node(inv: &Invocation, login_user: &str) -> Result<Invocation, Refusal> {
         .map_err(|why| Refusal(format!("cannot reach the allocation's node: {why}")))
 }
 
-/// The directory for `persist`'s connection sharing, unless the system's ssh cannot share
-/// connections, or the command line or ssh_config already decides multiplexing for this host
-/// (`ssh -G` tells, asked only where an ssh_config file mentions it at all).
-fn reuse_directory(inv: &Invocation, local: &mut dyn Local) -> anyhow::Result<Option<PathBuf>> {
-    // Windows' OpenSSH has no connection sharing (ControlMaster): there `persist` does nothing.
-    if cfg!(windows)
-        || inv.sets_multiplexing()
-        || (local.ssh_config_may_set(inv.config_file(), &["controlmaster", "controlpath"])
-            && multiplexing_configured(&local.resolved_ssh_config(&inv.args)?))
-    {
-        return Ok(None);
-    }
-    Ok(Some(local.control_dir()?))
-}
-
-/// `args` with ssh's connection sharing turned on: the first connection to a host becomes a
-/// master that stays `persist` after its last session, and later ones ride on it, skipping the
-/// handshake. Options go first, where they win over ssh_config (only used where neither the
-/// command line nor ssh_config decides multiplexing already).
-fn with_connection_reuse(args: Vec<OsString>, control_dir: &Path, persist: &str) -> Vec<OsString> {
-    let mut reused = vec![
-        OsString::from("-o"),
-        OsString::from("ControlMaster=auto"),
-        OsString::from("-o"),
-        control_path(control_dir),
-        OsString::from("-o"),
-        OsString::from(format!("ControlPersist={persist}")),
-    ];
-    reused.extend(args);
-    reused
-}
-
-/// `ControlPath=DIR/%C`: one socket per destination, user and port, as ssh hashes them.
-fn control_path(control_dir: &Path) -> OsString {
-    let mut path = OsString::from("ControlPath=");
-    path.push(control_dir.join("%C"));
-    path
-}
-
-/// Whether `ssh -G` output shows ssh_config setting up multiplexing for the host.
-fn multiplexing_configured(resolved: &str) -> bool {
-    resolved.lines().any(|line| {
-        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
-        (key == "controlmaster" && value != "false") || (key == "controlpath" && value != "none")
-    })
-}
-
-/// The value for `rsync --rsync-path` that runs the image's rsync on the request's
-/// destination, for users who keep another transport than cssh: rsync appends its server
-/// arguments, which the remote login shell splits and the script hands to rsync unchanged.
-pub fn rsync_path(request: &Request, config: &Config) -> anyhow::Result<Vec<u8>> {
-    remote_command(request, config, Payload::Arguments("rsync"), "--rsync-path")
-}
-
-/// A remote command that runs the image's sftp-server on the request's destination, for tools
-/// with an ssh of their own that can send one (rclone's `--sftp-server-command`, `sftp -s`).
-pub fn sftp_server_command(request: &Request, config: &Config) -> anyhow::Result<Vec<u8>> {
-    remote_command(request, config, Payload::Sftp, "--sftp-server-command")
-}
-
-/// The remote command, readable by every login shell, that runs `payload` in the image of the
-/// request's destination; `option` names the asking option in messages.
-fn remote_command(
-    request: &Request,
-    config: &Config,
-    payload: Payload,
-    option: &str,
-) -> anyhow::Result<Vec<u8>> {
-    // Only the destination matters here, so `-P` is read as current OpenSSH reads it.
-    let inv = ssh_args::parse(request.args.clone(), &mut || ssh_args::Grammar::CURRENT).map_err(
-        |why| {
-            Refusal(format!(
-                "{option} needs a destination, as ssh takes it ({why})"
-            ))
-        },
-    )?;
-    let settings = config::resolve(config, inv.host.as_encoded_bytes()).settings;
-    let cx = Context {
-        settings: &settings,
-        image_override: request.image.as_deref(),
-        attach: request.attach.as_ref().or(settings.attach.as_ref()),
-        config_file: &config.file,
-        progress: false,
-        terminal: false,
-    };
-    let image = image_for(&cx).ok_or_else(|| {
-        Refusal(format!(
-            "{} has no image: {}",
-            inv.host.to_string_lossy(),
-            untagged_reason(&cx)
-        ))
-    })?;
-    let host = checked_host(inv.host.as_encoded_bytes())?;
-    // The command runs on the login node: a step reaches the node from there.
-    let place = match place(&host, image, &cx, payload)? {
-        Place::Job(job, _) => Place::Job(job, Way::Channel),
-        place @ Place::Here => place,
-    };
-    let target = Target {
-        host: &host,
-        image,
-        settings: cx.settings,
-        config_file: cx.config_file,
-        place,
-        sent: &[],
-    };
-    Ok(carry(&remote::script(&target, payload))?.into_encoded_bytes())
-}
-
-/// The image a session runs in; for an attached host, the job's container, whatever its image.
-fn image_for<'a>(cx: &Context<'a>) -> Option<&'a str> {
-    if cx.attach.is_some() {
-        return Some(remote::CONTAINER);
-    }
-    match (cx.image_override, &cx.settings.image) {
-        (Some(image), _) => Some(image),
-        (None, Some(Image::Path(image))) => Some(image.as_str()),
-        (None, _) => None,
-    }
-}
-
-fn untagged_reason(cx: &Context) -> &'static str {
-    match cx.settings.image {
-        Some(Image::None) => "image = \"none\" for this host",
-        _ => "no image for this host",
-    }
-}
-
-/// The host's Slurm allocation, where `slurm` is set.
-fn allocation(host: &str, cx: &Context) -> Option<Allocation> {
-    let options = cx.settings.slurm.as_ref()?;
-    let at = format!("{}:{}", cx.config_file, cx.settings.lines.slurm);
-    Some(Allocation {
-        idle: cx
-            .settings
-            .slurm_idle
-            .as_deref()
-            .and_then(settings::seconds),
-        ..Allocation::new(host, options, &at, cx.progress)
-    })
-}
-
-/// The host's batch job, where its settings give it one.
-fn host_job(host: &str, image: Option<&str>, cx: &Context) -> Option<HostJob> {
-    match (&cx.settings.htcondor, image) {
-        (Some(lines), Some(image)) => Some(HostJob::Htcondor(condor_job(host, image, lines, cx))),
-        _ => allocation(host, cx).map(HostJob::Slurm),
-    }
-}
-
-/// The host's HTCondor job of `image`, from its `htcondor` lines.
-fn condor_job(host: &str, image: &str, lines: &[String], cx: &Context) -> CondorJob {
-    let at = format!("{}:{}", cx.config_file, cx.settings.lines.htcondor);
-    CondorJob::new(host, image, lines, at, cx.progress)
-}
-
-/// `cssh --release [ssh options] destination`: ssh's command line that cancels the
-/// destination's Slurm allocation on the login node.
-pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
-    on_login_node(request, local, "--release", |target, cx| {
-        if let Some(lines) = &cx.settings.htcondor {
-            let job = condor_job(target.host, target.image, lines, cx);
-            return Ok(remote::condor_release_script(target, &job));
-        }
-        let allocation = allocation(target.host, cx).ok_or_else(|| {
-            Refusal(format!(
-                "{} has no Slurm allocation or HTCondor job to release (no slurm or htcondor for it in {})",
-                target.host, cx.config_file
-            ))
-        })?;
-        Ok(remote::release_script(target, &allocation))
-    })
-}
-
-/// `cssh --allocate [ssh options] destination`: ssh's command line that finds or submits the
-/// destination's Slurm allocation or HTCondor job, waits until it runs (with the updating line
-/// where stderr is a terminal) and says its job, node and time left, so that the next
-/// connection, an editor's too, starts at once.
-pub fn allocate(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
-    on_login_node(request, local, "--allocate", |target, cx| {
-        let image = image_for(cx).ok_or_else(|| {
-            Refusal(format!(
-                "{} has no image: {}",
-                target.host,
-                untagged_reason(cx)
-            ))
-        })?;
-        let target = Target {
-            image,
-            place: Place::Here,
-            ..*target
-        };
-        if let Some(lines) = &cx.settings.htcondor {
-            let job = condor_job(target.host, image, lines, cx);
-            return Ok(remote::condor_allocate_script(&target, &job));
-        }
-        let allocation = allocation(target.host, cx).ok_or_else(|| {
-            Refusal(format!(
-                "{} has no Slurm allocation or HTCondor job to allocate (no slurm or htcondor for it in {})",
-                target.host, cx.config_file
-            ))
-        })?;
-        Ok(remote::allocate_script(&target, &allocation))
-    })
-}
-
-/// `cssh --attach list [ssh options] destination`: ssh's command line that lists this user's
-/// running jobs on the destination's cluster, with their nodes, images and whether each can be
-/// entered.
-pub fn attach_list(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
-    on_login_node(request, local, "--attach list", |target, _| {
-        Ok(remote::attach_list_script(target))
-    })
-}
-
-/// The plan of one of cssh's own errands on the login node (`option`): the destination alone,
-/// no command, and the script `errand` writes for it from the host's settings.
-fn on_login_node(
-    request: &Request,
-    local: &mut dyn Local,
-    option: &str,
-    errand: impl FnOnce(&Target, &Context) -> Result<Vec<u8>, Refusal>,
-) -> anyhow::Result<Plan> {
-    let inv = ssh_args::parse(request.args.clone(), &mut || local.grammar()).map_err(|why| {
-        Refusal(format!(
-            "{option} needs a destination, as ssh takes it ({why})"
-        ))
-    })?;
-    if inv.command_start < inv.args.len() {
-        return Err(Refusal(format!("{option} takes a destination and no command")).into());
-    }
-    let config = local.config(Some(inv.host.as_encoded_bytes()))?;
-    let resolution = config::resolve(&config, inv.host.as_encoded_bytes());
-    let host = checked_host(inv.host.as_encoded_bytes())?;
-    let cx = Context {
-        settings: &resolution.settings,
-        image_override: request.image.as_deref(),
-        attach: None,
-        config_file: &config.file,
-        progress: request.terminals.stderr,
-        terminal: request.terminals.stdin,
-    };
-    let target = Target {
-        host: &host,
-        image: "",
-        settings: cx.settings,
-        config_file: cx.config_file,
-        place: Place::Here,
-        sent: &[],
-    };
-    let script = errand(&target, &cx)?;
-    let mut args = inv.args.clone();
-    args.push(carry(&script)?);
-    Ok(Plan {
-        args,
-        decision: Decision::Container { script },
-        report: Report::default(),
-        first_hop: None,
-        pin: None,
-        hop: None,
-    })
-}
-
-/// What the doctor runs for one host, and what it judges the findings by.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Probe {
-    /// The host as the user named it.
-    pub host: String,
-    /// `ssh -v OPTIONS HOST true`, shell-quoted: how to see by hand what ssh says of the host,
-    /// with the user's own options.
-    pub by_hand: String,
-    /// ssh's arguments for the probe: the user's options, `BatchMode` (many hosts at once
-    /// cannot each ask for a password), the host and the probe script.
-    pub args: Vec<OsString>,
-    /// ssh's arguments that ask whether a shared connection is live, where `persist` is set.
-    pub master_check: Option<Vec<OsString>>,
-    /// The image, where the host has one.
-    pub image: Option<String>,
-    /// Why the host has no image, where it has none.
-    pub untagged: &'static str,
-    pub settings: Settings,
-    /// The first matching entry's line, where a setting the host lacks would go.
-    pub entry_line: Option<usize>,
-    pub config_file: String,
-    /// Whether the configuration file exists.
-    pub config_found: bool,
-    /// The batch job the host's sessions run in, where it has `slurm` or `htcondor`.
-    pub job: Option<HostJob>,
-    /// The running job an attached host enters, where it has `attach`.
-    pub attach: Option<Attach>,
-    /// The job's own sshd, where the host's sessions reach their job by it.
-    pub sshd: Option<SshdPin>,
-}
-
-/// What this machine keeps for a host's job sshd: the name its host key is pinned under, the
-/// file of pins, and the pin (`TYPE BASE64` and its line), if the host has one yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SshdPin {
-    pub alias: String,
-    pub known_hosts: String,
-    pub pinned: Option<(String, usize)>,
-}
-
-/// The doctor's probe of `host` with ssh's `options`: the session's own script steps, run the
-/// way a session runs them (the same options, connection reuse and login shell).
-pub fn probe(
-    options: &[OsString],
-    host: &OsString,
-    image_override: Option<&str>,
-    config: &Config,
-    local: &mut dyn Local,
-) -> anyhow::Result<Probe> {
-    let mut words = options.to_vec();
-    words.push(host.clone());
-    let inv = ssh_args::parse(words, &mut || local.grammar()).map_err(|why| {
-        Refusal(format!(
-            "--doctor: {}: not a destination ssh takes ({why})",
-            host.to_string_lossy()
-        ))
-    })?;
-    let resolution = config::resolve(config, inv.host.as_encoded_bytes());
-    let name = checked_host(inv.host.as_encoded_bytes())?;
-    let cx = Context {
-        settings: &resolution.settings,
-        image_override,
-        attach: None,
-        config_file: &config.file,
-        progress: false,
-        terminal: false,
-    };
-    let image = image_for(&cx);
-    let job = host_job(&name, image, &cx);
-    let attach = resolution.settings.attach.clone();
-    let scheduler = match (&job, &attach) {
-        (Some(HostJob::Htcondor(_)), _) | (None, Some(_)) if cx.settings.htcondor.is_some() => {
-            Some(Scheduler::Htcondor)
-        }
-        (Some(_), _) | (None, Some(_)) => Some(Scheduler::Slurm),
-        (None, None) => None,
-    };
-    let sshd_keys = match scheduler {
-        Some(scheduler) if way(scheduler, cx.settings) == Way::Sshd => {
-            let alias = crate::keys::alias(&name);
-            Some((local.job_keys(&alias)?, alias))
-        }
-        _ => None,
-    };
-    let client = sshd_keys.as_ref().map(|(keys, _)| keys.public.as_str());
-    let script = match (&attach, image) {
-        (Some(job), _) => remote::probe::attach_probe_script(
-            &Target {
-                host: &name,
-                image: remote::CONTAINER,
-                settings: cx.settings,
-                config_file: cx.config_file,
-                place: Place::Here,
-                sent: &[],
-            },
-            job,
-            client,
-        ),
-        (None, Some(image)) => remote::probe::probe_script(
-            &Target {
-                host: &name,
-                image,
-                settings: cx.settings,
-                config_file: cx.config_file,
-                place: Place::Here,
-                sent: &[],
-            },
-            job.as_ref(),
-            client,
-        ),
-        (None, None) => remote::probe::plain_probe_script(),
-    };
-    let mut args = inv.args.clone();
-    args.splice(
-        inv.destination..inv.destination,
-        ["-o", "BatchMode=yes"].map(OsString::from),
-    );
-    args.push(carry(&script)?);
-    let mut master_check = None;
-    if let (Some(_), Some(persist)) = (image, &cx.settings.persist) {
-        let mut check = inv.args.clone();
-        check.splice(
-            inv.destination..inv.destination,
-            ["-O", "check"].map(OsString::from),
-        );
-        if let Some(dir) = reuse_directory(&inv, local)? {
-            args = with_connection_reuse(args, &dir, persist);
-            check = with_connection_reuse(check, &dir, persist);
-        }
-        // A host whose sessions reach their job's own sshd keeps its master there.
-        let sessions = Context {
-            attach: attach.as_ref(),
-            ..cx
-        };
-        if sshd_keys.is_some()
-            && let Some(path) = master_path(&inv, &sessions, remote::CONTAINER, local)?
-        {
-            check = [OsString::from("-o"), path]
-                .into_iter()
-                .chain(inv.args.iter().cloned())
-                .collect();
-            check.splice(
-                inv.destination + 2..inv.destination + 2,
-                ["-O", "check"].map(OsString::from),
-            );
-        }
-        master_check = Some(check);
-    }
-    let by_hand: Vec<String> = ["ssh", "-v"]
-        .into_iter()
-        .map(OsString::from)
-        .chain(inv.args.iter().cloned())
-        .chain([OsString::from("true")])
-        .map(|word| String::from_utf8_lossy(&quote::sh(word.as_encoded_bytes())).into_owned())
-        .collect();
-    Ok(Probe {
-        host: host.to_string_lossy().into_owned(),
-        by_hand: by_hand.join(" "),
-        args,
-        master_check,
-        image: image.map(str::to_string),
-        untagged: untagged_reason(&cx),
-        entry_line: resolution.matched.first().map(|(line, _)| *line),
-        config_file: config.file.clone(),
-        config_found: config.found,
-        settings: resolution.settings.clone(),
-        job,
-        attach,
-        sshd: sshd_keys.map(|(keys, alias)| SshdPin {
-            alias,
-            known_hosts: keys.known_hosts.display().to_string(),
-            pinned: keys.pinned,
-        }),
-    })
-}
-
 /// The host name, refused where it could not be written into the remote script's messages.
 fn checked_host(host: &[u8]) -> Result<String, Refusal> {
     if let Some(reason) = hostile_host(host) {
@@ -1214,6 +562,11 @@ fn hostile_host(host: &[u8]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::settings::Image;
+    use reuse::multiplexing_configured;
+    use std::ffi::OsStr;
+    use std::path::{Path, PathBuf};
 
     fn os(words: &[&str]) -> Vec<OsString> {
         words.iter().map(OsString::from).collect()

@@ -1,0 +1,125 @@
+//! Where a session runs ([`Place`]): on the host ssh reaches, or in the host's Slurm allocation or
+//! HTCondor job, or a job attached to, and how it gets there ([`Way`]), as the host's settings
+//! say; and the image, allocation and HTCondor job a host's settings give.
+
+use super::{Context, Refusal};
+use crate::remote::scheduler::slurm::Allocation;
+use crate::remote::{self, CondorJob, HostJob, Job, Payload, Place, Scheduler, Way};
+use crate::settings::{self, HtcondorConnect, Image, Settings, SlurmConnect, SlurmTransfers};
+
+/// Where a session runs: on the host, or in its Slurm allocation or HTCondor job where the
+/// session belongs there (a Slurm host's transfers run on the login node unless
+/// `slurm_transfers = "job"`; an HTCondor host's run in its job).
+pub(super) fn place(
+    host: &str,
+    image: &str,
+    cx: &Context,
+    payload: Payload,
+) -> Result<Place, Refusal> {
+    let settings = cx.settings;
+    if let (Some(_), Some(_)) = (&settings.slurm, &settings.htcondor) {
+        return Err(Refusal(format!(
+            "{host}: slurm ({file}:{}) and htcondor ({file}:{}) are both set; a host runs its sessions under one scheduler",
+            settings.lines.slurm,
+            settings.lines.htcondor,
+            file = cx.config_file
+        )));
+    }
+    // Everything of an attached host runs in the job: its container's files are the point.
+    if let Some(job) = cx.attach {
+        let scheduler = match settings.htcondor {
+            Some(_) => Scheduler::Htcondor,
+            None => Scheduler::Slurm,
+        };
+        return Ok(Place::Job(
+            Job::Attached(scheduler, job.clone()),
+            way(scheduler, settings),
+        ));
+    }
+    // An HTCondor host's transfers run in its job too: the job's container is the one view,
+    // and an access point need not have Apptainer.
+    if let Some(lines) = &settings.htcondor {
+        return Ok(Place::Job(
+            Job::Own(HostJob::Htcondor(condor_job(host, image, lines, cx))),
+            way(Scheduler::Htcondor, settings),
+        ));
+    }
+    let transfer = match payload {
+        Payload::Sftp | Payload::Arguments(_) => true,
+        Payload::Command(command) => remote::is_transfer(command),
+        Payload::Shell => false,
+    };
+    if transfer && settings.slurm_transfers != Some(SlurmTransfers::Job) {
+        return Ok(Place::Here);
+    }
+    Ok(match allocation(host, cx) {
+        None => Place::Here,
+        Some(allocation) => Place::Job(
+            Job::Own(HostJob::Slurm(allocation)),
+            way(Scheduler::Slurm, settings),
+        ),
+    })
+}
+
+/// How a host's sessions reach its job under `scheduler`, as its settings say: by the job's
+/// own sshd unless they say otherwise.
+pub(super) fn way(scheduler: Scheduler, settings: &Settings) -> Way {
+    match scheduler {
+        Scheduler::Slurm => match settings.slurm_connect {
+            None | Some(SlurmConnect::Sshd) => Way::Sshd,
+            Some(SlurmConnect::Srun) => Way::Channel,
+            Some(SlurmConnect::Ssh) => Way::NodeSsh,
+        },
+        Scheduler::Htcondor => match settings.htcondor_connect {
+            None | Some(HtcondorConnect::Sshd) => Way::Sshd,
+            Some(HtcondorConnect::CondorSshToJob) => Way::Channel,
+        },
+    }
+}
+
+/// The image a session runs in; for an attached host, the job's container, whatever its image.
+pub(super) fn image_for<'a>(cx: &Context<'a>) -> Option<&'a str> {
+    if cx.attach.is_some() {
+        return Some(remote::CONTAINER);
+    }
+    match (cx.image_override, &cx.settings.image) {
+        (Some(image), _) => Some(image),
+        (None, Some(Image::Path(image))) => Some(image.as_str()),
+        (None, _) => None,
+    }
+}
+
+pub(super) fn untagged_reason(cx: &Context) -> &'static str {
+    match cx.settings.image {
+        Some(Image::None) => "image = \"none\" for this host",
+        _ => "no image for this host",
+    }
+}
+
+/// The host's Slurm allocation, where `slurm` is set.
+pub(super) fn allocation(host: &str, cx: &Context) -> Option<Allocation> {
+    let options = cx.settings.slurm.as_ref()?;
+    let at = format!("{}:{}", cx.config_file, cx.settings.lines.slurm);
+    Some(Allocation {
+        idle: cx
+            .settings
+            .slurm_idle
+            .as_deref()
+            .and_then(settings::seconds),
+        ..Allocation::new(host, options, &at, cx.progress)
+    })
+}
+
+/// The host's batch job, where its settings give it one.
+pub(super) fn host_job(host: &str, image: Option<&str>, cx: &Context) -> Option<HostJob> {
+    match (&cx.settings.htcondor, image) {
+        (Some(lines), Some(image)) => Some(HostJob::Htcondor(condor_job(host, image, lines, cx))),
+        _ => allocation(host, cx).map(HostJob::Slurm),
+    }
+}
+
+/// The host's HTCondor job of `image`, from its `htcondor` lines.
+pub(super) fn condor_job(host: &str, image: &str, lines: &[String], cx: &Context) -> CondorJob {
+    let at = format!("{}:{}", cx.config_file, cx.settings.lines.htcondor);
+    CondorJob::new(host, image, lines, at, cx.progress)
+}
