@@ -564,7 +564,6 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::settings::Image;
-    use reuse::multiplexing_configured;
     use std::ffi::OsStr;
     use std::path::{Path, PathBuf};
 
@@ -882,10 +881,10 @@ mod tests {
             ..Request::default()
         };
         assert!(make(&request, &mut given(&persisting)).is_ok());
-        assert!(!multiplexing_configured(
+        assert!(!reuse::multiplexing_configured(
             "user bob\ncontrolmaster false\ncontrolpath none\n"
         ));
-        assert!(multiplexing_configured(
+        assert!(reuse::multiplexing_configured(
             "controlmaster false\ncontrolpath ~/.ssh/cm-%C\n"
         ));
     }

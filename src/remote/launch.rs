@@ -185,7 +185,8 @@ pub(super) fn instance_running(s: &mut Script, instance: &str) {
 /// which a cluster without cgroups ends alone. It also leaves its SLURM_* variables where
 /// node-mode sessions (which are not steps) read them, and the directory where they leave their
 /// marks, for as long as the job runs, and serves the connections to the job's own sshd (see
-/// `slurm::serve`). The runtime comes in `CSSH_RT` (sbatch exports the submitting environment).
+/// `slurm::serve`); as it ends it ends what the job's sessions left behind (`slurm::sweep`).
+/// The runtime comes in `CSSH_RT` (sbatch exports the submitting environment).
 pub(super) fn batch_script(target: &Target, allocation: &slurm::Allocation) -> Vec<u8> {
     let mut s = Script::default();
     s.raw(&format!(
@@ -196,10 +197,13 @@ pub(super) fn batch_script(target: &Target, allocation: &slurm::Allocation) -> V
     let mut on_exit = Script::default();
     on_exit.raw("rm -rf \"$cssh_env\" \"$cssh_marks\"");
     slurm::stop_serving(&mut on_exit);
+    slurm::sweep(&mut on_exit);
     if let Some(instance) = &target.settings.instance {
+        // In the background: the runtime takes a second or more to stop it, and Slurm kills what
+        // is left of the batch step KillWait (2 s on some clusters) after it signals the job.
         on_exit.raw("; \"$CSSH_RT\" -s instance stop");
         on_exit.word(instance.as_bytes());
-        on_exit.raw(" >/dev/null 2>&1");
+        on_exit.raw(" </dev/null >/dev/null 2>&1 &");
     }
     // The traps first: a job cancelled while the instance starts still stops it once started.
     s.raw("trap");

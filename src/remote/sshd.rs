@@ -173,10 +173,11 @@ pub const CONNECTION: &str = "cssh_conn=$({ [ -z \"${SSH_CONNECTION+x}\" ] || pr
 
 /// What the forced command runs: the job's variables that its first argument carries (base64 of
 /// NUL-separated records after an `x` one) exported, then the client's command as the login
-/// shell would have run it (cssh's scripts read the same under every shell), or a login shell.
+/// shell would have run it (cssh's scripts read the same under every shell; without the
+/// `SSH_ORIGINAL_COMMAND` that plain ssh does not set), or a login shell.
 const FORCED: &[u8] = b"cssh_v=$(printf %s \"$1\" | base64 -d | sed -z \"1d; s/'/'\\\\\\\\''/g; s/^/'/; s/\\$/' /\" | tr -d '\\000')
 eval \"set -- $cssh_v\"; for cssh_w; do export \"$cssh_w\"; done; unset cssh_v cssh_w
-[ -z \"${SSH_ORIGINAL_COMMAND+x}\" ] || exec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"
+[ -z \"${SSH_ORIGINAL_COMMAND+x}\" ] || { cssh_c=$SSH_ORIGINAL_COMMAND; unset SSH_ORIGINAL_COMMAND; exec /bin/sh -c \"$cssh_c\"; }
 exec \"$SHELL\" -l
 ";
 
@@ -186,7 +187,9 @@ exec \"$SHELL\" -l
 /// whose names start with one of `variables` (grep patterns), which the forced command exports
 /// into each session with `CSSH_JOB` (the job's id) and the hop's `SSH_CONNECTION` and
 /// `SSH_CLIENT` (the job's sshd has no socket to tell them: they are the user's connection to the
-/// cluster). A refusal is one line and a bare banner.
+/// cluster). The sshd's own environment is `PATH` and `CSSH_JOB` (which its sessions do not
+/// inherit: it names the job's sshd to the job's end, `slurm::sweep`). A refusal is one line and
+/// a bare banner.
 pub(super) fn launcher(target: &Target, keys: &Keys, variables: &[&str]) -> Vec<u8> {
     let mut s = Script::exiting_with(ON_REFUSAL);
     key_directory(&mut s, target);
@@ -223,7 +226,7 @@ pub(super) fn launcher(target: &Target, keys: &Keys, variables: &[&str]) -> Vec<
         s.word(pattern.as_bytes());
     }
     s.raw(" </proc/$$/environ; } | base64 -w0)\n");
-    s.raw("exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \"$cssh_sshd\" -i -e -f /dev/null");
+    s.raw("exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CSSH_JOB=\"$1\" \"$cssh_sshd\" -i -e -f /dev/null");
     for option in SSHD_OPTIONS {
         s.word(option.as_bytes());
     }
@@ -236,7 +239,8 @@ pub(super) fn launcher(target: &Target, keys: &Keys, variables: &[&str]) -> Vec<
 /// What the job's sshd is: a server of one user, who is already authenticated on the cluster,
 /// for that user's own key; forwarding, the agent and X11 as the client asks (they end in the
 /// job); whatever variables the client sends (they are the user's own); no PAM, password,
-/// motd, rc file or pid file.
+/// motd, rc file or pid file; of its log (on stderr, the user's) only what stops it: a
+/// server's log never reaches a plain ssh client.
 const SSHD_OPTIONS: &[&str] = &[
     "-o",
     "UsePAM=no",
@@ -269,7 +273,7 @@ const SSHD_OPTIONS: &[&str] = &[
     "-o",
     "PidFile=none",
     "-o",
-    "LogLevel=ERROR",
+    "LogLevel=FATAL",
 ];
 
 /// The setting that takes the scheduler's own channel instead, for messages.

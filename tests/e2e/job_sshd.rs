@@ -4,7 +4,8 @@
 //! job and a bash, a tcsh and a fish user: exact commands, a terminal that is a terminal in the
 //! container, forwards (proved by the process that holds them: its ancestors are the scheduler's
 //! and it is the user's), the agent; the nodes' own sshd is never used and nothing listens; the
-//! host key is pinned, and a changed one is refused in one line.
+//! host key is pinned, and a changed one is refused in one line; what a session leaves running
+//! belongs to the job's batch step and ends with the job, not with the session.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -180,6 +181,17 @@ impl InJob {
     }
 }
 
+impl InJob {
+    /// `cssh --release` of the host's own job.
+    fn release(&self) -> Output {
+        run(Command::new(CSSH)
+            .env("CSSH_CONFIG", self.config.path("config.toml"))
+            .args(["--release", "-F"])
+            .arg(&host().ssh_config)
+            .args(["-l", self.user, &self.alias]))
+    }
+}
+
 impl std::fmt::Debug for InJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?} of {}", self.kind, self.user)
@@ -196,11 +208,7 @@ impl Drop for InJob {
                 let _ = ssh(self.login, &["condor_rm", id]);
             }
             (None, _) => {
-                let _ = run(Command::new(CSSH)
-                    .env("CSSH_CONFIG", self.config.path("config.toml"))
-                    .args(["--release", "-F"])
-                    .arg(&host().ssh_config)
-                    .args(["-l", self.user, &self.alias]));
+                let _ = self.release();
             }
         }
     }
@@ -328,30 +336,41 @@ fn connected_to(port: u16) -> Option<u32> {
     found
 }
 
+/// A process and its ancestors, itself first (pid 1 left out).
+fn ancestors(pid: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    let mut current = pid;
+    while current > 1 {
+        pids.push(current);
+        let stat = std::fs::read_to_string(format!("/proc/{current}/stat")).unwrap_or_default();
+        // The parent is the second field after the name, which may hold spaces and parentheses.
+        current = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(1))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+    }
+    pids
+}
+
+/// A process's file under /proc, empty once it is gone.
+fn proc_file(pid: u32, name: &str) -> String {
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/{name}")).unwrap_or_default())
+        .into_owned()
+}
+
 /// A process's user id and the names of it and its ancestors, itself first.
 fn lineage(pid: u32) -> (u32, Vec<String>) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let uid = status
+    let uid = proc_file(pid, "status")
         .lines()
         .find_map(|l| l.strip_prefix("Uid:"))
         .and_then(|l| l.split_whitespace().next())
         .and_then(|u| u.parse().ok())
         .unwrap_or(0);
-    let mut names = Vec::new();
-    let mut current = pid;
-    while current > 1 {
-        let stat = std::fs::read_to_string(format!("/proc/{current}/stat")).unwrap_or_default();
-        let Some((name, rest)) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(") "))
-        else {
-            break;
-        };
-        names.push(name.to_string());
-        current = rest
-            .split(' ')
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1);
-    }
+    let names = ancestors(pid)
+        .into_iter()
+        .map(|p| proc_file(p, "comm").trim_end().to_string())
+        .collect();
     (uid, names)
 }
 
@@ -452,7 +471,7 @@ fn forwards_end_in_the_job() {
             .unwrap()
             .write_all(
                 format!(
-                    "cd /tmp; nohup python3 -m http.server {server} --bind 127.0.0.1 >/dev/null 2>&1 &\nwhile ! (echo >/dev/tcp/127.0.0.1/{server}) 2>/dev/null; do sleep 0.2; done\necho listeningOn==127.0.0.1:{server}==\nexec sleep 120\n"
+                    "cd /tmp; nohup timeout 120 python3 -m http.server {server} --bind 127.0.0.1 >/dev/null 2>&1 &\nwhile ! (echo >/dev/tcp/127.0.0.1/{server}) 2>/dev/null; do sleep 0.2; done\necho listeningOn==127.0.0.1:{server}==\nexec sleep 120\n"
                 )
                 .as_bytes(),
             )
@@ -719,4 +738,112 @@ fn the_host_key_is_pinned_and_a_changed_one_refused_in_one_line() {
                 .ends_with(" is not a directory of yours: the job's sshd keeps its keys there\n"),
         "{said}"
     );
+}
+
+/// The processes whose environment holds `entry` (`NAME=VALUE`).
+fn with_variable(entry: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&pid| proc_file(pid, "environ").split('\0').any(|v| v == entry))
+        .collect()
+}
+
+/// The names of the job's steps that run now, its batch step left out.
+fn steps_of(job: &InJob, id: &str) -> Vec<String> {
+    let out = ssh(
+        job.login,
+        &[
+            "squeue",
+            "--noheader",
+            "--steps",
+            "--jobs",
+            id,
+            "--format=%j",
+        ],
+    );
+    text(&out.stdout)
+        .lines()
+        .filter(|name| *name != "batch")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn what_a_session_leaves_running_lives_as_long_as_its_job() {
+    let job = InJob::new(Kind::SlurmOwn, ("th-csh", "cshuser"));
+    let mark = format!("CSSH_MARK={}", rand_suffix());
+    // A session that starts a process to outlive it, then waits on its stdin.
+    let mut session = Running(
+        job.command(
+            &[],
+            &[&format!(
+                "{mark} nohup sleep 3000 >/dev/null 2>&1 & echo $SLURM_JOB_ID $!; cat >/dev/null"
+            )],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let mut said = String::new();
+    BufReader::new(session.0.stdout.as_mut().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    let (id, pid) = said.trim_end().split_once(' ').unwrap();
+    let pid: u32 = pid.parse().unwrap();
+    // It is the batch step's, not the step that carries the connection.
+    let lineage: Vec<String> = ancestors(pid)
+        .into_iter()
+        .map(|p| proc_file(p, "cmdline").replace('\0', " "))
+        .collect();
+    assert!(
+        lineage
+            .iter()
+            .any(|c| c.starts_with(&format!("slurmstepd: [{id}.batch]"))),
+        "{lineage:?}"
+    );
+    assert_eq!(
+        steps_of(&job, id),
+        ["cssh-connection"],
+        "one step carries it"
+    );
+    drop(session.0.stdin.take());
+    assert!(session.0.wait().unwrap().success());
+    wait_until("the connection's step to end", || {
+        let steps = steps_of(&job, id);
+        steps.is_empty().then_some(()).ok_or(format!("{steps:?}"))
+    });
+    assert_eq!(with_variable(&mark), [pid], "it outlives its session");
+    let out = run(&mut job.command(&[], &[&format!("kill -0 {pid} && echo $SLURM_JOB_ID")]));
+    assert_eq!(text(&out.stdout), format!("{id}\n"), "{}", describe(&out));
+    // Released, the job takes everything its sessions left with it.
+    let out = job.release();
+    assert!(out.status.success(), "{}", describe(&out));
+    wait_until("the job's processes to end", || {
+        let left = with_variable(&format!("SLURM_JOB_ID={id}"));
+        left.is_empty().then_some(()).ok_or(format!("{left:?}"))
+    });
+}
+
+#[test]
+fn what_a_session_leaves_running_in_an_htcondor_job_ends_with_it() {
+    let job = InJob::new(Kind::CondorOwn, ("th-csh", "cshuser"));
+    let mark = format!("CSSH_MARK={}", rand_suffix());
+    let out = run(&mut job.command(
+        &[],
+        &[&format!("{mark} nohup sleep 3000 >/dev/null 2>&1 &")],
+    ));
+    assert!(out.status.success(), "{}", describe(&out));
+    let left = with_variable(&mark);
+    assert_eq!(left.len(), 1, "it outlives its session: {left:?}");
+    held_in_the_job(&job, "what the session left", left.first().copied());
+    let out = job.release();
+    assert!(out.status.success(), "{}", describe(&out));
+    wait_until("what the session left to end", || {
+        let left = with_variable(&mark);
+        left.is_empty().then_some(()).ok_or(format!("{left:?}"))
+    });
 }

@@ -50,12 +50,17 @@ fn release(config: &Scratch, user: &str, alias: &str) -> Output {
 
 /// This user's live jobs of one allocation name, as `squeue` on the login node lists them.
 fn live_jobs(alias: &str, user: &str) -> Vec<String> {
+    jobs_in(alias, user, "PENDING,CONFIGURING,RUNNING")
+}
+
+/// This user's jobs of one allocation name in one of `states`.
+fn jobs_in(alias: &str, user: &str, states: &str) -> Vec<String> {
     let out = ssh(
         "th-bash",
         &[
             "squeue",
             "--noheader",
-            "--states=PENDING,CONFIGURING,RUNNING",
+            &format!("--states={states}"),
             "--format=%i",
             &format!("--user={user}"),
             &format!("--name=cssh-{alias}"),
@@ -184,10 +189,22 @@ fn allocate_returns_once_the_job_runs_and_the_next_command_lands_in_it() {
     }
 }
 
-/// Waits (up to 40 s) until `alias`'s allocation of `user` lives or is gone, as `live` says.
+/// Waits (up to 40 s) until `alias`'s allocation of `user` lives or is gone, as `live` says:
+/// gone from the queue, not left completing (a process Slurm cannot end keeps it there).
 fn until_allocation(alias: &str, user: &str, live: bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
-    while live_jobs(alias, user).is_empty() == live {
+    let jobs = || {
+        if live {
+            live_jobs(alias, user)
+        } else {
+            jobs_in(
+                alias,
+                user,
+                "PENDING,CONFIGURING,RUNNING,COMPLETING,SUSPENDED",
+            )
+        }
+    };
+    while jobs().is_empty() == live {
         assert!(
             std::time::Instant::now() < deadline,
             "{alias} of {user}: allocation still {}",
@@ -197,15 +214,20 @@ fn until_allocation(alias: &str, user: &str, live: bool) {
     }
 }
 
-/// Longer than the idle time of 4 s below, with the watch's look every second.
-const OUTLIVES_IDLE: std::time::Duration = std::time::Duration::from_secs(9);
+/// The idle time below: once the job runs, and again once a connection has found it, a session
+/// has that long to show itself (its hop, the step that carries it, ssh's handshake), on a
+/// loaded two-core host too.
+const IDLE: &str = "slurm_idle = \"8s\"";
+
+/// Longer than the idle time, with the watch's look every 2 s.
+const OUTLIVES_IDLE: std::time::Duration = std::time::Duration::from_secs(14);
 
 #[test]
 fn an_idle_allocation_ends_itself_and_never_while_a_session_lives() {
-    let steps = slurm_config(&format!("{SLURM}\nslurm_idle = \"4s\""));
-    let nodes = slurm_config(&format!(
-        "{SLURM}\nslurm_idle = \"4s\"\nslurm_connect = \"ssh\""
-    ));
+    let sshd = slurm_config(&format!("{SLURM}\n{IDLE}"));
+    let steps = slurm_config(&format!("{SLURM}\n{IDLE}\nslurm_connect = \"srun\""));
+    let nodes = slurm_config(&format!("{SLURM}\n{IDLE}\nslurm_connect = \"ssh\""));
+    let persisted = slurm_config(&format!("{SLURM}\n{IDLE}\npersist = \"10m\""));
     let allocate = |config: &Scratch, user: &str, alias: &str| {
         let out = run(Command::new(CSSH)
             .env("CSSH_CONFIG", config.path("config.toml"))
@@ -215,11 +237,11 @@ fn an_idle_allocation_ends_itself_and_never_while_a_session_lives() {
         assert!(out.status.success(), "{alias}: {}", describe(&out));
     };
     // A long command: as a step (bash, tcsh and fish users), and in node mode.
-    let command = |config: &Scratch, user: &'static str| {
+    let command = |config: &Scratch, way: &str, user: &'static str| {
         let alias = format!("th-idle-{}", rand_suffix());
         allocate(config, user, &alias);
         let session = cssh(config)
-            .args(["-l", user, &alias, "sleep 12; echo done"])
+            .args(["-l", user, &alias, "sleep 18; echo done"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -228,10 +250,10 @@ fn an_idle_allocation_ends_itself_and_never_while_a_session_lives() {
         assert_eq!(
             live_jobs(&alias, user).len(),
             1,
-            "{alias} of {user}: kept while the command runs"
+            "{alias} of {user} ({way}): kept while the command runs"
         );
         let out = session.wait_with_output().unwrap();
-        assert_eq!(text(&out.stdout), "done\n", "{alias} of {user}");
+        assert_eq!(text(&out.stdout), "done\n", "{alias} of {user} ({way})");
         until_allocation(&alias, user, false);
     };
     std::thread::scope(|scope| {
@@ -245,19 +267,45 @@ fn an_idle_allocation_ends_itself_and_never_while_a_session_lives() {
             assert!(!job.is_empty());
             assert!(release(&steps, "bashuser", &alias).status.success());
         });
-        scope.spawn(|| command(&steps, "bashuser"));
-        scope.spawn(|| command(&steps, "tcshuser"));
-        scope.spawn(|| command(&steps, "fishuser"));
-        scope.spawn(|| command(&nodes, "tcshuser"));
-        scope.spawn(|| command(&nodes, "bashuser"));
-        scope.spawn(|| command(&nodes, "fishuser"));
+        scope.spawn(|| command(&sshd, "sshd", "bashuser"));
+        scope.spawn(|| command(&sshd, "sshd", "tcshuser"));
+        scope.spawn(|| command(&sshd, "sshd", "fishuser"));
+        scope.spawn(|| command(&steps, "steps", "bashuser"));
+        scope.spawn(|| command(&nodes, "nodes", "tcshuser"));
+        scope.spawn(|| command(&nodes, "nodes", "bashuser"));
+        scope.spawn(|| command(&nodes, "nodes", "fishuser"));
+        // A master kept on the job's sshd with no session: the allocation ends all the same,
+        // and the master with it.
+        scope.spawn(|| {
+            let alias = format!("th-idle-{}", rand_suffix());
+            let check = |config: &Scratch| {
+                run(cssh(config).args(["-l", "fishuser", "-O", "check", &alias]))
+            };
+            let out = run(cssh(&persisted).args(["-l", "fishuser", &alias, "true"]));
+            assert!(out.status.success(), "{}", describe(&out));
+            let master = check(&persisted);
+            assert!(
+                master.status.success() && text(&master.stderr).starts_with("Master running"),
+                "{}",
+                describe(&master)
+            );
+            until_allocation(&alias, "fishuser", false);
+            wait_until("the master to end with the allocation", || {
+                let master = check(&persisted);
+                if master.status.success() {
+                    Err(describe(&master))
+                } else {
+                    Ok(())
+                }
+            });
+        });
         // An interactive login on a terminal.
         scope.spawn(|| {
             let alias = format!("th-idle-{}", rand_suffix());
-            allocate(&steps, "tcshuser", &alias);
+            allocate(&sshd, "tcshuser", &alias);
             let tmux = Tmux::start(&format!(
                 "env CSSH_CONFIG={} {CSSH} -F {} -l tcshuser {alias}; echo CSSH-EXITED-$?; sleep 60",
-                steps.path("config.toml").display(),
+                sshd.path("config.toml").display(),
                 host().ssh_config.display()
             ));
             tmux.wait_for_prompt();
@@ -569,6 +617,14 @@ fn an_instance_is_started_with_the_allocation_and_joined_by_its_steps() {
                 );
                 let out = release(&config, user, &alias);
                 assert!(out.status.success(), "{user}: {}", describe(&out));
+                // Released at the same moment for three users, each job stops its instance.
+                wait_until(&format!("{user}'s instance to stop with its job"), || {
+                    if state.exists() {
+                        Err(state.display().to_string())
+                    } else {
+                        Ok(())
+                    }
+                });
             });
         }
     });
