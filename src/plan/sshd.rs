@@ -441,7 +441,9 @@ mod tests {
         );
     }
 
+    /// Windows' OpenSSH shares no connections: there `persist` does nothing.
     #[test]
+    #[cfg(unix)]
     fn persist_keeps_a_master_of_the_job_and_o_reaches_it() {
         let mut local = given("slurm = []\npersist = \"10m\"");
         local.ssh_config_silent = true;
