@@ -33,6 +33,7 @@ fn main() {
     attach(&host, &work, &mut report);
     htcondor(&host, &work, &mut report);
     job_sshd(&host, &work, &mut report);
+    any_client(&host, &work, &mut report);
     doctor(&host, &work, &mut report);
     let page = report.page(&host);
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
@@ -1153,6 +1154,204 @@ fn job_sshd(host: &Host, work: &Path, report: &mut Report) {
         );
     }
     release(host, &sshd, alias);
+    let _ = std::fs::remove_file(&file);
+}
+
+/// Any SSH client through `ProxyCommand cssh --proxy` (the login node's container): a first
+/// connection against the wrapper and against plain ssh; a command on the client's own master
+/// against the same by hand on a master to the login node; 1 GiB by sftp against the wrapper
+/// (the second layer of encryption).
+fn any_client(host: &Host, work: &Path, report: &mut Report) {
+    const SECTION: &str =
+        "Any SSH client (`ProxyCommand cssh --proxy`, the login node's container)";
+    let alias = "th-bench-px";
+    let settings = config(
+        work,
+        "proxy.toml",
+        &format!("[[host]]\npattern = \"{alias}\"\nimage = \"{IMAGE}\"\n"),
+    );
+    let blocks = Command::new(CSSH)
+        .arg("--config")
+        .arg(&settings)
+        .args([
+            "--ssh-config",
+            "-F",
+            &host.ssh_config,
+            "-l",
+            "bashuser",
+            alias,
+        ])
+        .output()
+        .unwrap();
+    assert!(blocks.status.success(), "--ssh-config failed");
+    let client_config = work.join("proxy_ssh_config");
+    std::fs::write(&client_config, &blocks.stdout).unwrap();
+    let name = format!("cssh.{alias}");
+    let client = |options: &[&str], command: &str| {
+        let mut ssh = Command::new("ssh");
+        ssh.arg("-F")
+            .arg(&client_config)
+            .args(options)
+            .args([&name, command]);
+        ssh
+    };
+    let wrapper = |command: &str| {
+        let mut cssh = Command::new(CSSH);
+        cssh.arg("--config").arg(&settings).args([
+            "-F",
+            &host.ssh_config,
+            "-l",
+            "bashuser",
+            alias,
+            command,
+        ]);
+        cssh
+    };
+    let plain = || time(Command::new("ssh").args(["-F", &host.ssh_config, "th-bash", "true"]));
+    time(&mut client(&[], "true"));
+    let (by_wrapper, by_proxy, spread) =
+        paired(10, &mut || time(&mut wrapper("true")), &mut || {
+            time(&mut client(&[], "true"))
+        });
+    report.add(
+        SECTION,
+        Row {
+            figure: "a first connection: `ssh cssh.HOST true` against `cssh HOST true` (10 pairs)"
+                .into(),
+            plain: by_wrapper,
+            cssh: by_proxy,
+            comparison: format!("pairs: {spread}"),
+            target: "(reported)".into(),
+        },
+    );
+    let (by_ssh, by_proxy, spread) =
+        paired(10, &mut || plain(), &mut || time(&mut client(&[], "true")));
+    report.add(
+        SECTION,
+        Row {
+            figure: "a first connection: `ssh cssh.HOST true` (in the container) against `ssh host true` (no container) (10 pairs)".into(),
+            plain: by_ssh,
+            cssh: by_proxy,
+            comparison: format!("pairs: {spread}"),
+            target: "(reported)".into(),
+        },
+    );
+    // On masters: the client's own, and one to the login node by hand.
+    let client_master = format!("ControlPath={}/px-%C", work.display());
+    let mastered = [
+        "-o",
+        "ControlMaster=auto",
+        "-o",
+        &client_master,
+        "-o",
+        "ControlPersist=2m",
+    ];
+    let hand_master = format!("{}/px-hand-%C", work.display());
+    let by_hand = || {
+        time(
+            Command::new("ssh")
+                .args([
+                    "-F",
+                    &host.ssh_config,
+                    "-o",
+                    "ControlMaster=auto",
+                    "-S",
+                    &hand_master,
+                ])
+                .args(["-o", "ControlPersist=2m", "th-bash"])
+                .arg(format!("apptainer exec {IMAGE} true")),
+        )
+    };
+    time(&mut client(&mastered, "true"));
+    by_hand();
+    let (hand, proxied, spread) = paired(20, &mut || by_hand(), &mut || {
+        time(&mut client(&mastered, "true"))
+    });
+    report.add(
+        SECTION,
+        Row {
+            figure: "on the client's master: `ssh cssh.HOST true` against `ssh -S master host apptainer exec IMG true` (20 pairs)".into(),
+            plain: hand,
+            cssh: proxied,
+            comparison: format!("pairs: {spread}"),
+            target: "(reported)".into(),
+        },
+    );
+    for master in [
+        client_master.as_str(),
+        &format!("ControlPath={hand_master}"),
+    ] {
+        let _ = Command::new("ssh")
+            .args([
+                "-F",
+                &host.ssh_config,
+                "-o",
+                master,
+                "-O",
+                "exit",
+                "th-bash",
+            ])
+            .stderr(Stdio::null())
+            .status();
+    }
+    // 1 GiB up by sftp: plain sftp through the ProxyCommand against sftp with cssh as its ssh.
+    let file = work.join("1GiB-px.bin");
+    let status = Command::new("head")
+        .args(["-c", "1G", "/dev/urandom"])
+        .stdout(std::fs::File::create(&file).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let batch = config(
+        work,
+        "px-batch",
+        &format!("put {} /dev/null\n", file.display()),
+    );
+    let sftp_proxied = || {
+        time(
+            Command::new("sftp")
+                .arg("-F")
+                .arg(&client_config)
+                .arg("-b")
+                .arg(&batch)
+                .arg(&name),
+        )
+    };
+    let sftp_wrapped = || {
+        time(
+            Command::new("sftp")
+                .env("CSSH_CONFIG", &settings)
+                .args([
+                    "-S",
+                    CSSH,
+                    "-F",
+                    &host.ssh_config,
+                    "-o",
+                    "User=bashuser",
+                    "-b",
+                ])
+                .arg(&batch)
+                .arg(alias),
+        )
+    };
+    let (with_cssh, through_proxy) = interleaved(3, &mut || sftp_wrapped(), &mut || sftp_proxied());
+    let mib_s = |s: Stats| 1024.0 / s.median.as_secs_f64();
+    report.add(
+        SECTION,
+        Row {
+            figure:
+                "1 GiB up by sftp: through the ProxyCommand against `sftp -S cssh` (3 runs each)"
+                    .into(),
+            plain: with_cssh,
+            cssh: through_proxy,
+            comparison: format!(
+                "{:.0} against {:.0} MiB/s",
+                mib_s(through_proxy),
+                mib_s(with_cssh)
+            ),
+            target: "(reported)".into(),
+        },
+    );
     let _ = std::fs::remove_file(&file);
 }
 

@@ -9,7 +9,7 @@ _cssh_complete()
 {
     local command=${1##*/} real own
     case $command in
-        cssh) real=ssh own='--config --image --attach --no-container --dry-run --explain --rsync-path --sftp-server-command --allocate --release --doctor --jobs --timeout --json --list-hosts --help --version' ;;
+        cssh) real=ssh own='--config --image --attach --no-container --dry-run --explain --rsync-path --sftp-server-command --allocate --release --doctor --jobs --timeout --json --proxy --ssh-config --list-hosts --help --version' ;;
         cscp) real=scp own='--cssh-config --cssh-dry-run --help --version' ;;
         csftp) real=sftp own='--cssh-config --cssh-dry-run --help --version' ;;
         crsync) real=rsync own='--cssh-config --cssh-dry-run --help --version' ;;

@@ -18,6 +18,7 @@ use crate::keys;
 use crate::options::{self, Mode, OwnOptions};
 use crate::output::{self, write_line, write_out};
 use crate::plan::{self, Local, Request};
+use crate::remote;
 use crate::ssh_args;
 use crate::ssh_config;
 
@@ -83,6 +84,11 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
             let ssh = system.ssh.clone();
             return doctor::run(&ssh, request.args, &options, &mut system);
         }
+        Mode::Proxy => return Ok(proxy(&own, &request)),
+        Mode::SshConfig => {
+            let mut system = System::new(&own)?;
+            write_out(ssh_config(&own, &request.args, &mut system)?.as_bytes())?;
+        }
         Mode::Release | Mode::Allocate | Mode::AttachList => {
             let mut system = System::new(&own)?;
             let plan = match own.mode {
@@ -96,13 +102,9 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
             let mut system = System::new(&own)?;
             let mut plan = plan::make(&request, &mut system)?;
             if let (Some(pin), Mode::Run) = (&plan.pin, own.mode) {
-                // The job's sshd has no host key pinned here yet: its login node shows it.
-                let (status, printed) = exec::output(&system.ssh, &pin.args)?;
-                if !status.success() {
-                    let code = status.code().unwrap_or(255);
-                    return Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)));
+                if let Err(code) = pin_key(&system.ssh, pin)? {
+                    return Ok(code);
                 }
-                keys::Store::open()?.pin(&pin.alias, &String::from_utf8_lossy(&printed))?;
                 plan = plan::make(&request, &mut system)?;
             }
             match own.mode {
@@ -134,6 +136,107 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The private sshd's host key, which its login node shows, pinned here; `Err` with the exit
+/// status of an ssh that failed (the login node said why, on stderr).
+fn pin_key(ssh: &std::path::Path, pin: &plan::PinStep) -> anyhow::Result<Result<(), ExitCode>> {
+    let (status, printed) = exec::output(ssh, &pin.args)?;
+    if !status.success() {
+        let code = status.code().unwrap_or(255);
+        return Ok(Err(ExitCode::from(u8::try_from(code).unwrap_or(255))));
+    }
+    keys::Store::open()?.pin(&pin.alias, &String::from_utf8_lossy(&printed))?;
+    Ok(Ok(()))
+}
+
+/// `cssh --proxy`: stdin and stdout are an SSH client's connection, handed to the hop's ssh. A
+/// refusal is one line on stderr and a bare SSH banner on stdout, so that the client ends the
+/// connection without a guess of its own, as a refusal on the way does.
+fn proxy(own: &OwnOptions, request: &Request) -> ExitCode {
+    let refused = |code: ExitCode| {
+        let _ = write_out(remote::REFUSAL_BANNER);
+        code
+    };
+    let run = || -> anyhow::Result<ExitCode> {
+        let mut system = System::new(own)?;
+        loop {
+            match plan::proxy(request, &mut system)? {
+                plan::ProxyPlan::Pin(pin) => {
+                    if let Err(code) = pin_key(&system.ssh, &pin)? {
+                        return Ok(refused(code));
+                    }
+                }
+                plan::ProxyPlan::Hop(args) => return Err(exec::exec(&system.ssh, &args, &[])),
+            }
+        }
+    };
+    run().unwrap_or_else(|error| refused(output::fail("cssh", &error)))
+}
+
+/// `cssh --ssh-config [ssh options] [host ...]`: each host's key pinned (through the user's own
+/// ssh to it, as a first connection would) and its block for `cssh --proxy`, whose ProxyCommand
+/// carries the ssh options; no host: every configured host name without wildcards that has an
+/// image.
+fn ssh_config(own: &OwnOptions, args: &[OsString], system: &mut System) -> anyhow::Result<String> {
+    let config = config::read(own.config.as_deref(), None)?;
+    let grammar = system.grammar();
+    let named = ssh_args::parse(args.to_vec(), &mut || grammar).is_ok();
+    let (ssh_options, hosts) =
+        doctor::split(args.to_vec(), &config, &mut || grammar, "--ssh-config")?;
+    let tagged = |host: &OsString| {
+        matches!(
+            config::resolve(&config, host.as_encoded_bytes())
+                .settings
+                .image,
+            Some(crate::settings::Image::Path(_))
+        )
+    };
+    let store = keys::Store::open()?;
+    let (identity, _) = store.client_key(&exec::keygen(&system.ssh)?)?;
+    let cssh = std::env::current_exe().context("cannot tell where this cssh is")?;
+    let mut proxy = Vec::new();
+    if let Some(file) = &own.config {
+        proxy.push("--config".into());
+        proxy.push(file.clone().into_os_string());
+    }
+    proxy.push("--proxy".into());
+    proxy.extend(ssh_options.iter().cloned());
+    let mut text = format!(
+        "# Written by cssh --ssh-config: {}HOST is HOST's container, for any SSH client.\n# Include this file at the top of ~/.ssh/config.\n",
+        plan::NAME_PREFIX
+    );
+    for host in hosts.iter().filter(|h| named || tagged(h)) {
+        let mut args = ssh_options.clone();
+        args.push(host.clone());
+        let request = Request {
+            args: args.clone(),
+            ..Request::default()
+        };
+        while let plan::ProxyPlan::Pin(pin) = plan::proxy(&request, system)? {
+            if pin_key(&system.ssh, &pin)?.is_err() {
+                anyhow::bail!(
+                    "{}: cannot pin its key (its login node said why, above)",
+                    host.to_string_lossy()
+                );
+            }
+        }
+        let resolved = system.resolved_ssh_config(&args)?;
+        let user = resolved
+            .lines()
+            .find_map(|line| line.strip_prefix("user "))
+            .ok_or_else(|| anyhow::anyhow!("ssh -G {} names no user", host.to_string_lossy()))?;
+        text.push('\n');
+        text.push_str(&plan::ssh_config_block(
+            &host.to_string_lossy(),
+            user,
+            &cssh,
+            &proxy,
+            &identity,
+            &store.known_hosts(),
+        )?);
+    }
+    Ok(text)
 }
 
 /// The machine cssh runs on, as the plan sees it.

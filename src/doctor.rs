@@ -51,7 +51,7 @@ pub fn run(
     local: &mut dyn Local,
 ) -> anyhow::Result<ExitCode> {
     let config = local.config(None)?;
-    let (ssh_options, hosts) = split(args, &config, &mut || local.grammar())?;
+    let (ssh_options, hosts) = split(args, &config, &mut || local.grammar(), "--doctor")?;
     let probes = hosts
         .iter()
         .map(|host| plan::probe(&ssh_options, host, options.image.as_deref(), &config, local))
@@ -88,13 +88,15 @@ pub fn run(
     })
 }
 
-/// ssh's options and the hosts to check: the words of `[ssh options] [host ...]`, read as ssh
-/// reads its own command line (the first host is its destination, the rest its command), or,
-/// without hosts, the configuration's host names without wildcards.
-fn split(
+/// ssh's options and the hosts of `mode` (`--doctor`, `--ssh-config`): the words of
+/// `[ssh options] [host ...]`, read as ssh reads its own command line (the first host is its
+/// destination, the rest its command), or, without hosts, the configuration's host names
+/// without wildcards.
+pub fn split(
     args: Vec<OsString>,
     config: &Config,
     grammar: &mut dyn FnMut() -> ssh_args::Grammar,
+    mode: &str,
 ) -> Result<(Vec<OsString>, Vec<OsString>), Refusal> {
     match ssh_args::parse(args.clone(), grammar) {
         Ok(inv) => {
@@ -112,14 +114,14 @@ fn split(
                 .collect();
             if hosts.is_empty() {
                 return Err(Refusal(format!(
-                    "--doctor: no host named, and {} names none without wildcards",
+                    "{mode}: no host named, and {} names none without wildcards",
                     config.file
                 )));
             }
             Ok((args, hosts))
         }
         Err(why) => Err(Refusal(format!(
-            "--doctor: ssh would refuse these options ({why})"
+            "{mode}: ssh would refuse these options ({why})"
         ))),
     }
 }
@@ -320,7 +322,14 @@ mod tests {
             Path::new("/c.toml"),
         )
         .unwrap();
-        let split = |words: &[&str]| split(os(words), &config, &mut || ssh_args::Grammar::CURRENT);
+        let split = |words: &[&str]| {
+            split(
+                os(words),
+                &config,
+                &mut || ssh_args::Grammar::CURRENT,
+                "--doctor",
+            )
+        };
         assert_eq!(
             split(&["-F", "cfg", "-o", "ConnectTimeout=5", "h1", "h2", "h3"]).unwrap(),
             (
@@ -343,9 +352,14 @@ mod tests {
         );
         let empty = crate::config::parse("# nothing\n", Path::new("/c.toml")).unwrap();
         assert_eq!(
-            super::split(Vec::new(), &empty, &mut || ssh_args::Grammar::CURRENT)
-                .unwrap_err()
-                .0,
+            super::split(
+                Vec::new(),
+                &empty,
+                &mut || ssh_args::Grammar::CURRENT,
+                "--doctor"
+            )
+            .unwrap_err()
+            .0,
             "--doctor: no host named, and /c.toml names none without wildcards"
         );
     }

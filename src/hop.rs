@@ -34,7 +34,7 @@ pub fn proxy_command(cssh: &Path, argv: &[OsString]) -> Result<OsString, String>
 
 /// cssh's path as the ProxyCommand's first word: as it is where every shell reads it literally,
 /// else in single quotes (double quotes on Windows), `%` doubled for ssh.
-fn program(cssh: &Path) -> Result<String, String> {
+pub fn program(cssh: &Path) -> Result<String, String> {
     let path = cssh
         .to_str()
         .ok_or_else(|| format!("cssh's path {} is not UTF-8", cssh.display()))?;

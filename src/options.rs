@@ -53,6 +53,10 @@ pub enum Mode {
     /// `--attach list`: the running jobs that can be attached to.
     AttachList,
     Doctor,
+    /// `--proxy`: a plain SSH client's ProxyCommand, into the destination's container.
+    Proxy,
+    /// `--ssh-config`: the ssh_config blocks for `--proxy`.
+    SshConfig,
     ListHosts,
     Help,
     Version,
@@ -142,6 +146,18 @@ pub const OWN_OPTIONS: &[OwnOption] = &[
         value: None,
         help: "--doctor: print the findings as JSON",
         effect: Effect::Json,
+    },
+    OwnOption {
+        name: "--proxy",
+        value: None,
+        help: "be an SSH client's ProxyCommand: its session runs where cssh destination\nwould run it (cssh --proxy [ssh options] destination; see --ssh-config)",
+        effect: Effect::Mode(Mode::Proxy),
+    },
+    OwnOption {
+        name: "--ssh-config",
+        value: None,
+        help: "pin each host's key and print ssh_config blocks that let any SSH client\nreach its container as cssh.HOST (cssh --ssh-config [host ...]; no host:\nevery configured host name without wildcards)",
+        effect: Effect::Mode(Mode::SshConfig),
     },
     OwnOption {
         name: "--list-hosts",

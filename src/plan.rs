@@ -29,6 +29,7 @@ mod errands;
 mod local;
 mod placement;
 mod probe;
+mod proxy;
 mod reuse;
 mod sshd;
 
@@ -37,6 +38,7 @@ use local::Remembering;
 pub use local::{Given, JobKeys, Local};
 use placement::{allocation, condor_job, host_job, image_for, place, untagged_reason, way};
 pub use probe::{Probe, SshdPin, probe};
+pub use proxy::{NAME_PREFIX, ProxyPlan, proxy, ssh_config_block};
 use reuse::{master_path, reuse_directory, with_connection_reuse};
 
 /// What cssh was asked to run.

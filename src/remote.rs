@@ -29,7 +29,7 @@ mod target;
 use crate::quote::sh;
 use crate::settings::Attach;
 pub use container::CONTAINER;
-pub use job_sshd::hop_script;
+pub use job_sshd::{hop_script, proxy_script};
 use launch::{batch_script, instance_start, launcher, stale_warning};
 pub use runtime::drops_environment;
 use runtime::{bind_check, image_check, option_check, prelude, runtime_lookup};
@@ -39,7 +39,7 @@ use script::Script;
 pub use script::fingerprint;
 pub use session::is_transfer;
 use session::{Inner, environment, payload_command};
-pub use sshd::{KEY_DIR, Keys, pin_script};
+pub use sshd::{KEY_DIR, Keys, REFUSAL_BANNER, pin_script};
 pub use target::{
     CondorJob, HostJob, Job, MISSING_ON_REMOTE, Payload, Place, SFTP_SERVER_PATHS, Scheduler,
     Target, Way,

@@ -47,7 +47,7 @@ pub(super) fn place(
     let transfer = match payload {
         Payload::Sftp | Payload::Arguments(_) => true,
         Payload::Command(command) => remote::is_transfer(command),
-        Payload::Shell => false,
+        Payload::Shell | Payload::Client => false,
     };
     if transfer && settings.slurm_transfers != Some(SlurmTransfers::Job) {
         return Ok(Place::Here);

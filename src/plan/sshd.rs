@@ -75,41 +75,21 @@ pub(super) fn decide(
     payload: Option<Payload>,
     local: &mut dyn Local,
 ) -> anyhow::Result<Decided> {
-    let alias = keys::alias(target.host);
-    if let Some(c) = target.host.chars().find(|c| ",*?![]".contains(*c)) {
-        return Err(Refusal(format!(
-            "refusing host name {:?} for a job: it holds {c:?}, which a known_hosts file cannot name",
-            target.host
-        ))
-        .into());
-    }
-    let job_keys = local.job_keys(&alias)?;
+    let (keys, hop, files) = match keys_and_hop(inv, cx, target, local)? {
+        Ready::Keys(keys, hop, files) => (keys, hop, files),
+        Ready::Pin(pin, script) => {
+            return Ok(Decided {
+                args: Vec::new(),
+                decision: remote_decision(script),
+                first_hop: None,
+                pin: Some(pin),
+                hop: None,
+                shares_its_own: true,
+            });
+        }
+    };
     let (cssh, ssh) = local.programs()?;
-    let mut hop = hop_args(inv);
-    if let (Some(persist), Some(dir)) = (&cx.settings.persist, reuse_directory(inv, local)?) {
-        // The login node's connection is shared as the host's other sessions share it.
-        hop = with_connection_reuse(hop, &dir, persist);
-    }
-    let Some((pinned, pinned_line)) = job_keys.pinned else {
-        let script = remote::pin_script(target, &job_keys.public);
-        let mut args = hop;
-        args.push(carry(&script)?);
-        return Ok(Decided {
-            args: Vec::new(),
-            decision: remote_decision(script),
-            first_hop: None,
-            pin: Some(PinStep { args, alias }),
-            hop: None,
-            shares_its_own: true,
-        });
-    };
-    let keys = Keys {
-        client: job_keys.public.clone(),
-        pinned,
-        pinned_line,
-        alias: alias.clone(),
-        known_hosts: job_keys.known_hosts.display().to_string(),
-    };
+    let alias = keys.alias.clone();
     let announce = payload == Some(Payload::Shell)
         && inv.tty_request() == TtyRequest::Auto
         && cx.progress
@@ -130,9 +110,9 @@ pub(super) fn decide(
     proxy_setting.push(&proxy);
     set(proxy_setting);
     set(format!("HostKeyAlias={alias}").into());
-    set(setting_path("UserKnownHostsFile", &job_keys.known_hosts)?);
+    set(setting_path("UserKnownHostsFile", &files.known_hosts)?);
     set("StrictHostKeyChecking=yes".into());
-    set(setting_path("IdentityFile", &job_keys.identity)?);
+    set(setting_path("IdentityFile", &files.identity)?);
     set("IdentitiesOnly=yes".into());
     if !inv.sets_multiplexing() {
         match (
@@ -182,6 +162,60 @@ pub(super) fn decide(
         }),
         shares_its_own: true,
     })
+}
+
+/// What a connection to a private sshd needs first: the pinned keys and the hop's ssh
+/// arguments (the user's ways to the login node, sharing its connection as the host's other
+/// sessions do), or the pin step, and its script, where the host key is not pinned yet.
+pub(super) enum Ready {
+    Keys(Keys, Vec<OsString>, KeyFiles),
+    Pin(PinStep, Vec<u8>),
+}
+
+/// Where this machine keeps cssh's client key and its pins.
+pub(super) struct KeyFiles {
+    pub(super) identity: std::path::PathBuf,
+    pub(super) known_hosts: std::path::PathBuf,
+}
+
+pub(super) fn keys_and_hop(
+    inv: &Invocation,
+    cx: &Context,
+    target: &Target,
+    local: &mut dyn Local,
+) -> anyhow::Result<Ready> {
+    let alias = keys::alias(target.host);
+    if let Some(c) = target.host.chars().find(|c| ",*?![]".contains(*c)) {
+        return Err(Refusal(format!(
+            "refusing host name {:?} for a private sshd: it holds {c:?}, which a known_hosts file cannot name",
+            target.host
+        ))
+        .into());
+    }
+    let job_keys = local.job_keys(&alias)?;
+    let mut hop = hop_args(inv);
+    if let (Some(persist), Some(dir)) = (&cx.settings.persist, reuse_directory(inv, local)?) {
+        // The login node's connection is shared as the host's other sessions share it.
+        hop = with_connection_reuse(hop, &dir, persist);
+    }
+    let Some((pinned, pinned_line)) = job_keys.pinned else {
+        let script = remote::pin_script(target, &job_keys.public);
+        let mut args = hop;
+        args.push(carry(&script)?);
+        return Ok(Ready::Pin(PinStep { args, alias }, script));
+    };
+    let keys = Keys {
+        client: job_keys.public,
+        pinned,
+        pinned_line,
+        alias,
+        known_hosts: job_keys.known_hosts.display().to_string(),
+    };
+    let files = KeyFiles {
+        identity: job_keys.identity,
+        known_hosts: job_keys.known_hosts,
+    };
+    Ok(Ready::Keys(keys, hop, files))
 }
 
 fn remote_decision(script: Vec<u8>) -> super::Decision {
@@ -529,7 +563,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             refused.to_string(),
-            "refusing host name \"a,b\" for a job: it holds ',', which a known_hosts file cannot name"
+            "refusing host name \"a,b\" for a private sshd: it holds ',', which a known_hosts file cannot name"
         );
         let _ = words::from_bytes(Vec::new());
     }

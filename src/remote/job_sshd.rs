@@ -6,14 +6,16 @@
 //! the connection. So every ssh feature ends in the job: a pty, forwards, the agent, X11,
 //! multiplexing. Each session's command is cssh's script for the job's node ([`session`]), as a
 //! node-mode session's: a new container in the allocation, its instance, or the job's own
-//! container entered by its namespaces.
+//! container entered by its namespaces. For any SSH client (`cssh --proxy`, [`proxy_script`])
+//! the same sshd runs that script itself, on the client's own request, and a host without a job
+//! gets it on the login node.
 
 use super::runtime::{image_check, prelude, runtime_lookup};
 use super::scheduler::htcondor;
 use super::scheduler::slurm::{self, attach};
 use super::script::Script;
 use super::session::Inner;
-use super::sshd::{self, Keys, ON_REFUSAL};
+use super::sshd::{self, Keys, ON_REFUSAL, Serving};
 use super::target::{HostJob, Job, Payload, Place, Scheduler, Target};
 use super::{container, launch::batch_script};
 
@@ -31,13 +33,42 @@ const GPU_VARIABLES: &[&str] = &[
 /// terminal), then the job's sshd started on its node through the scheduler's channel (never
 /// returns but by refusing in one line, after which the stream ends quietly).
 pub fn hop_script(target: &Target, keys: &Keys, announce: bool) -> Vec<u8> {
+    hop(target, keys, announce, false)
+}
+
+/// What `cssh --proxy` runs on the login node for a plain SSH client: as [`hop_script`], but the
+/// sshd's sessions run what the client asks in the container themselves
+/// ([`Payload::Client`]); a host without a job gets the sshd on the login node, after its image
+/// is checked (a refusal ends the connection before any session).
+pub fn proxy_script(target: &Target, keys: &Keys) -> Vec<u8> {
+    hop(target, keys, false, true)
+}
+
+fn hop(target: &Target, keys: &Keys, announce: bool, client: bool) -> Vec<u8> {
     let mut s = Script::exiting_with(ON_REFUSAL);
     prelude(&mut s, target);
+    let session_script;
+    let serving = if client {
+        session_script = match &target.place {
+            Place::Job(job, _) => session(target, job, Payload::Client),
+            Place::Here => super::script(target, Payload::Client),
+        };
+        Serving::Client(&session_script)
+    } else {
+        Serving::CsshCommands
+    };
+    let launcher = |variables: &[&str]| {
+        sshd::launcher(target, keys, &[variables, GPU_VARIABLES].concat(), serving)
+    };
+    s.raw(sshd::CONNECTION);
     let Place::Job(job, _) = &target.place else {
+        runtime_lookup(&mut s, target);
+        image_check(&mut s, target);
+        s.raw("exec /bin/sh -c");
+        s.word(&sshd::launcher(target, keys, &[], serving));
+        s.raw(" sh '' \"$cssh_conn\"\n");
         return s.text;
     };
-    let variables = |scheduler: &[&'static str]| [scheduler, GPU_VARIABLES].concat();
-    s.raw(sshd::CONNECTION);
     match job {
         Job::Own(HostJob::Slurm(allocation)) => {
             runtime_lookup(&mut s, target);
@@ -52,13 +83,11 @@ pub fn hop_script(target: &Target, keys: &Keys, announce: bool) -> Vec<u8> {
                 slurm::time_left(&mut s, target);
             }
             slurm::connecting(&mut s, allocation);
-            let launcher = sshd::launcher(target, keys, &variables(slurm::JOB_VARIABLES));
-            slurm::channel_to_batch(&mut s, &launcher);
+            slurm::channel_to_batch(&mut s, &launcher(slurm::JOB_VARIABLES));
         }
         Job::Attached(Scheduler::Slurm, attached) => {
             attach::find_job(&mut s, target, attached);
-            let launcher = sshd::launcher(target, keys, &variables(slurm::JOB_VARIABLES));
-            slurm::channel(&mut s, &launcher);
+            slurm::channel(&mut s, &launcher(slurm::JOB_VARIABLES));
         }
         Job::Own(HostJob::Htcondor(job)) => {
             image_check(&mut s, target);
@@ -66,14 +95,12 @@ pub fn hop_script(target: &Target, keys: &Keys, announce: bool) -> Vec<u8> {
             if announce {
                 htcondor::time_left(&mut s, target);
             }
-            let launcher = sshd::launcher(target, keys, &variables(htcondor::JOB_VARIABLES));
-            htcondor::channel(&mut s, &launcher);
+            htcondor::channel(&mut s, &launcher(htcondor::JOB_VARIABLES));
         }
         Job::Attached(Scheduler::Htcondor, attached) => {
             htcondor::find_job(&mut s, target, attached);
             htcondor::reachable(&mut s, target);
-            let launcher = sshd::launcher(target, keys, &variables(htcondor::JOB_VARIABLES));
-            htcondor::channel(&mut s, &launcher);
+            htcondor::channel(&mut s, &launcher(htcondor::JOB_VARIABLES));
         }
     }
     s.text

@@ -137,6 +137,8 @@ pub(super) enum After {
     Word(Vec<u8>),
     /// The script's own arguments, `"$@"`: what follows it on the remote command line.
     ScriptArguments,
+    /// One word: the value of this variable of the script's.
+    Variable(&'static str),
 }
 
 impl Inner {
@@ -218,6 +220,24 @@ impl Inner {
                     after: After::ScriptArguments,
                 }
             }
+            Payload::Client => {
+                // `$1` is the client's request: `s` a login shell, `f` sftp, `c` and a command, or
+                // `p` and a command as a printf format (see [`Payload::Command`]).
+                let mut snippet = b"case $1 in s) ".to_vec();
+                snippet.extend(Inner::bare(target, Payload::Shell).snippet);
+                snippet.extend_from_slice(b" ;; f) ");
+                snippet.extend(Inner::bare(target, Payload::Sftp).snippet);
+                snippet.extend_from_slice(b" ;; esac; ");
+                snippet.extend(shell_choice(
+                    target,
+                    b"; do [ -x \"$cssh_p\" ] && break; done; ",
+                ));
+                snippet.extend_from_slice(b"SHELL=$cssh_p; export SHELL; case $1 in p*) cssh_c=$(printf \"${1#p}\"; echo x); exec /bin/sh -c \"${cssh_c%x}\" ;; esac; exec /bin/sh -c \"${1#c}\"");
+                Inner {
+                    snippet,
+                    after: After::Variable("cssh_oc"),
+                }
+            }
             Payload::Shell => {
                 let mut snippet = shell_choice(
                     target,
@@ -271,8 +291,10 @@ impl Inner {
     /// script's own arguments itself.
     pub(super) fn word_argument(&self, s: &mut Script) {
         s.raw(" sh");
-        if let After::Word(word) = &self.after {
-            s.word(word);
+        match &self.after {
+            After::Word(word) => s.word(word),
+            After::Variable(name) => s.raw(&format!(" \"${name}\"")),
+            After::Nothing | After::ScriptArguments => {}
         }
     }
 }

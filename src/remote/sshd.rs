@@ -36,6 +36,9 @@ pub const KEY_DIR: &str = "~/.ssh/cssh";
 /// OpenSSH up to 9.x reports as an error of its own).
 pub(super) const ON_REFUSAL: &str = "printf 'SSH-2.0-cssh\\r\\n'";
 
+/// The banner [`ON_REFUSAL`] prints, for a refusal on the laptop (`cssh --proxy`).
+pub const REFUSAL_BANNER: &[u8] = b"SSH-2.0-cssh\r\n";
+
 /// The keys a connection brings: the laptop's public key, which the job's sshd admits, and the
 /// host key the laptop pinned for the host, which the sshd must hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,26 +174,73 @@ pub fn pin_script(target: &Target, client: &str) -> Vec<u8> {
 /// (NUL-separated records, in base64: a word that crosses any channel) for the launcher's `$2`.
 pub const CONNECTION: &str = "cssh_conn=$({ [ -z \"${SSH_CONNECTION+x}\" ] || printf 'SSH_CONNECTION=%s\\0' \"$SSH_CONNECTION\"; [ -z \"${SSH_CLIENT+x}\" ] || printf 'SSH_CLIENT=%s\\0' \"$SSH_CLIENT\"; } | base64 -w0)\n";
 
-/// What the forced command runs: the job's variables that its first argument carries (base64 of
-/// NUL-separated records after an `x` one) exported, then the client's command as the login
-/// shell would have run it (cssh's scripts read the same under every shell; without the
-/// `SSH_ORIGINAL_COMMAND` that plain ssh does not set), or a login shell.
+/// What the forced command runs first: the job's variables that its first argument carries
+/// (base64 of NUL-separated records after an `x` one) exported.
 const FORCED: &[u8] = b"cssh_v=$(printf %s \"$1\" | base64 -d | sed -z \"1d; s/'/'\\\\\\\\''/g; s/^/'/; s/\\$/' /\" | tr -d '\\000')
 eval \"set -- $cssh_v\"; for cssh_w; do export \"$cssh_w\"; done; unset cssh_v cssh_w
-[ -z \"${SSH_ORIGINAL_COMMAND+x}\" ] || { cssh_c=$SSH_ORIGINAL_COMMAND; unset SSH_ORIGINAL_COMMAND; exec /bin/sh -c \"$cssh_c\"; }
+";
+
+/// Then, for cssh's own sessions: the command the client sent, as the login shell would have
+/// run it (cssh's scripts read the same under every shell; without the `SSH_ORIGINAL_COMMAND`
+/// that plain ssh does not set), or a login shell.
+const CSSH_COMMAND: &[u8] = b"[ -z \"${SSH_ORIGINAL_COMMAND+x}\" ] || { cssh_c=$SSH_ORIGINAL_COMMAND; unset SSH_ORIGINAL_COMMAND; exec /bin/sh -c \"$cssh_c\"; }
 exec \"$SHELL\" -l
 ";
 
-/// On the job's node, with stdin and stdout the connection: the keys checked against what the
-/// laptop brings, then `exec` of the node's sshd in inetd mode as this user. `$1` is the job's id
-/// and `$2` the hop's [`CONNECTION`]; the job's variables are those of this shell's environment
-/// whose names start with one of `variables` (grep patterns), which the forced command exports
-/// into each session with `CSSH_JOB` (the job's id) and the hop's `SSH_CONNECTION` and
-/// `SSH_CLIENT` (the job's sshd has no socket to tell them: they are the user's connection to the
-/// cluster). The sshd's own environment is `PATH` and `CSSH_JOB` (which its sessions do not
-/// inherit: it names the job's sshd to the job's end, `slurm::sweep`). A refusal is one line and
-/// a bare banner.
-pub(super) fn launcher(target: &Target, keys: &Keys, variables: &[&str]) -> Vec<u8> {
+/// The command sshd runs for the `sftp` subsystem, which the forced command sees in
+/// `SSH_ORIGINAL_COMMAND`: a plain client's sftp.
+const SFTP_SUBSYSTEM: &str = "/cssh/sftp-server";
+
+/// Or, for a plain client's sessions (`cssh --proxy`): `cssh_oc`, what the client asked, for
+/// the session's script ([`Payload::Client`](super::Payload::Client)): `s` a login shell, `f`
+/// sftp, `c` and its command, or `p` and the command as a printf format of octal escapes where
+/// it holds a byte outside printable ASCII (Apptainer hands a container's argv on as JSON, which
+/// turns invalid UTF-8 into U+FFFD).
+const CLIENT: &str = r#"if [ -z "${SSH_ORIGINAL_COMMAND+x}" ]; then cssh_oc=s
+elif [ "$SSH_ORIGINAL_COMMAND" = SUBSYSTEM ]; then cssh_oc=f
+elif (LC_ALL=C; case $SSH_ORIGINAL_COMMAND in *[!\ -~]*) exit 1 ;; esac); then cssh_oc=c$SSH_ORIGINAL_COMMAND
+else cssh_oc=p$(printf %s "$SSH_ORIGINAL_COMMAND" | od -An -v -to1 | tr -s ' \n' '\\'); cssh_oc=${cssh_oc%\\}
+fi
+unset SSH_ORIGINAL_COMMAND
+"#;
+
+/// What the sessions of a private sshd run.
+#[derive(Debug, Clone, Copy)]
+pub enum Serving<'a> {
+    /// The command cssh sent (cssh's script), as sshd's own sessions would run it.
+    CsshCommands,
+    /// A plain client's request, in the container, by this script of cssh's (`cssh --proxy`).
+    Client(&'a [u8]),
+}
+
+/// The forced command's script for `serving`.
+fn forced(serving: Serving) -> Vec<u8> {
+    let mut text = FORCED.to_vec();
+    match serving {
+        Serving::CsshCommands => text.extend_from_slice(CSSH_COMMAND),
+        Serving::Client(script) => {
+            text.extend_from_slice(CLIENT.replace("SUBSYSTEM", SFTP_SUBSYSTEM).as_bytes());
+            text.extend_from_slice(script);
+        }
+    }
+    text
+}
+
+/// With stdin and stdout the connection (on the job's node, or the login node): the keys
+/// checked against what the laptop brings, then `exec` of this machine's sshd in inetd mode as
+/// this user. `$1` is the job's id (empty on the login node) and `$2` the hop's [`CONNECTION`];
+/// the job's variables are those of this shell's environment whose names start with one of
+/// `variables` (grep patterns), which the forced command exports into each session with
+/// `CSSH_JOB` (the job's id) and the hop's `SSH_CONNECTION` and `SSH_CLIENT` (the sshd has no
+/// socket to tell them: they are the user's connection to the cluster). The sshd's own
+/// environment is `PATH` and `CSSH_JOB` (which its sessions do not inherit: it names the job's
+/// sshd to the job's end, `slurm::sweep`). A refusal is one line and a bare banner.
+pub(super) fn launcher(
+    target: &Target,
+    keys: &Keys,
+    variables: &[&str],
+    serving: Serving,
+) -> Vec<u8> {
     let mut s = Script::exiting_with(ON_REFUSAL);
     key_directory(&mut s, target);
     host_key(&mut s, target);
@@ -211,27 +261,33 @@ pub(super) fn launcher(target: &Target, keys: &Keys, variables: &[&str]) -> Vec<
         &[
             Part::Text(&target.say("no sshd on ")),
             Part::Value("$(hostname)"),
-            Part::Text(&format!(
-                " to start the job's own (OpenSSH's sshd; {})",
-                fallback(target)
-            )),
+            Part::Text(&match target.place {
+                super::Place::Here => " for plain clients to reach the container by (OpenSSH's sshd; cssh itself reaches it without)".to_string(),
+                super::Place::Job(..) => format!(" to start the job's own (OpenSSH's sshd; {})", fallback(target)),
+            }),
         ],
         REFUSED,
     );
-    s.raw(
-        "cssh_jv=$({ printf 'x\\0CSSH_JOB=%s\\0' \"$1\"; printf %s \"${2-}\" | base64 -d; grep -za",
-    );
-    for pattern in variables {
-        s.raw(" -e");
-        s.word(pattern.as_bytes());
+    s.raw("cssh_jv=$({ printf 'x\\0'; [ -z \"$1\" ] || printf 'CSSH_JOB=%s\\0' \"$1\"; printf %s \"${2-}\" | base64 -d;");
+    if !variables.is_empty() {
+        s.raw(" grep -za");
+        for pattern in variables {
+            s.raw(" -e");
+            s.word(pattern.as_bytes());
+        }
+        s.raw(" </proc/$$/environ;");
     }
-    s.raw(" </proc/$$/environ; } | base64 -w0)\n");
+    s.raw(" } | base64 -w0)\n");
     s.raw("exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CSSH_JOB=\"$1\" \"$cssh_sshd\" -i -e -f /dev/null");
     for option in SSHD_OPTIONS {
         s.word(option.as_bytes());
     }
+    if let Serving::Client(_) = serving {
+        s.raw(" -o");
+        s.word(format!("Subsystem=sftp {SFTP_SUBSYSTEM}").as_bytes());
+    }
     s.raw(" -o \"HostKey=\\\"$cssh_kd/host_ed25519\\\"\" -o \"AuthorizedKeysFile=\\\"$cssh_kd/authorized_keys\\\"\" -o \"ForceCommand=\"");
-    s.quoted(&for_login_shell(FORCED));
+    s.quoted(&for_login_shell(&forced(serving)));
     s.raw("\" $cssh_jv\"\n");
     s.text
 }

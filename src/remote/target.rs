@@ -29,6 +29,9 @@ pub enum Payload<'a> {
     /// A program of the image with the arguments that follow the script on the remote command
     /// line, as the remote login shell split them: what `rsync --rsync-path` appends to.
     Arguments(&'a str),
+    /// What a plain SSH client asked the sshd that cssh starts for it (`cssh --proxy`): a
+    /// command, a login shell or sftp, told at run time by `$cssh_oc` (see `sshd::CLIENT`).
+    Client,
 }
 
 /// The host and settings a script is written for.

@@ -10,11 +10,12 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::commands::{corpus, expected_output, printf_command};
 use crate::harness::*;
+use crate::held::*;
 
 /// The kinds of job a session reaches by its own sshd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,7 +288,12 @@ fn a_terminal_is_a_terminal_in_the_container_and_tmux_starts() {
             "{job:?}: {screen}"
         );
         // tmux's client needs a terminal it can name.
-        tmux.keys("tmux -L cssh-inner new-session 'echo inside-tmux-$((6*7)); sleep 3'");
+        // A server of its own: the user's other jobs' tests start theirs at the same time,
+        // where the node's /tmp is the same.
+        tmux.keys(&format!(
+            "tmux -L cssh-inner-{} new-session 'echo inside-tmux-$((6*7)); sleep 3'",
+            rand_suffix()
+        ));
         tmux.wait_for("inside-tmux-42");
         tmux.wait_until("the inner tmux to end", |screen| {
             screen.contains("[exited]") && screen.trim_end().ends_with(['$', '>', '#', '%'])
@@ -295,95 +301,6 @@ fn a_terminal_is_a_terminal_in_the_container_and_tmux_starts() {
         tmux.keys("exit 3");
         tmux.wait_for("CSSH-EXITED-3");
     });
-}
-
-/// A port of 127.0.0.1 nothing listens on now.
-fn port() -> u16 {
-    free_port().parse().unwrap()
-}
-
-/// The pid of the process that holds the TCP socket of 127.0.0.1 matching `wanted` (local and
-/// remote ports, as /proc/net/tcp has them), if any.
-fn holder(wanted: impl Fn(u16, u16, &str) -> bool) -> Option<u32> {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
-    let port = |field: &str| u16::from_str_radix(field.rsplit(':').next().unwrap(), 16).unwrap();
-    let inode = table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        wanted(port(fields[1]), port(fields[2]), fields[3]).then(|| fields[9].to_string())
-    })?;
-    let socket = format!("socket:[{inode}]");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .find_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            std::fs::read_dir(entry.path().join("fd"))
-                .ok()?
-                .flatten()
-                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.to_str() == Some(&socket)))
-                .then_some(pid)
-        })
-}
-
-/// The process that holds an open connection to 127.0.0.1:`port` (not the server's side), once
-/// there is one (a forward connects a moment after its client does).
-fn connected_to(port: u16) -> Option<u32> {
-    let mut found = None;
-    wait_until(&format!("a connection to port {port}"), || {
-        found = holder(|_, remote, state| remote == port && state == "01");
-        found.map(|_| ()).ok_or_else(|| "none yet".to_string())
-    });
-    found
-}
-
-/// A process and its ancestors, itself first (pid 1 left out).
-fn ancestors(pid: u32) -> Vec<u32> {
-    let mut pids = Vec::new();
-    let mut current = pid;
-    while current > 1 {
-        pids.push(current);
-        let stat = std::fs::read_to_string(format!("/proc/{current}/stat")).unwrap_or_default();
-        // The parent is the second field after the name, which may hold spaces and parentheses.
-        current = stat
-            .rsplit_once(") ")
-            .and_then(|(_, rest)| rest.split(' ').nth(1))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1);
-    }
-    pids
-}
-
-/// A process's file under /proc, empty once it is gone.
-fn proc_file(pid: u32, name: &str) -> String {
-    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/{name}")).unwrap_or_default())
-        .into_owned()
-}
-
-/// A process's user id and the names of it and its ancestors, itself first.
-fn lineage(pid: u32) -> (u32, Vec<String>) {
-    let uid = proc_file(pid, "status")
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|u| u.parse().ok())
-        .unwrap_or(0);
-    let names = ancestors(pid)
-        .into_iter()
-        .map(|p| proc_file(p, "comm").trim_end().to_string())
-        .collect();
-    (uid, names)
-}
-
-/// The user id of a test host user.
-fn uid_of(user: &str) -> u32 {
-    let passwd = std::fs::read_to_string(host().root.join("etc/passwd")).unwrap();
-    passwd
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f[0] == user).then(|| f[2].parse().unwrap())
-        })
-        .unwrap()
 }
 
 /// Checks that the process holding a forward is the user's and descends from the job's
@@ -397,46 +314,6 @@ fn held_in_the_job(job: &InJob, what: &str, pid: Option<u32>) {
         "{job:?}: {what} is held by a process of the job ({}): {names:?}",
         job.daemon()
     );
-}
-
-/// A SOCKS5 CONNECT to 127.0.0.1:`to` through ssh's `-D` on `socks`; the open stream.
-fn socks(socks: u16, to: u16) -> TcpStream {
-    let mut stream = TcpStream::connect(("127.0.0.1", socks)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream.write_all(&[5, 1, 0]).unwrap();
-    let mut reply = [0u8; 2];
-    stream.read_exact(&mut reply).unwrap();
-    assert_eq!(reply, [5, 0]);
-    let [hi, lo] = to.to_be_bytes();
-    stream
-        .write_all(&[5, 1, 0, 1, 127, 0, 0, 1, hi, lo])
-        .unwrap();
-    let mut reply = [0u8; 10];
-    stream.read_exact(&mut reply).unwrap();
-    assert_eq!(reply[1], 0, "the SOCKS connect succeeded");
-    stream
-}
-
-/// Sends an HTTP request on `stream` and gives the status line, leaving it open.
-fn http_status(stream: &mut TcpStream) -> String {
-    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-    let mut line = String::new();
-    BufReader::new(stream.try_clone().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    line.trim_end().to_string()
-}
-
-/// A child killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

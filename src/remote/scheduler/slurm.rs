@@ -185,7 +185,10 @@ pub(in crate::remote) fn serve(s: &mut Script) {
     s.raw("      (\n        exec 3<\"/proc/$cssh_p/fd/0\" 4>\"/proc/$cssh_p/fd/1\" 5>\"/proc/$cssh_p/fd/2\" || exit\n");
     s.raw("        [ -O \"/proc/$cssh_p\" ] && cssh_stat \"$cssh_p\" && [ \"$cssh_start\" = \"$cssh_ps\" ] && [ -O \"$cssh_srv/launch-$cssh_p\" ] || exit\n");
     s.raw("        cssh_launch=$(cat \"$cssh_srv/launch-$cssh_p\"); rm -f \"$cssh_srv/launch-$cssh_p\"\n");
-    s.raw("        /bin/sh -c \"$cssh_launch\" sh \"$SLURM_JOB_ID\" <&3 >&4 2>&5 3<&- 4>&- 5>&-\n");
+    // The sshd in a session of its own, which the job's end (`sweep`) ends whole through this
+    // shell (sshd rewrites its environment for its process titles: the sweep cannot see it).
+    s.raw("        setsid /bin/sh -c \"$cssh_launch\" sh \"$SLURM_JOB_ID\" <&3 >&4 2>&5 3<&- 4>&- 5>&- &\n");
+    s.raw("        cssh_d=$!; trap 'kill -TERM -\"$cssh_d\" 2>/dev/null' TERM; wait \"$cssh_d\"\n");
     s.raw("        cssh_stat \"$cssh_p\" && [ \"$cssh_start\" = \"$cssh_ps\" ] && kill \"$cssh_p\"\n      ) </dev/null >/dev/null 2>&1 &\n      jobs >/dev/null 2>&1\n");
     s.raw("    done <\"$cssh_srv/connect\"\n  done &\n  cssh_server=$!\n");
     s.raw(&format!(
@@ -204,10 +207,11 @@ pub(in crate::remote) fn stop_serving(s: &mut Script) {
 
 /// What the batch script's exit trap does last: ends every process of this user on the node that
 /// belongs to the job by its environment (`SLURM_JOB_ID`, which its sessions carry: the job's
-/// sshd's forced command exports it; `CSSH_JOB`, which that sshd itself carries), so that
+/// sshd's forced command exports it; `CSSH_JOB`, which that sshd's launcher carries), so that
 /// neither the sshd of a connection still open (whose step Slurm could not end while it holds
-/// the step's streams) nor a session's background process, reparented away from the job's
-/// process tree, outlives the job where Slurm tracks processes without cgroups.
+/// the step's streams: the shell that [`serve`]d it ends its session) nor a session's background
+/// process, reparented away from the job's process tree, outlives the job where Slurm tracks
+/// processes without cgroups.
 pub(in crate::remote) fn sweep(s: &mut Script) {
     s.raw("; for cssh_p in /proc/[0-9]*; do [ \"${cssh_p#/proc/}\" != $$ ] && [ -O \"$cssh_p\" ] && tr '\\000' '\\n' 2>/dev/null <\"$cssh_p/environ\" | grep -qx -e \"SLURM_JOB_ID=$SLURM_JOB_ID\" -e \"CSSH_JOB=$SLURM_JOB_ID\" && kill -TERM \"${cssh_p#/proc/}\" 2>/dev/null; done");
 }
