@@ -233,8 +233,7 @@ fn forced(serving: Serving) -> Vec<u8> {
 /// `variables` (grep patterns), which the forced command exports into each session with
 /// `CSSH_JOB` (the job's id) and the hop's `SSH_CONNECTION` and `SSH_CLIENT` (the sshd has no
 /// socket to tell them: they are the user's connection to the cluster). The sshd's own
-/// environment is `PATH` and `CSSH_JOB` (which its sessions do not inherit: it names the job's
-/// sshd to the job's end, `slurm::sweep`). A refusal is one line and a bare banner.
+/// environment is `PATH` alone. A refusal is one line and a bare banner.
 pub(super) fn launcher(
     target: &Target,
     keys: &Keys,
@@ -278,7 +277,7 @@ pub(super) fn launcher(
         s.raw(" </proc/$$/environ;");
     }
     s.raw(" } | base64 -w0)\n");
-    s.raw("exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CSSH_JOB=\"$1\" \"$cssh_sshd\" -i -e -f /dev/null");
+    s.raw("exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \"$cssh_sshd\" -i -e -f /dev/null");
     for option in SSHD_OPTIONS {
         s.word(option.as_bytes());
     }
