@@ -174,10 +174,10 @@ pub fn pin_script(target: &Target, client: &str) -> Vec<u8> {
 /// (NUL-separated records, in base64: a word that crosses any channel) for the launcher's `$2`.
 pub const CONNECTION: &str = "cssh_conn=$({ [ -z \"${SSH_CONNECTION+x}\" ] || printf 'SSH_CONNECTION=%s\\0' \"$SSH_CONNECTION\"; [ -z \"${SSH_CLIENT+x}\" ] || printf 'SSH_CLIENT=%s\\0' \"$SSH_CLIENT\"; } | base64 -w0)\n";
 
-/// What the forced command runs first: the job's variables that its first argument carries
-/// (base64 of NUL-separated records after an `x` one) exported.
-const FORCED: &[u8] = b"cssh_v=$(printf %s \"$1\" | base64 -d | sed -z \"1d; s/'/'\\\\\\\\''/g; s/^/'/; s/\\$/' /\" | tr -d '\\000')
-eval \"set -- $cssh_v\"; for cssh_w; do export \"$cssh_w\"; done; unset cssh_v cssh_w
+/// What the forced command runs first: the job's variables exported, from the `export` lines
+/// that its arguments carry as a printf format of octal escapes (see [`launcher`]), printed and
+/// evaluated by the shell's builtins: no program starts for them in each session.
+const FORCED: &[u8] = b"eval \"$(IFS=; printf \"$*\")\"; set --
 ";
 
 /// Then, for cssh's own sessions: the command the client sent, as the login shell would have
@@ -203,6 +203,9 @@ else cssh_oc=p$(printf %s "$SSH_ORIGINAL_COMMAND" | od -An -v -to1 | tr -s ' \n'
 fi
 unset SSH_ORIGINAL_COMMAND
 "#;
+
+/// The sshd's `PATH`, which its sessions start with.
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What the sessions of a private sshd run.
 #[derive(Debug, Clone, Copy)]
@@ -267,7 +270,11 @@ pub(super) fn launcher(
         ],
         REFUSED,
     );
-    s.raw("cssh_jv=$({ printf 'x\\0'; [ -z \"$1\" ] || printf 'CSSH_JOB=%s\\0' \"$1\"; printf %s \"${2-}\" | base64 -d;");
+    // The variables, once for the connection, as `export 'NAME=VALUE'` lines written as a printf
+    // format of octal escapes in single-quoted words of 16 bytes each: words that every login
+    // shell reads as they are (a backslash only ever before a digit; csh's word limit far off),
+    // by the system's programs, as the sshd's sessions would find them (not the prelude's).
+    s.raw(&format!("cssh_jv=$(PATH={SYSTEM_PATH}; {{ [ -z \"$1\" ] || printf 'CSSH_JOB=%s\\0' \"$1\"; printf %s \"${{2-}}\" | base64 -d;"));
     if !variables.is_empty() {
         s.raw(" grep -za");
         for pattern in variables {
@@ -276,8 +283,10 @@ pub(super) fn launcher(
         }
         s.raw(" </proc/$$/environ;");
     }
-    s.raw(" } | base64 -w0)\n");
-    s.raw("exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \"$cssh_sshd\" -i -e -f /dev/null");
+    s.raw(" } | sed -z \"s/'/'\\\\\\\\''/g; s/^/export '/; s/\\$/'/\" | tr '\\000' '\\n' | od -An -v -to1 | sed \"s/ /\\\\\\\\/g; s/^/'/; s/\\$/'/\" | tr '\\n' ' ')\n");
+    s.raw(&format!(
+        "exec env -i PATH={SYSTEM_PATH} \"$cssh_sshd\" -i -e -f /dev/null"
+    ));
     for option in SSHD_OPTIONS {
         s.word(option.as_bytes());
     }
