@@ -150,6 +150,36 @@ fn pin_key(ssh: &std::path::Path, pin: &plan::PinStep) -> anyhow::Result<Result<
     Ok(Ok(()))
 }
 
+/// The hop of `cssh --proxy`, the host key pinned first where it is not (once: a key that is
+/// still not found after is an error, never a loop); `Err` with the exit status of a pin step
+/// that failed.
+fn pinned_hop(
+    request: &Request,
+    system: &mut System,
+) -> anyhow::Result<Result<Vec<OsString>, ExitCode>> {
+    let pin = match plan::proxy(request, system)? {
+        plan::ProxyPlan::Hop(args) => return Ok(Ok(args)),
+        plan::ProxyPlan::Pin(pin) => pin,
+    };
+    if let Err(code) = pin_key(&system.ssh, &pin)? {
+        return Ok(Err(code));
+    }
+    Ok(Ok(hop_args(plan::proxy(request, system)?)?))
+}
+
+/// The hop's arguments of a plan made after pinning.
+fn hop_args(plan: plan::ProxyPlan) -> anyhow::Result<Vec<OsString>> {
+    match plan {
+        plan::ProxyPlan::Hop(args) => Ok(args),
+        plan::ProxyPlan::Pin(pin) => {
+            anyhow::bail!(
+                "the host key just pinned as {} is not found among cssh's pins",
+                pin.alias
+            )
+        }
+    }
+}
+
 /// `cssh --proxy`: stdin and stdout are an SSH client's connection, handed to the hop's ssh. A
 /// refusal is one line on stderr and a bare SSH banner on stdout, so that the client ends the
 /// connection without a guess of its own, as a refusal on the way does.
@@ -160,15 +190,9 @@ fn proxy(own: &OwnOptions, request: &Request) -> ExitCode {
     };
     let run = || -> anyhow::Result<ExitCode> {
         let mut system = System::new(own)?;
-        loop {
-            match plan::proxy(request, &mut system)? {
-                plan::ProxyPlan::Pin(pin) => {
-                    if let Err(code) = pin_key(&system.ssh, &pin)? {
-                        return Ok(refused(code));
-                    }
-                }
-                plan::ProxyPlan::Hop(args) => return Err(exec::exec(&system.ssh, &args, &[])),
-            }
+        match pinned_hop(request, &mut system)? {
+            Ok(args) => Err(exec::exec(&system.ssh, &args, &[])),
+            Err(code) => Ok(refused(code)),
         }
     };
     run().unwrap_or_else(|error| refused(output::fail("cssh", &error)))
@@ -213,13 +237,11 @@ fn ssh_config(own: &OwnOptions, args: &[OsString], system: &mut System) -> anyho
             args: args.clone(),
             ..Request::default()
         };
-        while let plan::ProxyPlan::Pin(pin) = plan::proxy(&request, system)? {
-            if pin_key(&system.ssh, &pin)?.is_err() {
-                anyhow::bail!(
-                    "{}: cannot pin its key (its login node said why, above)",
-                    host.to_string_lossy()
-                );
-            }
+        if pinned_hop(&request, system)?.is_err() {
+            anyhow::bail!(
+                "{}: cannot pin its key (its login node said why, above)",
+                host.to_string_lossy()
+            );
         }
         let resolved = system.resolved_ssh_config(&args)?;
         let user = resolved

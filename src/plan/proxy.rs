@@ -155,29 +155,10 @@ pub fn ssh_config_block(
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
-    use super::super::{Given, JobKeys};
+    use super::super::sshd::tests::given;
     use super::*;
-    use crate::ssh_args::Grammar;
-
-    fn given(settings: &str) -> Given {
-        let toml = format!("[[host]]\npattern = \"h*\"\nimage = \"/img.sif\"\n{settings}\n");
-        Given {
-            config: crate::config::parse(&toml, Path::new("/c.toml")).unwrap(),
-            grammar: Grammar::CURRENT,
-            ssh_config: "user alice\n".into(),
-            ssh_config_silent: true,
-            control_dir: PathBuf::from("/run/user/7/cssh"),
-            variable_names: Vec::new(),
-            job_keys: JobKeys {
-                identity: PathBuf::from("/k/key/id_ed25519"),
-                public: "ssh-ed25519 CLIENT cssh job key".into(),
-                known_hosts: PathBuf::from("/k/known_hosts"),
-                pinned: Some(("ssh-ed25519 PINNED".into(), 3)),
-            },
-        }
-    }
 
     fn request(words: &[&str]) -> Request {
         Request {

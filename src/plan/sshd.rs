@@ -284,7 +284,7 @@ pub(super) fn job_control_path(inv: &Invocation, cx: &Context, dir: &std::path::
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::path::{Path, PathBuf};
 
     use super::super::{Decision, Given, JobKeys, Plan, Request, make};
@@ -297,7 +297,8 @@ mod tests {
         words.iter().map(OsString::from).collect()
     }
 
-    fn given(settings: &str) -> Given {
+    /// A machine whose configuration tags `h*` with these settings, with cssh's keys and a pin.
+    pub(in crate::plan) fn given(settings: &str) -> Given {
         let toml = format!("[[host]]\npattern = \"h*\"\nimage = \"/img.sif\"\n{settings}\n");
         Given {
             config: crate::config::parse(&toml, Path::new("/c.toml")).unwrap(),

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::harness::*;
@@ -137,4 +137,41 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// VS Code Remote-SSH's shape: `command` is `ssh -T -D PORT ... host bash`, whose bash gets
+/// VS Code's kind of script on stdin: a web server on 127.0.0.1:`server` started in the
+/// background, waited for, its port said on stdout (read here), then a wait. Running while the
+/// result lives.
+pub fn vscode_server(command: &mut Command, server: u16, what: &str) -> Running {
+    let mut vscode = Running(
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    vscode
+        .0
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(
+            format!(
+                "cd /tmp; nohup timeout 120 python3 -m http.server {server} --bind 127.0.0.1 >/dev/null 2>&1 &\nwhile ! (echo >/dev/tcp/127.0.0.1/{server}) 2>/dev/null; do sleep 0.2; done\necho listeningOn==127.0.0.1:{server}==\nexec sleep 120\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let mut said = String::new();
+    BufReader::new(vscode.0.stdout.as_mut().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    assert_eq!(
+        said.trim_end(),
+        format!("listeningOn==127.0.0.1:{server}=="),
+        "{what}"
+    );
+    vscode
 }

@@ -7,7 +7,7 @@
 //! host key is pinned, and a changed one is refused in one line; what a session leaves running
 //! belongs to the job's batch step and ends with the job, not with the session.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Output, Stdio};
@@ -322,8 +322,8 @@ fn forwards_end_in_the_job() {
         // VS Code Remote-SSH's shape: `-T -D PORT host bash`, its script on stdin, a server it
         // starts in the background, its port said on stdout.
         let (dynamic, server) = (port(), port());
-        let mut vscode = Running(
-            job.command(
+        let _vscode = vscode_server(
+            &mut job.command(
                 &[
                     "-T",
                     "-D",
@@ -334,33 +334,9 @@ fn forwards_end_in_the_job() {
                     "RemoteCommand=none",
                 ],
                 &["bash"],
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-        );
-        vscode
-            .0
-            .stdin
-            .as_mut()
-            .unwrap()
-            .write_all(
-                format!(
-                    "cd /tmp; nohup timeout 120 python3 -m http.server {server} --bind 127.0.0.1 >/dev/null 2>&1 &\nwhile ! (echo >/dev/tcp/127.0.0.1/{server}) 2>/dev/null; do sleep 0.2; done\necho listeningOn==127.0.0.1:{server}==\nexec sleep 120\n"
-                )
-                .as_bytes(),
-            )
-            .unwrap();
-        let mut said = String::new();
-        BufReader::new(vscode.0.stdout.as_mut().unwrap())
-            .read_line(&mut said)
-            .unwrap();
-        assert_eq!(
-            said.trim_end(),
-            format!("listeningOn==127.0.0.1:{server}=="),
-            "{job:?}"
+            ),
+            server,
+            &format!("{job:?}"),
         );
         let mut stream = socks(dynamic, server);
         // The job's sshd made the connection to the server: the side that is not the server's,

@@ -7,7 +7,7 @@
 //! ProxyCommand is refused in one line.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Output, Stdio};
 
@@ -396,37 +396,13 @@ fn forwards_end_where_the_session_runs() {
         // VS Code Remote-SSH's shape, with plain ssh: `-T -D PORT host bash`, its script on
         // stdin, a server it starts in the background, its port said on stdout.
         let (dynamic, server, local) = (port(), port(), port());
-        let mut vscode = Running(
-            px.ssh(
+        let _vscode = vscode_server(
+            &mut px.ssh(
                 &["-T", "-D", &dynamic.to_string(), "-o", "ConnectTimeout=15"],
                 &[OsStr::new("bash")],
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-        );
-        vscode
-            .0
-            .stdin
-            .as_mut()
-            .unwrap()
-            .write_all(
-                format!(
-                    "cd /tmp; nohup timeout 120 python3 -m http.server {server} --bind 127.0.0.1 >/dev/null 2>&1 &\nwhile ! (echo >/dev/tcp/127.0.0.1/{server}) 2>/dev/null; do sleep 0.2; done\necho listeningOn==127.0.0.1:{server}==\nexec sleep 120\n"
-                )
-                .as_bytes(),
-            )
-            .unwrap();
-        let mut said = String::new();
-        BufReader::new(vscode.0.stdout.as_mut().unwrap())
-            .read_line(&mut said)
-            .unwrap();
-        assert_eq!(
-            said.trim_end(),
-            format!("listeningOn==127.0.0.1:{server}=="),
-            "{px:?}"
+            ),
+            server,
+            &format!("{px:?}"),
         );
         let mut stream = socks(dynamic, server);
         held_where_the_session_runs(px, "the -D connection", connected_to(server));

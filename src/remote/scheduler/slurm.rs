@@ -207,11 +207,10 @@ pub(in crate::remote) fn stop_serving(s: &mut Script) {
 
 /// What the batch script's exit trap does last: ends every process of this user on the node that
 /// belongs to the job by its environment (`SLURM_JOB_ID`, which its sessions carry: the job's
-/// sshd's forced command exports it), so that
-/// neither the sshd of a connection still open (whose step Slurm could not end while it holds
-/// the step's streams: the shell that [`serve`]d it ends its session) nor a session's background
-/// process, reparented away from the job's process tree, outlives the job where Slurm tracks
-/// processes without cgroups.
+/// sshd's forced command exports it), so that neither the sshd of a connection still open
+/// (whose step Slurm could not end while it holds the step's streams: the shell that
+/// [`serve`]d it ends its session) nor a session's background process, reparented away from the
+/// job's process tree, outlives the job where Slurm tracks processes without cgroups.
 pub(in crate::remote) fn sweep(s: &mut Script) {
     s.raw("; for cssh_p in /proc/[0-9]*; do [ \"${cssh_p#/proc/}\" != $$ ] && [ -O \"$cssh_p\" ] && tr '\\000' '\\n' 2>/dev/null <\"$cssh_p/environ\" | grep -qx \"SLURM_JOB_ID=$SLURM_JOB_ID\" && kill -TERM \"${cssh_p#/proc/}\" 2>/dev/null; done");
 }
