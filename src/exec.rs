@@ -152,7 +152,59 @@ pub fn exec(program: &Path, args: &[OsString], env: &[(&str, OsString)]) -> anyh
     for (key, value) in env {
         command.env(key, value);
     }
+    if inherited::pipe_ignored() {
+        // SAFETY: the hook makes one async-signal-safe call.
+        unsafe {
+            command.pre_exec(inherited::ignore_pipe);
+        }
+    }
     anyhow::Error::new(command.exec()).context(format!("cannot run {}", program.display()))
+}
+
+/// What cssh's caller gave it that Rust changes on the way to the program cssh execs: the
+/// runtime ignores SIGPIPE before `main`, and `Command` sets it to the default in the child. A
+/// caller that ignores SIGPIPE (`trap '' PIPE`, systemd's services) must see ssh ignore it too,
+/// as when it runs ssh itself. The disposition is read before `main` (a constructor in
+/// `.init_array`) and set again just before the exec. (The signal mask and the other
+/// dispositions pass through exec untouched.)
+#[cfg(unix)]
+mod inherited {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static PIPE_IGNORED: AtomicBool = AtomicBool::new(false);
+
+    /// Runs before Rust's runtime starts (which ignores SIGPIPE): a query only.
+    extern "C" fn capture() {
+        // SAFETY: a null new action only reads the current one into zeroed memory.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut action) == 0 {
+                PIPE_IGNORED.store(action.sa_sigaction == libc::SIG_IGN, Ordering::Relaxed);
+            }
+        }
+    }
+
+    #[used]
+    #[cfg_attr(
+        target_vendor = "apple",
+        unsafe(link_section = "__DATA,__mod_init_func")
+    )]
+    #[cfg_attr(not(target_vendor = "apple"), unsafe(link_section = ".init_array"))]
+    static CAPTURE: extern "C" fn() = capture;
+
+    /// Whether cssh started with SIGPIPE ignored.
+    pub fn pipe_ignored() -> bool {
+        PIPE_IGNORED.load(Ordering::Relaxed)
+    }
+
+    /// In the child, after `Command`'s own reset: SIGPIPE ignored again.
+    pub fn ignore_pipe() -> std::io::Result<()> {
+        // SAFETY: signal(2) is async-signal-safe and changes only this process's disposition.
+        match unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } {
+            libc::SIG_ERR => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Runs `program args...` with the extra environment in this console and exits with its

@@ -80,6 +80,35 @@ fn untagged_hosts_get_the_argv_byte_for_byte() {
     }
 }
 
+/// ssh gets SIGPIPE's disposition as cssh got it, ignored or not, as when the caller runs ssh
+/// itself (Rust's runtime ignores it, and its exec sets it to the default).
+#[test]
+fn ssh_gets_sigpipe_as_the_caller_left_it() {
+    let scratch = Scratch::new("");
+    let fake = scratch.path("fake-ssh");
+    let seen = scratch.path("sigign");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nsed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status > '{}'\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (trap, ignored) in [("trap '' PIPE; ", true), ("", false)] {
+        let script = format!("{trap}exec \"$0\" -Q cipher");
+        let out = run(Command::new("/bin/sh")
+            .args(["-c", &script, CSSH])
+            .env("CSSH_CONFIG", scratch.path("config.toml"))
+            .env("CSSH_SSH", &fake));
+        assert!(out.status.success(), "{}", describe(&out));
+        let mask = std::fs::read_to_string(&seen).unwrap();
+        let mask = u64::from_str_radix(mask.trim(), 16).unwrap();
+        assert_eq!(mask & (1 << (13 - 1)) != 0, ignored, "{trap:?}: SigIgn {mask:x}");
+    }
+}
+
 #[test]
 fn sessionless_lines_pass_through_unchanged_even_for_tagged_hosts() {
     let scratch = Scratch::new("[[host]]\npattern = \"*\"\nimage = \"/i.sif\"\n");
