@@ -233,6 +233,9 @@ pub fn split(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec<OsStrin
         };
         match option.effect {
             Effect::Config => own.config = Some(PathBuf::from(value)),
+            Effect::Image if value.chars().any(char::is_control) => {
+                bail!("--image {value:?}: a control character in an image")
+            }
             Effect::Image => own.image = Some(value).filter(|i| !i.is_empty()),
             Effect::Attach if value == "list" => {
                 if let Some(first) = mode_given {
@@ -467,6 +470,10 @@ mod tests {
         assert_eq!(
             e(&["--dry-run", "--explain", "h"]),
             "--dry-run and --explain cannot be combined: each says what cssh does"
+        );
+        assert_eq!(
+            e(&["--image", "/a\nqueue 50", "h"]),
+            "--image \"/a\\nqueue 50\": a control character in an image"
         );
         assert_eq!(
             e(&["--no-container", "--image", "/i.sif", "h"]),

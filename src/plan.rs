@@ -1156,6 +1156,31 @@ mod tests {
         );
     }
 
+    /// Slurm splits job names at commas: `cssh --release gpu,train` would cancel `train` too.
+    #[test]
+    fn a_host_name_with_a_comma_gets_no_slurm_job() {
+        let toml = "[[host]]\npattern = \"*\"\nimage = \"/i.sif\"\nslurm = []\n";
+        let expected = "refusing host name \"gpu,train\" for a Slurm allocation (slurm in /c.toml:4): Slurm splits job names at commas, so its job would be found among others";
+        let request = Request {
+            args: os(&["gpu,train"]),
+            ..Request::default()
+        };
+        assert_eq!(
+            release(&request, &mut given(toml)).unwrap_err().to_string(),
+            expected
+        );
+        assert_eq!(
+            allocate(&request, &mut given(toml)).unwrap_err().to_string(),
+            expected
+        );
+        assert_eq!(
+            plan(&["gpu,train", "id"], toml).unwrap_err().to_string(),
+            expected
+        );
+        let no_job = "[[host]]\npattern = \"*\"\nimage = \"/i.sif\"\n";
+        assert!(plan(&["gpu,train", "id"], no_job).is_ok(), "no job, no refusal");
+    }
+
     #[test]
     fn allocate_waits_for_the_hosts_job_and_opens_no_session() {
         let request = |words: &[&str]| Request {

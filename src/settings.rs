@@ -98,7 +98,7 @@ declare_settings! {
     /// ControlPersist for connection reuse; unset, cssh leaves multiplexing alone.
     persist: String, check = persist_time, hint = "write \"yes\" or a time such as \"10m\"";
     /// sbatch options of the host's Slurm allocation; set, sessions run on its node.
-    slurm: Vec<String>;
+    slurm: Vec<String>, check = sbatch_options;
     /// How long the allocation waits with no live session before it ends itself; unset, it
     /// lives to its time limit.
     slurm_idle: String, check = idle_time, hint = "write a time such as \"30m\", \"1h\" or \"90s\"";
@@ -498,9 +498,51 @@ fn image_path(image: &Image) -> Result<(), String> {
             "{path:?}: the remote takes the path as written and does not expand ~; write it in full (\"/home/you/{}\")",
             path.split_once('/').map_or("", |(_, rest)| rest)
         )),
+        Image::Path(path) if path.chars().any(char::is_control) => Err(format!(
+            "{path:?}: a control character in an image (a line break would add lines to an HTCondor job's description)"
+        )),
         _ => Ok(()),
     }
 }
+
+/// sbatch's short options that take a value (`-p gpu`, `-pgpu`): a letter after one of them
+/// in the same word is the value's.
+const SBATCH_VALUED: &str = "AabBcCdDeFGiJkLmMnNopqStwx";
+
+/// sbatch options, which come after cssh's own: none may rename the job (`-J`, `--job-name`),
+/// or cssh would never find or release it again.
+fn sbatch_options(options: &[String]) -> Result<(), String> {
+    for option in options {
+        let renames = match option.strip_prefix("--") {
+            Some(long) => {
+                let name = long.split_once('=').map_or(long, |(name, _)| name);
+                name.len() >= 2 && "job-name".starts_with(name)
+            }
+            None => option.strip_prefix('-').is_some_and(|short| {
+                short
+                    .chars()
+                    .find(|c| SBATCH_VALUED.contains(*c))
+                    .is_some_and(|c| c == 'J')
+            }),
+        };
+        if renames {
+            return Err(format!(
+                "{option:?}: cssh names the job itself (cssh-HOST, how it finds and releases it); leave the job name out"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The attributes of an HTCondor job that cssh sets and finds it by: its batch name and the
+/// mark of a job whose container is ready.
+const CONDOR_OWN: &[&str] = &[
+    "batch_name",
+    "+jobbatchname",
+    "my.jobbatchname",
+    "+csshready",
+    "my.csshready",
+];
 
 /// Submit description lines, one command each: cssh writes the job's own lines before them and
 /// `queue` after, so a line may change any of cssh's but not add jobs or lines.
@@ -512,6 +554,14 @@ fn submit_lines(lines: &[String]) -> Result<(), String> {
             ));
         }
         let command = line.trim_start().to_ascii_lowercase();
+        let key = command
+            .split_once('=')
+            .map_or("", |(key, _)| key.trim_end());
+        if CONDOR_OWN.contains(&key) {
+            return Err(format!(
+                "{line:?}: cssh sets the job's batch name (cssh-HOST) and CsshReady itself, to find and release it; leave them out"
+            ));
+        }
         if command == "queue" || command.starts_with("queue ") || command.starts_with("queue\t") {
             return Err(format!(
                 "{line:?}: cssh queues the job itself; leave queue out"
@@ -709,6 +759,62 @@ mod tests {
         for bad in ["queue", " Queue 3", "a = 1\nqueue"] {
             assert!(
                 set("htcondor", &format!("[{bad:?}]")).unwrap().is_err(),
+                "{bad}"
+            );
+        }
+        for bad in [
+            "batch_name = x",
+            " Batch_Name=x",
+            "+JobBatchName = \"x\"",
+            "MY.JobBatchName = \"x\"",
+            "+CsshReady = true",
+        ] {
+            assert!(
+                set("htcondor", &format!("[{bad:?}]"))
+                    .unwrap()
+                    .unwrap_err()
+                    .contains("cssh sets the job's batch name"),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            set("htcondor", "[\"+JobBatchNameX = 1\", \"batch_names = 2\"]"),
+            Some(Ok(()))
+        );
+        for bad in [
+            "-J",
+            "-Jx",
+            "-HJx",
+            "--job-name=x",
+            "--job-name",
+            "--job-na=x",
+            "--jo",
+        ] {
+            assert!(
+                set("slurm", &format!("[{bad:?}]"))
+                    .unwrap()
+                    .unwrap_err()
+                    .contains("cssh names the job itself"),
+                "{bad}"
+            );
+        }
+        for good in [
+            "-pJ",
+            "-t1:00:00",
+            "--job-names",
+            "--jobid=4",
+            "-w",
+            "--comment=-J",
+            "J",
+        ] {
+            assert_eq!(set("slurm", &format!("[{good:?}]")), Some(Ok(())), "{good}");
+        }
+        for bad in [r"/a\nqueue 50", r"/a\r", r"/a\u0007b"] {
+            assert!(
+                set("image", &format!("\"{bad}\""))
+                    .unwrap()
+                    .unwrap_err()
+                    .contains("a control character in an image"),
                 "{bad}"
             );
         }

@@ -80,7 +80,7 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
             let job = condor_job(target.host, target.image, lines, cx);
             return Ok(remote::condor_release_script(target, &job));
         }
-        let allocation = allocation(target.host, cx).ok_or_else(|| {
+        let allocation = allocation(target.host, cx)?.ok_or_else(|| {
             Refusal(format!(
                 "{} has no Slurm allocation or HTCondor job to release (no slurm or htcondor for it in {})",
                 target.host, cx.config_file
@@ -112,7 +112,7 @@ pub fn allocate(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan
             let job = condor_job(target.host, image, lines, cx);
             return Ok(remote::condor_allocate_script(&target, &job));
         }
-        let allocation = allocation(target.host, cx).ok_or_else(|| {
+        let allocation = allocation(target.host, cx)?.ok_or_else(|| {
             Refusal(format!(
                 "{} has no Slurm allocation or HTCondor job to allocate (no slurm or htcondor for it in {})",
                 target.host, cx.config_file

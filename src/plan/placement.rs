@@ -52,7 +52,7 @@ pub(super) fn place(
     if transfer && settings.slurm_transfers != Some(SlurmTransfers::Job) {
         return Ok(Place::Here);
     }
-    Ok(match allocation(host, cx) {
+    Ok(match allocation(host, cx)? {
         None => Place::Here,
         Some(allocation) => Place::Job(
             Job::Own(HostJob::Slurm(allocation)),
@@ -96,26 +96,39 @@ pub(super) fn untagged_reason(cx: &Context) -> &'static str {
     }
 }
 
-/// The host's Slurm allocation, where `slurm` is set.
-pub(super) fn allocation(host: &str, cx: &Context) -> Option<Allocation> {
-    let options = cx.settings.slurm.as_ref()?;
+/// The host's Slurm allocation, where `slurm` is set; refused for a host name with a comma,
+/// since Slurm splits job names at commas (`squeue --name`, `-J`): the allocation of `gpu,train`
+/// would be found among the jobs named `train` too.
+pub(super) fn allocation(host: &str, cx: &Context) -> Result<Option<Allocation>, Refusal> {
+    let Some(options) = cx.settings.slurm.as_ref() else {
+        return Ok(None);
+    };
     let at = format!("{}:{}", cx.config_file, cx.settings.lines.slurm);
-    Some(Allocation {
+    if host.contains(',') {
+        return Err(Refusal(format!(
+            "refusing host name {host:?} for a Slurm allocation (slurm in {at}): Slurm splits job names at commas, so its job would be found among others"
+        )));
+    }
+    Ok(Some(Allocation {
         idle: cx
             .settings
             .slurm_idle
             .as_deref()
             .and_then(settings::seconds),
         ..Allocation::new(host, options, &at, cx.progress)
-    })
+    }))
 }
 
 /// The host's batch job, where its settings give it one.
-pub(super) fn host_job(host: &str, image: Option<&str>, cx: &Context) -> Option<HostJob> {
-    match (&cx.settings.htcondor, image) {
+pub(super) fn host_job(
+    host: &str,
+    image: Option<&str>,
+    cx: &Context,
+) -> Result<Option<HostJob>, Refusal> {
+    Ok(match (&cx.settings.htcondor, image) {
         (Some(lines), Some(image)) => Some(HostJob::Htcondor(condor_job(host, image, lines, cx))),
-        _ => allocation(host, cx).map(HostJob::Slurm),
-    }
+        _ => allocation(host, cx)?.map(HostJob::Slurm),
+    })
 }
 
 /// The host's HTCondor job of `image`, from its `htcondor` lines.

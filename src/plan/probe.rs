@@ -82,7 +82,7 @@ pub fn probe(
         terminal: false,
     };
     let image = image_for(&cx);
-    let job = host_job(&name, image, &cx);
+    let job = host_job(&name, image, &cx)?;
     let attach = resolution.settings.attach.clone();
     let scheduler = match (&job, &attach) {
         (Some(HostJob::Htcondor(_)), _) | (None, Some(_)) if cx.settings.htcondor.is_some() => {

@@ -105,7 +105,11 @@ fn ssh_gets_sigpipe_as_the_caller_left_it() {
         assert!(out.status.success(), "{}", describe(&out));
         let mask = std::fs::read_to_string(&seen).unwrap();
         let mask = u64::from_str_radix(mask.trim(), 16).unwrap();
-        assert_eq!(mask & (1 << (13 - 1)) != 0, ignored, "{trap:?}: SigIgn {mask:x}");
+        assert_eq!(
+            mask & (1 << (13 - 1)) != 0,
+            ignored,
+            "{trap:?}: SigIgn {mask:x}"
+        );
     }
 }
 
