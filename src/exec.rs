@@ -178,7 +178,7 @@ mod inherited {
         // SAFETY: a null new action only reads the current one into zeroed memory.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut action) == 0 {
+            if libc::sigaction(libc::SIGPIPE, std::ptr::null(), &raw mut action) == 0 {
                 PIPE_IGNORED.store(action.sa_sigaction == libc::SIG_IGN, Ordering::Relaxed);
             }
         }

@@ -1170,7 +1170,9 @@ mod tests {
             expected
         );
         assert_eq!(
-            allocate(&request, &mut given(toml)).unwrap_err().to_string(),
+            allocate(&request, &mut given(toml))
+                .unwrap_err()
+                .to_string(),
             expected
         );
         assert_eq!(
@@ -1178,7 +1180,10 @@ mod tests {
             expected
         );
         let no_job = "[[host]]\npattern = \"*\"\nimage = \"/i.sif\"\n";
-        assert!(plan(&["gpu,train", "id"], no_job).is_ok(), "no job, no refusal");
+        assert!(
+            plan(&["gpu,train", "id"], no_job).is_ok(),
+            "no job, no refusal"
+        );
     }
 
     #[test]
