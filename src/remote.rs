@@ -961,7 +961,7 @@ exec "$@"
         )
         .unwrap();
         remote.echo_in(&settings);
-        let record = std::fs::read_to_string(dir.join("cssh-join-1")).unwrap();
+        let record = std::fs::read_to_string(dir.join("cssh-join-2")).unwrap();
         let _ = init.kill();
         let _ = init.wait();
         assert!(

@@ -548,9 +548,10 @@ pub(super) mod tests {
 
     #[test]
     fn host_names_a_pin_cannot_name_are_refused() {
-        let mut local = given("slurm = []");
+        // An HTCondor host: a Slurm host with a comma is refused before (its job name).
+        let mut local = given("htcondor = []");
         local.config = crate::config::parse(
-            "[[host]]\npattern = \"*\"\nimage = \"/i\"\nslurm = []\n",
+            "[[host]]\npattern = \"*\"\nimage = \"/i\"\nhtcondor = []\n",
             Path::new("/c.toml"),
         )
         .unwrap();

@@ -10,9 +10,12 @@
 //!
 //! Safety: every namespace, the working directory and the environment are opened as file
 //! descriptors first, and only then is the process checked again, owner and start time, so what
-//! is entered is the process that was found, never a reused pid.
+//! is entered is the process that was found, never a reused pid. The container's environment is
+//! the container's alone: nsenter and setpriv run with an empty environment but for one variable
+//! (`CSSH_ENV`) that carries it as quoted `export` commands to the image's sh, which evaluates them
+//! inside; an `LD_PRELOAD` set in the job never loads into a program of the host.
 
-use super::script::{Part, Script, proc_stat};
+use super::script::{Part, Script, define_quote, proc_stat};
 use super::session::{Inner, forwarded};
 use super::target::Target;
 
@@ -139,7 +142,8 @@ const NAMESPACES: &[(&str, &str, u8)] = &[
 
 /// What runs first in the container, its `$1` the payload's snippet and the rest the snippet's
 /// `$0` and arguments:
-/// the descriptors of the namespaces close (the command starts with none of them); then, where
+/// the descriptors of the namespaces close (the command starts with none of them), and the
+/// environment (`CSSH_ENV`'s `export` lines) is set; then, where
 /// the session has a terminal that the container does not see (a container with a `/dev` of its
 /// own: `tty` says "not a tty", tmux and ttyname fail), the payload runs on a terminal of the
 /// container's own, the image's `script` (util-linux) relaying between the two (the window
@@ -150,6 +154,7 @@ const NAMESPACES: &[(&str, &str, u8)] = &[
 /// cannot, kills script, which hangs up the container's
 /// terminal in turn, as the session's own hangup would have.
 const TERMINAL_INSIDE: &[u8] = br#"exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-
+eval "$CSSH_ENV"; unset CSSH_ENV
 cssh_r=$1; shift
 if [ -t 0 ] && ! tty >/dev/null 2>&1 && command -v script >/dev/null 2>&1; then
   CSSH_RELAY=$cssh_r CSSH_SHELL=${SHELL-}; export CSSH_RELAY CSSH_SHELL
@@ -251,14 +256,18 @@ pub(in crate::remote) fn join_namespaces(
         s.raw(&format!(" ${{{name}+\"{name}=${name}\"}}"));
     }
     s.raw("\n");
+    // The script's own arguments (`"$@"` when the payload takes them) go last, then the
+    // variables before them become `CSSH_ENV`'s lines (a name that is not a shell name is
+    // dropped: the image's sh could not export it).
+    s.raw("  cssh_m=$(($# - cssh_n))\n  while [ \"$cssh_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; cssh_n=$((cssh_n - 1)); done\n");
+    define_quote(s);
+    s.raw("  cssh_code=\n  while [ \"$cssh_m\" -gt 0 ]; do\n    case ${1%%=*} in ''|[0-9]*|*[!A-Za-z0-9_]*) ;; *) cssh_q \"$1\"; cssh_code=\"${cssh_code}command export $cssh_qv\n\" ;; esac\n    shift; cssh_m=$((cssh_m - 1))\n  done\n");
     // As Apptainer's own: no new privileges (the container's root is not mounted nosuid).
     s.raw("  cssh_nnp=$(command -v setpriv) || cssh_nnp=\n");
-    s.raw("  set -- \"$@\" ${cssh_nnp:+\"$cssh_nnp\"} ${cssh_nnp:+--no-new-privs} \"$cssh_nsenter\" $cssh_ns --wd=/dev/fd/9 --preserve-credentials /bin/sh -c");
+    s.raw("  exec env -i CSSH_ENV=\"$cssh_code\" ${cssh_nnp:+\"$cssh_nnp\"} ${cssh_nnp:+--no-new-privs} \"$cssh_nsenter\" $cssh_ns --wd=/dev/fd/9 --preserve-credentials /bin/sh -c");
     s.word(TERMINAL_INSIDE);
     s.raw(" sh");
     s.word(&inner.snippet);
     inner.word_argument(s);
-    // The script's own arguments (`"$@"` when the payload takes them) come last.
-    s.raw("\n  while [ \"$cssh_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; cssh_n=$((cssh_n - 1)); done\n");
-    s.raw("  exec env -i \"$@\"\n");
+    s.raw(" \"$@\"\n");
 }

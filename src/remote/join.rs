@@ -13,28 +13,42 @@
 //! `/.singularity.d/env/*.sh` with the session's variables hidden, then restores each session
 //! variable the scripts did not set and unsets each set-but-empty one. Sourcing depends only on
 //! the instance (its image, name and home), so the result is kept beside Apptainer's state file
-//! (`cssh-join-1`, which goes when the instance stops) and each command only lays the session's
+//! (`cssh-join-2`, which goes when the instance stops) and each command only lays the session's
 //! variables under it. A session whose variables Apptainer itself reads (`APPTAINER_*`,
 //! `SINGULARITY_*`, an exported PS1 or PROMPT_COMMAND, a name that is not a shell name) takes
 //! the runtime; exported bash functions, which Apptainer keeps out, are kept out here too.
 //!
+//! What the image's scripts set is the container's: it is kept in the
+//! record as quoted text, travels to the image's sh in one variable (`CSSH_JENV`) and is
+//! evaluated only there, so nothing of it (an `LD_PRELOAD`, a `PATH`) reaches nsenter, setpriv
+//! or any other program of the host; an image whose scripts print anything takes the runtime,
+//! which prints it as Apptainer does. The record is read only where it and its directory are the
+//! user's and writable by no one else, and written with umask 077.
+//!
 //! Safety, as for attach: the namespaces are opened as descriptors first and only then is the
 //! instance's process checked again (start time, owner), so a reused pid is never entered.
 
-use super::script::{Script, proc_stat};
+use super::script::{Script, define_quote, private_file, proc_stat};
 
 /// The name of the join's record beside the instance's state file; the number changes with
 /// what the record holds, so an older record is never read as a newer one.
-const RECORD: &str = "cssh-join-1";
+const RECORD: &str = "cssh-join-2";
+
+/// The most text the instance's environment may be: it travels as one variable, and Linux takes
+/// at most 128 KiB for one (`MAX_ARG_STRLEN`).
+const MAX_CODE: usize = 120_000;
 
 /// Apptainer's default PATH (`env.DefaultPath`), which its environment building starts from.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What the image's `/bin/sh` runs first inside an instance the fast join entered (the join sets
 /// `CSSH_WD`; through the runtime it is unset and nothing happens): the descriptors of the
-/// namespaces close, and the working directory becomes the caller's where it exists inside,
-/// else home, else `/`, as Apptainer's starter does, with `OLDPWD` left as it was.
-pub(super) const ENTERED: &[u8] = b"if [ -n \"${CSSH_WD+x}\" ]; then exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&-; cssh_o=${OLDPWD-}; cssh_u=${OLDPWD+x}; cd \"$CSSH_WD\" 2>/dev/null || { printf \"WARNING: Error changing the container working directory. Using '%s' instead: chdir %s: no such file or directory\\n\" \"$HOME\" \"$CSSH_WD\" >&2; cd \"$HOME\" 2>/dev/null; } || cd /; if [ -n \"$cssh_u\" ]; then OLDPWD=$cssh_o; else unset OLDPWD; fi; unset CSSH_WD cssh_o cssh_u; fi; ";
+/// namespaces close; the instance's environment (`CSSH_JENV`, the record's text, evaluated
+/// here and nowhere on the host) goes over the session's, whose HOME, PATH and LD_LIBRARY_PATH
+/// are the container's, and whose variables the image sets empty are unset, as Apptainer does;
+/// and the working directory becomes the caller's where it exists inside, else home, else `/`,
+/// as Apptainer's starter does, with `OLDPWD` left as it was.
+pub(super) const ENTERED: &[u8] = br#"if [ -n "${CSSH_WD+x}" ]; then exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&-; eval "$CSSH_JENV"; cssh_ju=; for cssh_l in $cssh_j_empty; do eval "[ -z \"\${$cssh_l+x}\" ]" || cssh_ju="$cssh_ju $cssh_l"; done; unset HOME PATH LD_LIBRARY_PATH CSSH_JENV; cssh_j_env; [ -z "$cssh_ju" ] || unset $cssh_ju; unset -f cssh_j_env; unset cssh_j_empty cssh_ju cssh_l; cssh_o=${OLDPWD-}; cssh_u=${OLDPWD+x}; cd "$CSSH_WD" 2>/dev/null || { printf "WARNING: Error changing the container working directory. Using '%s' instead: chdir %s: no such file or directory\n" "$HOME" "$CSSH_WD" >&2; cd "$HOME" 2>/dev/null; } || cd /; if [ -n "$cssh_u" ]; then OLDPWD=$cssh_o; else unset OLDPWD; fi; unset CSSH_WD cssh_o cssh_u; fi; "#;
 
 /// The parent of a command on a terminal: a foreground job of its own, then its status, or its
 /// signal raised again so that ssh reports the same.
@@ -73,8 +87,9 @@ pub(super) fn report(s: &mut Script, name: &str) {
 /// `cssh_join_ready` its checks; `cssh_join_look NAME` the look that writes the record.
 fn define(s: &mut Script) {
     proc_stat(s);
+    private_file(s);
     session_plain(s);
-    quote(s);
+    define_quote(s);
     // The namespaces of process $1 that differ from the session's, opened as descriptors: user
     // and mount always, the others where the instance has its own.
     s.raw("cssh_jopen() {\n  cssh_jns=\"--user=/dev/fd/4 --mount=/dev/fd/5\"\n");
@@ -100,8 +115,7 @@ fn define(s: &mut Script) {
     // Apptainer's own additions from the session: USER_PATH; HOME, PATH and LD_LIBRARY_PATH are
     // the container's.
     s.raw("  USER_PATH=\"$PATH:/bin:/usr/bin:/sbin:/usr/sbin:/usr/local/bin:/usr/local/sbin\"; export USER_PATH\n");
-    s.raw("  CSSH_WD=$PWD; export CSSH_WD\n  unset HOME PATH LD_LIBRARY_PATH\n  cssh_j_env\n");
-    s.raw("  [ -z \"$cssh_ju\" ] || unset $cssh_ju\n");
+    s.raw("  CSSH_WD=$PWD CSSH_JENV=$cssh_j_code; export CSSH_WD CSSH_JENV\n");
     // As Apptainer's own: no new privileges (the container's root is not mounted nosuid).
     // On a terminal, the command's process group must be one its pid namespace can see, or a
     // shell cannot give the terminal back when it exits (nsenter's own group is outside): a
@@ -114,21 +128,20 @@ fn define(s: &mut Script) {
     look(s);
 }
 
-/// `cssh_join_ready NAME`: the record is this running instance's and allows the join, the
-/// session has nothing Apptainer reads or drops, and the namespaces are open (`cssh_jns`), the
-/// process checked after they opened; else `cssh_j_why`, no descriptor left open, and 1 where a
-/// new look may help, 2 where it cannot. `cssh_ju`: the session's variables that the image sets
-/// empty (Apptainer unsets them).
+/// `cssh_join_ready NAME`: the record is the user's own and this running instance's and allows
+/// the join, the session has nothing Apptainer reads or drops, and the namespaces are open
+/// (`cssh_jns`), the process checked after they opened; else `cssh_j_why`, no descriptor left
+/// open, and 1 where a new look may help, 2 where it cannot. A record someone else could have
+/// written is never sourced: a new look replaces it.
 fn ready(s: &mut Script) {
-    s.raw("cssh_join_ready() {\n  cssh_j_why='the instance does not run'; cssh_j_pid=; cssh_j_slow=; cssh_j_console=\n  cssh_jdir \"$1\"\n");
-    s.raw("  [ -f \"$cssh_jc\" ] && . \"$cssh_jc\" 2>/dev/null || return 1\n");
+    s.raw("cssh_join_ready() {\n  cssh_j_why='the instance does not run'; cssh_j_pid=; cssh_j_slow=; cssh_j_console=; cssh_j_code=\n  cssh_jdir \"$1\"\n");
+    s.raw("  [ -f \"$cssh_jc\" ] && cssh_private \"$cssh_jc\" && . \"$cssh_jc\" 2>/dev/null || return 1\n");
     s.raw("  [ -z \"$cssh_j_slow\" ] || { cssh_j_why=$cssh_j_slow; return 2; }\n");
     s.raw("  [ -x \"$cssh_j_setpriv\" ] && [ -x \"$cssh_j_nsenter\" ] || return 1\n");
     // Apptainer points a terminal's descriptors at the container's own /dev/console where the
     // container has a /dev of its own; a join from outside cannot.
     s.raw("  [ -z \"$cssh_j_console\" ] || ! [ -t 0 ] || { cssh_j_why='a terminal, and the instance has a /dev of its own'; return 2; }\n");
     s.raw("  cssh_session_plain || { cssh_j_why='the session sets a variable Apptainer reads (APPTAINER_*, SINGULARITY_*, PS1, PROMPT_COMMAND) or drops (a name that is not a shell name)'; return 2; }\n");
-    s.raw("  cssh_ju=\n  for cssh_l in $cssh_j_empty; do eval \"[ -z \\\"\\${$cssh_l+x}\\\" ]\" || cssh_ju=\"$cssh_ju $cssh_l\"; done\n");
     s.raw("  cssh_jopen \"$cssh_j_pid\" && [ -O \"/proc/$cssh_j_pid\" ] && cssh_stat \"$cssh_j_pid\" && [ \"$cssh_start\" = \"$cssh_j_start\" ] && [ /dev/fd/5 -ef \"/proc/$cssh_j_pid/ns/mnt\" ] || { cssh_jclose; return 1; }\n}\n");
 }
 
@@ -157,7 +170,7 @@ fn look(s: &mut Script) {
     s.raw("  cssh_j_pid=${cssh_jj#'{\"pid\":'}; cssh_j_pid=${cssh_j_pid%%,*}; cssh_jp=${cssh_jj#*'\"ppid\":'}; cssh_jp=${cssh_jp%%,*}\n");
     s.raw("  case $cssh_j_pid:$cssh_jp in *[!0-9:]*|:*|*:) return 1 ;; esac\n");
     s.raw("  cssh_stat \"$cssh_j_pid\" && [ \"$cssh_ppid\" = \"$cssh_jp\" ] && [ -O \"/proc/$cssh_j_pid\" ] || return 1\n");
-    s.raw("  cssh_j_start=$cssh_start; cssh_j_slow=; cssh_jenv=; cssh_j_console=\n");
+    s.raw("  cssh_j_start=$cssh_start; cssh_j_slow=; cssh_j_code=; cssh_j_console=\n");
     s.raw("  cssh_jcfg=${cssh_jj#*'\"config\":\"'}; cssh_jcfg=$(printf '%s' \"${cssh_jcfg%%'\"'*}\" | base64 -d 2>/dev/null)\n");
     s.raw("  cssh_jimg=${cssh_jj#*'\"image\":\"'}; cssh_jimg=${cssh_jimg%%'\"'*}\n");
     s.raw("  cssh_jhome=${cssh_jcfg#*'\"homeDest\":\"'}; cssh_jhome=${cssh_jhome%%'\"'*}\n");
@@ -220,14 +233,19 @@ fn look(s: &mut Script) {
         ));
     }
     // The environment the instance fixes, built inside it by the image's sh (a process of its
-    // own, which changes nothing here).
-    s.raw("  if [ -z \"$cssh_j_slow\" ]; then\n    cssh_jopen \"$cssh_j_pid\" || { cssh_jclose; return 1; }\n");
-    s.raw("    cssh_jenv=$(env -i HOME=\"$cssh_jhome\" PWD=/ SINGULARITY_APPNAME= APPTAINER_NAME=\"${cssh_jimg##*/}\" APPTAINER_CONTAINER=\"$cssh_jimg\" APPTAINER_INSTANCE=\"$1\" \"$cssh_j_setpriv\" --no-new-privs \"$cssh_j_nsenter\" $cssh_jns --preserve-credentials /bin/sh -c");
+    // own, which changes nothing here) and kept as text for the image's sh of each command. What
+    // the scripts print, on stdout or stderr, goes to a file of its own: Apptainer shows it.
+    s.raw("  cssh_um=$(umask); umask 077\n  if [ -z \"$cssh_j_slow\" ]; then\n    cssh_jopen \"$cssh_j_pid\" || { cssh_jclose; umask \"$cssh_um\"; return 1; }\n");
+    s.raw("    cssh_j_code=$(env -i HOME=\"$cssh_jhome\" PWD=/ SINGULARITY_APPNAME= APPTAINER_NAME=\"${cssh_jimg##*/}\" APPTAINER_CONTAINER=\"$cssh_jimg\" APPTAINER_INSTANCE=\"$1\" \"$cssh_j_setpriv\" --no-new-privs \"$cssh_j_nsenter\" $cssh_jns --preserve-credentials /bin/sh -c");
     s.word(&environment_builder());
-    s.raw(" sh \"$1\" </dev/null 2>/dev/null) || { cssh_jenv=; cssh_j_slow='the image'\\''s environment scripts failed in sh'; }\n    cssh_jclose\n  fi\n");
-    s.raw("  cssh_stat \"$cssh_j_pid\" && [ \"$cssh_start\" = \"$cssh_j_start\" ] || return 1\n");
-    s.raw("  { for cssh_l in cssh_j_pid cssh_j_start cssh_j_setpriv cssh_j_nsenter cssh_j_slow cssh_j_console; do eval \"cssh_q \\\"\\${$cssh_l-}\\\"\"; printf '%s=%s\\n' \"$cssh_l\" \"$cssh_qv\"; done\n");
-    s.raw("    printf '%s\\n' \"$cssh_jenv\"; } >\"$cssh_jc.$$\" 2>/dev/null && mv -f \"$cssh_jc.$$\" \"$cssh_jc\" 2>/dev/null || { rm -f \"$cssh_jc.$$\"; return 1; }\n");
+    s.raw(" sh \"$1\" </dev/null 2>\"$cssh_jc.$$.said\") || { cssh_j_code=; cssh_j_slow='the image'\\''s environment scripts failed in sh'; }\n    cssh_jclose\n");
+    s.raw("    [ -n \"$cssh_j_slow\" ] || ! [ -s \"$cssh_jc.$$.said\" ] || { cssh_j_code=; cssh_j_slow='the image'\\''s environment scripts print something, which Apptainer shows'; }\n");
+    s.raw(&format!(
+        "    [ -n \"$cssh_j_slow\" ] || [ ${{#cssh_j_code}} -le {MAX_CODE} ] || {{ cssh_j_code=; cssh_j_slow='its environment is larger than one variable may be'; }}\n    rm -f \"$cssh_jc.$$.said\"\n  fi\n"
+    ));
+    s.raw("  cssh_stat \"$cssh_j_pid\" && [ \"$cssh_start\" = \"$cssh_j_start\" ] || { umask \"$cssh_um\"; return 1; }\n");
+    s.raw("  for cssh_l in cssh_j_pid cssh_j_start cssh_j_setpriv cssh_j_nsenter cssh_j_slow cssh_j_console cssh_j_code; do eval \"cssh_q \\\"\\${$cssh_l-}\\\"\"; printf '%s=%s\\n' \"$cssh_l\" \"$cssh_qv\"; done >\"$cssh_jc.$$\" 2>/dev/null && mv -f \"$cssh_jc.$$\" \"$cssh_jc\" 2>/dev/null || { rm -f \"$cssh_jc.$$\"; umask \"$cssh_um\"; return 1; }\n");
+    s.raw("  umask \"$cssh_um\"\n");
     s.raw("  [ -z \"$cssh_j_slow\" ]\n}\n");
 }
 
@@ -243,11 +261,6 @@ fn names(s: &mut Script) {
     s.raw("    eval \"[ -n \\\"\\${$cssh_l+x}\\\" ]\" && cssh_names=\"$cssh_names $cssh_l\"\n  done\n  IFS=$cssh_ifs; set +f\n}\n");
 }
 
-/// `cssh_q VALUE`: `cssh_qv`, the value single-quoted for sh.
-fn quote(s: &mut Script) {
-    s.raw("cssh_q() {\n  cssh_qv=; cssh_jv=$1\n  while :; do case $cssh_jv in *\\'*) cssh_qv=\"$cssh_qv${cssh_jv%%\\'*}'\\\\''\"; cssh_jv=${cssh_jv#*\\'} ;; *) break ;; esac; done\n  cssh_qv=\"'$cssh_qv$cssh_jv'\"\n}\n");
-}
-
 /// The image's sh, inside the instance, with only the variables Apptainer keeps while sourcing
 /// (HOME, PWD, SINGULARITY_APPNAME and the read-only APPTAINER_NAME, _CONTAINER and
 /// _INSTANCE): Apptainer's action script for `exec`, emulated with builtins (the image may have
@@ -256,7 +269,7 @@ fn quote(s: &mut Script) {
 fn environment_builder() -> Vec<u8> {
     let mut s = Script::default();
     names(&mut s);
-    quote(&mut s);
+    define_quote(&mut s);
     s.raw("cssh_i=$1; set --; cssh_home=$HOME\nreadonly APPTAINER_NAME APPTAINER_CONTAINER APPTAINER_INSTANCE\nunset PS1 SHLVL\ncd \"$HOME\" 2>/dev/null\n");
     // Apptainer's fixpath: the default directories PATH lacks, appended.
     s.raw(&format!(
@@ -267,14 +280,14 @@ fn environment_builder() -> Vec<u8> {
         "cssh_default() {{ [ -n \"${{PATH+x}}\" ] || {{ PATH={DEFAULT_PATH}; export PATH; }}; }}\n"
     ));
     s.raw("if [ -d /.singularity.d/env ]; then\n  for cssh_f in /.singularity.d/env/*.sh; do\n    [ -f \"$cssh_f\" ] || continue\n    case $cssh_f in\n");
-    s.raw("    /.singularity.d/env/90-environment.sh) [ -n \"${PATH+x}\" ] || cssh_fix; . \"$cssh_f\" ;;\n");
-    s.raw("    /.singularity.d/env/10-docker2singularity.sh|/.singularity.d/env/10-docker.sh) . \"$cssh_f\"; cssh_fix ;;\n");
+    s.raw("    /.singularity.d/env/90-environment.sh) [ -n \"${PATH+x}\" ] || cssh_fix; . \"$cssh_f\" >&2 ;;\n");
+    s.raw("    /.singularity.d/env/10-docker2singularity.sh|/.singularity.d/env/10-docker.sh) . \"$cssh_f\" >&2; cssh_fix ;;\n");
     // After 99-base.sh come the runtime's overrides, of which a session with no APPTAINERENV_
     // variables has only the default PATH; 99-runtimevars.sh is the runtime's own text, which
     // without those variables only exports PATH.
-    s.raw("    /.singularity.d/env/99-base.sh) . \"$cssh_f\"; cssh_default ;;\n");
-    s.raw("    /.singularity.d/env/99-runtimevars.sh) export PATH ;;\n    *) . \"$cssh_f\" ;;\n    esac\n  done\n");
-    s.raw("else\n  [ -f /environment ] && { . /environment; cssh_fix; }\n  cssh_default\nfi\n");
+    s.raw("    /.singularity.d/env/99-base.sh) . \"$cssh_f\" >&2; cssh_default ;;\n");
+    s.raw("    /.singularity.d/env/99-runtimevars.sh) export PATH ;;\n    *) . \"$cssh_f\" >&2 ;;\n    esac\n  done\n");
+    s.raw("else\n  [ -f /environment ] && { . /environment >&2; cssh_fix; }\n  cssh_default\nfi\n");
     // What the scripts set empty, then the runtime's own variables restored where the scripts
     // unset them, and unset where they left them empty.
     s.raw("cssh_names || exit 1\ncssh_e=\nfor cssh_l in $cssh_names; do eval \"[ -n \\\"\\${$cssh_l}\\\" ]\" || cssh_e=\"$cssh_e $cssh_l\"; done\n");

@@ -12,6 +12,19 @@ pub(super) fn proc_stat(s: &mut Script) {
     s.raw("  set -- ${cssh_line##*\") \"}; cssh_ppid=$2; cssh_start=${20}\n}\n");
 }
 
+/// `cssh_private FILE`: true where FILE may be read as cssh's own state: it and its directory
+/// are this user's, it is no symbolic link, and neither is writable by the group or others. A
+/// file someone else could have written is never sourced, evaluated or passed into a container.
+pub(super) fn private_file(s: &mut Script) {
+    s.raw("cssh_private() {\n  [ -O \"$1\" ] && [ -O \"${1%/*}\" ] && ! [ -h \"$1\" ] || return 1\n");
+    s.raw("  cssh_pw=$(find \"$1\" \"${1%/*}\" -maxdepth 0 -perm /022 -print 2>/dev/null) && [ -z \"$cssh_pw\" ]\n}\n");
+}
+
+/// `cssh_q VALUE`: `cssh_qv`, the value single-quoted for sh.
+pub(super) fn define_quote(s: &mut Script) {
+    s.raw("cssh_q() {\n  cssh_qv=; cssh_jv=$1\n  while :; do case $cssh_jv in *\\'*) cssh_qv=\"$cssh_qv${cssh_jv%%\\'*}'\\\\''\"; cssh_jv=${cssh_jv#*\\'} ;; *) break ;; esac; done\n  cssh_qv=\"'$cssh_qv$cssh_jv'\"\n}\n");
+}
+
 /// A fingerprint of `parts` (64-bit FNV-1a over each part and a NUL, in hex), for file names and
 /// records the script compares with what a later session is given.
 pub fn fingerprint<'a>(parts: impl Iterator<Item = &'a str>) -> String {

@@ -244,7 +244,7 @@ fn instances_the_join_cannot_reproduce_run_through_the_runtime() {
         let record = ssh(
             "th-bash",
             &[&format!(
-                "cat ~/.apptainer/instances/app/th-remote/bashuser/{name}/cssh-join-1"
+                "cat ~/.apptainer/instances/app/th-remote/bashuser/{name}/cssh-join-2"
             )],
         );
         assert!(
