@@ -6,7 +6,7 @@
 use super::join;
 use super::runtime::{image_arguments, option_check};
 use super::scheduler::slurm;
-use super::script::{Part, Script, fingerprint};
+use super::script::{Part, Script, define_quote, fingerprint};
 use super::session::{SessionBinds, XAUTHORITY_INSIDE};
 use super::target::{MISSING_ON_REMOTE, Place, Target};
 use crate::quote::sh;
@@ -189,8 +189,12 @@ pub(super) fn instance_running(s: &mut Script, instance: &str) {
 /// The runtime comes in `CSSH_RT` (sbatch exports the submitting environment).
 pub(super) fn batch_script(target: &Target, allocation: &slurm::Allocation) -> Vec<u8> {
     let mut s = Script::default();
+    // cssh's own files, with umask 077 whatever the site's (the job's processes keep theirs):
+    // each SLURM_ variable that is set, as a quoted `export` line, so that no value, whatever
+    // it holds (a line break), is more than its own variable.
+    define_quote(&mut s);
     s.raw(&format!(
-        "cssh_env={}; cssh_marks={}; mkdir -p \"$cssh_marks\" && export -p | sed -n '/^export SLURM/p' >\"$cssh_env\"\n",
+        "cssh_env={}; cssh_marks={}; cssh_um=$(umask); umask 077\nmkdir -p \"$cssh_marks\" && chmod go-w \"${{cssh_env%/*}}\" && for cssh_l in $(env | sed -n 's/^\\(SLURM_[A-Za-z0-9_]*\\)=.*/\\1/p'); do eval \"[ -n \\\"\\${{$cssh_l+x}}\\\" ]\" || continue; eval \"cssh_q \\\"\\${{$cssh_l}}\\\"\"; printf 'export %s=%s\\n' \"$cssh_l\" \"$cssh_qv\"; done >\"$cssh_env\"\numask \"$cssh_um\"\n",
         slurm::JOB_ENVIRONMENT,
         slurm::session_marks("SLURM_JOB_ID")
     ));

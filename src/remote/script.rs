@@ -16,7 +16,9 @@ pub(super) fn proc_stat(s: &mut Script) {
 /// are this user's, it is no symbolic link, and neither is writable by the group or others. A
 /// file someone else could have written is never sourced, evaluated or passed into a container.
 pub(super) fn private_file(s: &mut Script) {
-    s.raw("cssh_private() {\n  [ -O \"$1\" ] && [ -O \"${1%/*}\" ] && ! [ -h \"$1\" ] || return 1\n");
+    s.raw(
+        "cssh_private() {\n  [ -O \"$1\" ] && [ -O \"${1%/*}\" ] && ! [ -h \"$1\" ] || return 1\n",
+    );
     s.raw("  cssh_pw=$(find \"$1\" \"${1%/*}\" -maxdepth 0 -perm /022 -print 2>/dev/null) && [ -z \"$cssh_pw\" ]\n}\n");
 }
 

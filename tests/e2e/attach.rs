@@ -12,9 +12,9 @@ use crate::transfer::{CSFTP, CSSCP, Unmount};
 
 /// A batch job submitted by `alias`'s user with `script` as its batch script, cancelled when
 /// dropped.
-struct Job {
+pub struct Job {
     alias: &'static str,
-    id: String,
+    pub id: String,
     /// What only this job's container holds in its /tmp, and its variables' values.
     secret: String,
     /// The node Slurm ran it on, once it runs.
@@ -22,7 +22,7 @@ struct Job {
 }
 
 impl Job {
-    fn submit(alias: &'static str, name: &str, script: &str) -> Job {
+    pub fn submit(alias: &'static str, name: &str, script: &str) -> Job {
         let out = run_with_input(
             Command::new("ssh").arg("-F").arg(&host().ssh_config).args([
                 alias,
@@ -89,7 +89,7 @@ impl Job {
     }
 
     /// Waits until the job runs and `probe`, attached, succeeds: its container is up.
-    fn wait_until_entered(&mut self, probe: &str) {
+    pub fn wait_until_entered(&mut self, probe: &str) {
         self.wait_until_running();
         wait_until(&format!("job {}'s container", self.id), || {
             let out = run(attach(&untagged(), &self.id, self.alias).arg(probe));
@@ -132,12 +132,12 @@ fn fake_program(dir: &str, name: &str, script: &str) -> Scratch {
 const ATTACH_USERS: [&str; 3] = ["th-bash", "th-tcsh", "th-fish"];
 
 /// A configuration that tags no host: `--attach` alone enters the job.
-fn untagged() -> Scratch {
+pub fn untagged() -> Scratch {
     Scratch::new("# no host is tagged\n")
 }
 
 /// `cssh --attach JOB -F ... ALIAS`; the caller adds the command.
-fn attach(config: &Scratch, job: &str, alias: &str) -> Command {
+pub fn attach(config: &Scratch, job: &str, alias: &str) -> Command {
     let mut command = Command::new(CSSH);
     command
         .env("CSSH_CONFIG", config.path("config.toml"))

@@ -8,6 +8,7 @@ mod support;
 
 mod along;
 mod attach;
+mod boundaries;
 mod clients;
 mod commands;
 mod demo;

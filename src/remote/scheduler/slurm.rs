@@ -11,7 +11,7 @@
 use super::{ALLOCATION_FAILED, Wait, wait};
 pub mod attach;
 
-use crate::remote::script::{Part, Script, proc_stat};
+use crate::remote::script::{Part, Script, private_file, proc_stat};
 use crate::remote::target::Target;
 pub use crate::remote::target::{Allocation, DEFAULT_TIME_LIMIT};
 
@@ -301,8 +301,9 @@ pub(in crate::remote) fn connecting(s: &mut Script, allocation: &Allocation) {
 pub(in crate::remote) fn join(s: &mut Script, allocation: &Allocation) {
     live_jobs(s, allocation);
     s.raw("SLURM_JOB_ID=$(cssh_live_jobs | head -n 1)\n");
+    private_file(s);
     s.raw(&format!(
-        "cssh_env={JOB_ENVIRONMENT}; [ -z \"$SLURM_JOB_ID\" ] || ! [ -f \"$cssh_env\" ] || . \"$cssh_env\"\n"
+        "cssh_env={JOB_ENVIRONMENT}; [ -z \"$SLURM_JOB_ID\" ] || ! [ -f \"$cssh_env\" ] || ! cssh_private \"$cssh_env\" || . \"$cssh_env\"\n"
     ));
     s.raw("SLURM_JOBID=$SLURM_JOB_ID; export SLURM_JOB_ID SLURM_JOBID\n");
     if allocation.idle.is_some() {

@@ -1,0 +1,284 @@
+//! Nothing from inside a container, or from another user, reaches the host side. An image's or a
+//! job's `LD_PRELOAD` (a library that records the mount namespace and program of every process
+//! that loads it) loads only into the container's processes, never into nsenter, setpriv or env
+//! of the host, for the fast join into an instance and for attach; what an image's environment
+//! scripts print is never run on the host; the join's record is written private under a site's
+//! umask 002 and, made group-writable, is never sourced; a host name with a comma never reaches
+//! another job.
+
+use std::process::Command;
+
+use crate::attach::{Job, attach, untagged};
+use crate::harness::*;
+
+/// The users whose login shells carry the remote script: sh-like, csh-like, fish.
+const USERS: [&str; 3] = ["th-bash", "th-tcsh", "th-fish"];
+
+/// A library that, loaded into a process, appends a line to the file beside it (its own path and
+/// `.log`): the process's mount namespace and program.
+const RECORDER: &str = r#"#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <unistd.h>
+
+__attribute__((constructor)) static void record(void) {
+    Dl_info self;
+    char log[4096], ns[64] = "", exe[1024] = "";
+    if (!dladdr((void *)record, &self) || !self.dli_fname) return;
+    snprintf(log, sizeof log, "%s.log", self.dli_fname);
+    if (readlink("/proc/self/ns/mnt", ns, sizeof ns - 1) < 0 || readlink("/proc/self/exe", exe, sizeof exe - 1) < 0) return;
+    FILE *out = fopen(log, "a");
+    if (out) { fprintf(out, "%s %s\n", ns, exe); fclose(out); }
+}
+"#;
+
+/// The recorder, built here once (the test host runs the same Debian's C library or a newer
+/// one), in `alias`'s home under a name of its own: its path there.
+fn recorder(alias: &str) -> String {
+    static BUILT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let library = BUILT.get_or_init(|| {
+        let scratch = Scratch::new("");
+        std::fs::write(scratch.path("rec.c"), RECORDER).unwrap();
+        let out = run(Command::new("cc")
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(scratch.path("rec.so"))
+            .arg(scratch.path("rec.c")));
+        assert!(out.status.success(), "cc: {}", describe(&out));
+        std::fs::read(scratch.path("rec.so")).unwrap()
+    });
+    let home = text(&ssh(alias, &["pwd"]).stdout).trim().to_string();
+    assert!(home.starts_with('/'), "{alias}'s home: {home}");
+    let path = format!("{home}/cssh-rec-{}.so", rand_suffix() % 1_000_000);
+    let out = run_with_input(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&host().ssh_config)
+            .args([alias, &format!("cat >{path}")]),
+        library,
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    path
+}
+
+/// The recorder's lines, then its files gone: `(mount namespace, program)` each.
+fn loaded_by(alias: &str, library: &str) -> Vec<(String, String)> {
+    let out = ssh(
+        alias,
+        &[&format!("cat {library}.log; rm -f {library} {library}.log")],
+    );
+    text(&out.stdout)
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(ns, exe)| (ns.to_string(), exe.to_string()))
+        .collect()
+}
+
+/// Every process that loaded the library is in `container`'s mount namespace, and one did.
+fn only_inside(what: &str, loaded: &[(String, String)], container: &str) {
+    assert!(
+        loaded.iter().any(|(ns, _)| ns == container),
+        "{what}: the container's own processes load the library ({container}): {loaded:?}"
+    );
+    let outside: Vec<_> = loaded.iter().filter(|(ns, _)| ns != container).collect();
+    assert!(
+        outside.is_empty(),
+        "{what}: programs of the host loaded the container's LD_PRELOAD: {outside:?}"
+    );
+}
+
+#[test]
+fn an_images_ld_preload_never_loads_into_a_host_program_on_the_join() {
+    std::thread::scope(|scope| {
+        for alias in USERS {
+            scope.spawn(move || {
+                let library = recorder(alias);
+                // An environment script of the image's own (bound in: Apptainer sources it at
+                // every command, as one built into the image).
+                let script = format!("{library}.sh");
+                let made = ssh(alias, &[&format!("echo 'export LD_PRELOAD={library}' >{script}")]);
+                assert!(made.status.success(), "{}", describe(&made));
+                let instance = Instance::new(alias, "rec");
+                let config = tagging(
+                    BARE_SIF,
+                    &format!(
+                        "instance = {:?}\noptions = [\"--bind\", \"{script}:/.singularity.d/env/95-preload.sh\"]",
+                        instance.name
+                    ),
+                );
+                let probe = format!("{CAPBND}; readlink /proc/self/ns/mnt");
+                // The first command starts the instance and looks at it; the next ones join.
+                let mut container = String::new();
+                for _ in 0..3 {
+                    let out = run(cssh(&config).args([alias, &probe]));
+                    assert!(out.status.success(), "{alias}: {}", describe(&out));
+                    let stdout = text(&out.stdout);
+                    container = stdout.lines().last().unwrap_or_default().to_string();
+                    assert!(container.starts_with("mnt:["), "{alias}: {stdout}");
+                }
+                let joined = run(cssh(&config).args([alias, &probe]));
+                assert!(
+                    joined_by_namespaces(&text(&joined.stdout)),
+                    "{alias}: the fast join was taken: {}",
+                    describe(&joined)
+                );
+                only_inside(alias, &loaded_by(alias, &library), &container);
+            });
+        }
+    });
+}
+
+#[test]
+fn a_jobs_ld_preload_never_loads_into_a_host_program_on_attach() {
+    std::thread::scope(|scope| {
+        for alias in USERS {
+            scope.spawn(move || {
+                let library = recorder(alias);
+                let mut job = Job::submit(
+                    alias,
+                    &format!("rec-{}", rand_suffix() % 1_000_000),
+                    &format!(
+                        "#!/bin/sh\nexec apptainer exec --pid --env LD_PRELOAD={library} {FULL_SIF} sleep 3011\n"
+                    ),
+                );
+                job.wait_until_entered("true");
+                let out = run(attach(&untagged(), &job.id, alias).arg("readlink /proc/self/ns/mnt"));
+                assert!(out.status.success(), "{alias}: {}", describe(&out));
+                let container = text(&out.stdout).trim().to_string();
+                assert!(container.starts_with("mnt:["), "{alias}: {container}");
+                only_inside(alias, &loaded_by(alias, &library), &container);
+            });
+        }
+    });
+}
+
+#[test]
+fn what_an_images_environment_prints_never_runs_on_the_host() {
+    std::thread::scope(|scope| {
+        for alias in USERS {
+            scope.spawn(move || {
+                let id = rand_suffix() % 1_000_000;
+                // A file of the host's /tmp, which the contained instance does not see.
+                let canary = format!("/tmp/cssh-printed-{id}");
+                let script = format!("/tmp/cssh-print-{id}.sh");
+                let made = ssh(
+                    alias,
+                    &[&format!("echo 'echo touch {canary}' >{script}")],
+                );
+                assert!(made.status.success(), "{}", describe(&made));
+                let instance = Instance::new(alias, "print");
+                let config = tagging(
+                    BARE_SIF,
+                    &format!(
+                        "instance = {:?}\noptions = [\"--contain\", \"--bind\", \"{script}:/.singularity.d/env/95-print.sh\"]",
+                        instance.name
+                    ),
+                );
+                for _ in 0..3 {
+                    let out = run(cssh(&config).args([alias, "echo in"]));
+                    // As Apptainer shows it at every command, and nothing more.
+                    assert_eq!(
+                        (out.status.code(), text(&out.stdout)),
+                        (Some(0), format!("touch {canary}\nin\n")),
+                        "{alias}: {}",
+                        describe(&out)
+                    );
+                }
+                let _ = ssh(alias, &["rm", "-f", &script]);
+                assert!(
+                    !host().root.join(canary.trim_start_matches('/')).exists(),
+                    "{alias}: what the image's script printed ran on the host"
+                );
+            });
+        }
+    });
+}
+
+#[test]
+fn the_joins_record_is_private_and_never_sourced_once_others_could_write_it() {
+    std::thread::scope(|scope| {
+        for alias in USERS {
+            scope.spawn(move || {
+                let instance = Instance::new(alias, "umask");
+                // A site whose logins set umask 002 (users share a primary group).
+                let config = tagging(
+                    BARE_SIF,
+                    &format!("instance = {:?}\nprelude = \"umask 002\"", instance.name),
+                );
+                let probe = format!("{CAPBND}; umask");
+                for _ in 0..2 {
+                    let out = run(cssh(&config).args([alias, &probe]));
+                    assert!(out.status.success(), "{alias}: {}", describe(&out));
+                    assert!(
+                        text(&out.stdout).ends_with("\n0002\n"),
+                        "{alias}: the user's umask: {}",
+                        describe(&out)
+                    );
+                }
+                let user = text(&ssh(alias, &["id", "-un"]).stdout).trim().to_string();
+                let record = format!(
+                    "$HOME/.apptainer/instances/app/th-remote/{user}/{}/cssh-join-2",
+                    instance.name
+                );
+                let mode = |record: &str| {
+                    let out = ssh(alias, &[&format!("stat -c %a {record}")]);
+                    text(&out.stdout).trim().to_string()
+                };
+                assert_eq!(mode(&record), "600", "{alias}: the record under umask 002");
+                // Made group-writable, with a line only a sourced record runs.
+                let canary = format!("/tmp/cssh-sourced-{}", rand_suffix() % 1_000_000);
+                let spoiled = ssh(
+                    alias,
+                    &[&format!(
+                        "echo 'touch {canary}' >>{record} && chmod g+w {record}"
+                    )],
+                );
+                assert!(spoiled.status.success(), "{}", describe(&spoiled));
+                let out = run(cssh(&config).args([alias, &probe]));
+                assert!(
+                    out.status.success() && joined_by_namespaces(&text(&out.stdout)),
+                    "{alias}: a new look, then the join: {}",
+                    describe(&out)
+                );
+                assert!(
+                    !host().root.join(canary.trim_start_matches('/')).exists(),
+                    "{alias}: a group-writable record was sourced"
+                );
+                assert_eq!(mode(&record), "600", "{alias}: the record written anew");
+            });
+        }
+    });
+}
+
+#[test]
+fn a_host_name_with_a_comma_never_reaches_another_job() {
+    let name = format!("train{}", rand_suffix() % 1_000_000);
+    let job = Job::submit("th-bash", &name, "#!/bin/sh\nexec sleep 3012\n");
+    let config = Scratch::new(&format!(
+        "[[host]]\npattern = \"*\"\nimage = {FULL_SIF:?}\nslurm = []\n"
+    ));
+    for mode in [&["--release"][..], &["--allocate"], &[]] {
+        let out = run(Command::new(CSSH)
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(mode)
+            .arg("-F")
+            .arg(&host().ssh_config)
+            .arg(format!("th-bash,{name}"))
+            .args(if mode.is_empty() { &["true"][..] } else { &[] }));
+        assert_eq!(out.status.code(), Some(255), "{mode:?}: {}", describe(&out));
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            stderr,
+            format!(
+                "cssh: refusing host name \"th-bash,{name}\" for a Slurm allocation (slurm in {}:4): Slurm splits job names at commas, so its job would be found among others\n",
+                config.path("config.toml").display()
+            ),
+            "{mode:?}"
+        );
+    }
+    let out = ssh("th-bash", &["squeue", "-h", "-o", "%T", "-j", &job.id]);
+    let state = text(&out.stdout).trim().to_string();
+    assert!(
+        state == "RUNNING" || state == "PENDING",
+        "job {name} is still there: {state}"
+    );
+}
