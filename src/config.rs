@@ -181,20 +181,20 @@ pub fn load_with(
             _ => format!("cannot read: {}", io_reason(e)),
         },
     };
-    // Windows has no such owner and mode bits to check.
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => return Ok(None),
+        Err(e) => return Err(error(&e)),
+    };
+    // The file that was opened is the one checked (Windows has no such owner and mode bits).
     #[cfg(unix)]
-    if let Err(why) = check_ownership(path) {
+    if let Err(why) = check_ownership(&file) {
         return Err(ConfigError {
             path: path.to_path_buf(),
             position: None,
             message: why,
         });
     }
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => return Ok(None),
-        Err(e) => return Err(error(&e)),
-    };
     if let (Some(cache), Some(host)) = (cache, host)
         && let Some(entries) = cache.lookup(path, &file, &host.to_ascii_lowercase())
     {
@@ -229,9 +229,9 @@ pub fn load_with(
 /// (`secure_permissions`): its prelude is code that runs as you on every tagged host. The file
 /// must be owned by you or root and writable by neither its group nor others.
 #[cfg(unix)]
-fn check_ownership(path: &Path) -> Result<(), String> {
+fn check_ownership(file: &std::fs::File) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::metadata(path) else {
+    let Ok(meta) = file.metadata() else {
         return Ok(()); // reading it says why
     };
     // SAFETY: geteuid has no preconditions and cannot fail.

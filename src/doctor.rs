@@ -281,6 +281,10 @@ struct Collected {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// The most a probe's stdout or stderr keeps: its facts take a few KiB; a remote that prints
+/// without end is read to its end (so it never blocks) but not kept.
+const COLLECTED_AT_MOST: usize = 1 << 20;
+
 fn collect(pipe: Option<impl tokio::io::AsyncRead + Unpin + Send + 'static>) -> Collected {
     let buffer: Arc<Mutex<Vec<u8>>> = Arc::default();
     let task = pipe.map(|mut pipe| {
@@ -288,7 +292,9 @@ fn collect(pipe: Option<impl tokio::io::AsyncRead + Unpin + Send + 'static>) -> 
         tokio::spawn(async move {
             let mut chunk = [0u8; 8192];
             while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
-                lock(&buffer).extend_from_slice(&chunk[..n]);
+                let mut kept = lock(&buffer);
+                let room = COLLECTED_AT_MOST.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..n.min(room)]);
             }
         })
     });

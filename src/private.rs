@@ -20,11 +20,16 @@ pub fn make_dir(dir: &Path) -> std::io::Result<()> {
 /// or readable or writable by its group or others.
 #[cfg(unix)]
 pub fn not_private(path: &Path) -> Option<String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => why_not_private(&meta),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
+/// Why a file or directory with `meta` (not followed, if a link) is not private to this user.
+#[cfg(unix)]
+fn why_not_private(meta: &std::fs::Metadata) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) => return Some(e.to_string()),
-    };
     if meta.file_type().is_symlink() {
         return Some("a symbolic link".into());
     }
@@ -48,12 +53,48 @@ pub fn not_private(path: &Path) -> Option<String> {
     std::fs::symlink_metadata(path).err().map(|e| e.to_string())
 }
 
-/// The file's text, if it is a regular file of this user's that only they can read or write.
+/// The file's text, if it is a regular file of this user's that only they can read or write,
+/// in a directory of this user's that nobody else can write (so nobody else could have put it
+/// there). What is checked is what was opened (not following a link), not a path looked up again.
 pub fn read(file: &Path) -> Option<String> {
-    if not_private(file).is_some() || !std::fs::symlink_metadata(file).ok()?.is_file() {
+    if file.parent().is_none_or(|dir| !safe_directory(dir)) {
         return None;
     }
-    std::fs::read_to_string(file).ok()
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let mut opened = options.open(file).ok()?;
+    let meta = opened.metadata().ok()?;
+    if !meta.is_file() || !private_metadata(&meta) {
+        return None;
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut opened, &mut text).ok()?;
+    Some(text)
+}
+
+/// A directory of this user's that neither its group nor others can write.
+#[cfg(unix)]
+fn safe_directory(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).is_ok_and(|meta| meta.uid() == euid() && meta.mode() & 0o022 == 0)
+}
+
+#[cfg(not(unix))]
+fn safe_directory(dir: &Path) -> bool {
+    dir.is_dir()
+}
+
+/// This user's, and neither readable nor writable by its group or others.
+#[cfg(unix)]
+fn private_metadata(meta: &std::fs::Metadata) -> bool {
+    why_not_private(meta).is_none()
+}
+
+#[cfg(not(unix))]
+fn private_metadata(_: &std::fs::Metadata) -> bool {
+    true
 }
 
 /// Writes `bytes` to `file` in `dir` (made private where missing) whole or not at all.

@@ -920,11 +920,17 @@ exec "$@"
             ..Settings::default()
         };
         let dir = remote.instance_state_dir("dev");
-        // A live pid (this test's own) skips `instance list`; a dead one falls back to it.
-        for (pid, listed) in [(std::process::id(), false), (999_999_999, true)] {
+        // A live pid (this test's own, with its parent) skips `instance list`; a dead one, or a
+        // live one with another parent (a reused pid), falls back to it.
+        let parent = std::os::unix::process::parent_id();
+        for (pid, ppid, listed) in [
+            (std::process::id(), parent, false),
+            (999_999_999, parent, true),
+            (std::process::id(), parent + 1, true),
+        ] {
             std::fs::write(
                 dir.join("dev.json"),
-                format!("{{\"pid\":{pid},\"ppid\":1,\"name\":\"dev\"}}"),
+                format!("{{\"pid\":{pid},\"ppid\":{ppid},\"name\":\"dev\"}}"),
             )
             .unwrap();
             let _ = std::fs::remove_file(remote.dir.join("log"));

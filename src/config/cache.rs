@@ -341,6 +341,20 @@ mod tests {
         std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::os::unix::fs::symlink(&elsewhere, scratch.cache_file()).unwrap();
         assert!(scratch.lookup(b"node0").is_none(), "a link is not read");
+        // A private index in a directory others can write (where they could have put it).
+        std::fs::remove_file(scratch.cache_file()).unwrap();
+        let _ = scratch.load();
+        assert!(
+            scratch.lookup(b"node0").is_some(),
+            "written again, and read"
+        );
+        let dir = scratch.cache_file().parent().unwrap().to_path_buf();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(
+            scratch.lookup(b"node0").is_none(),
+            "an index in a directory others can write is not read"
+        );
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
 
     #[test]

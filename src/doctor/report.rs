@@ -102,10 +102,10 @@ pub fn table(report: &Report, elapsed: f64) -> String {
                 host.host,
                 finding.check.name(),
                 cell(finding.status),
-                finding.value
+                printable(&finding.value)
             );
             if let Some(fix) = &finding.fix {
-                let _ = writeln!(problems, "    fix: {fix}");
+                let _ = writeln!(problems, "    fix: {}", printable(fix));
             }
         }
     }
@@ -124,6 +124,20 @@ pub fn table(report: &Report, elapsed: f64) -> String {
         count(Status::Fail)
     );
     text
+}
+
+/// `text` with its control characters (a remote's escape sequences, line breaks) written as
+/// escapes, so that what a remote says can neither drive the terminal nor forge a line.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The report as JSON, one document.
@@ -191,6 +205,13 @@ mod tests {
         assert_eq!(
             lines.last().unwrap(),
             &"2 hosts: 1 passed, 0 with warnings, 1 failed (1.0 s)"
+        );
+        let mut hostile = sample();
+        hostile.hosts[1].checks[1].value = "\u{1b}]0;owned\u{7}x\nfake: ok".into();
+        let shown = table(&hostile, 1.0);
+        assert!(
+            shown.contains(": \\u{1b}]0;owned\\u{7}x\\nfake: ok\n"),
+            "{shown}"
         );
         let mut one = sample();
         one.hosts.truncate(1);

@@ -6,7 +6,7 @@
 use super::join;
 use super::runtime::{image_arguments, option_check};
 use super::scheduler::slurm;
-use super::script::{Part, Script, define_quote, fingerprint};
+use super::script::{Part, Script, define_quote, fingerprint, proc_stat};
 use super::session::{SessionBinds, XAUTHORITY_INSIDE};
 use super::target::{MISSING_ON_REMOTE, Place, Target};
 use crate::quote::sh;
@@ -17,7 +17,7 @@ use crate::quote::sh;
 pub(super) fn launcher(s: &mut Script, target: &Target) {
     let binds = SessionBinds::of(target);
     if binds.agent {
-        s.raw("cssh_agent=; [ -S \"${SSH_AUTH_SOCK-}\" ] && cssh_agent=${SSH_AUTH_SOCK%/*}\n");
+        s.raw("cssh_agent=; [ -S \"${SSH_AUTH_SOCK-}\" ] && cssh_agent=$SSH_AUTH_SOCK\n");
     }
     if binds.xauthority {
         s.raw("cssh_xauth=; [ -n \"${DISPLAY-}\" ] && [ -f \"${XAUTHORITY:-$HOME/.Xauthority}\" ] && cssh_xauth=${XAUTHORITY:-$HOME/.Xauthority}\n");
@@ -32,7 +32,7 @@ pub(super) fn launcher(s: &mut Script, target: &Target) {
             s.raw(" \"$cssh_rt\" exec");
             if binds.agent {
                 // --contain and --containall keep the host's /tmp out: the agent's socket
-                // directory comes in, nothing else of /tmp.
+                // comes in, nothing else of /tmp (not its directory, which may be /tmp itself).
                 s.raw(" ${cssh_agent:+--bind} ${cssh_agent:+\"$cssh_agent\"}");
             }
             if binds.xauthority {
@@ -76,7 +76,7 @@ pub(super) fn instance_start(s: &mut Script, target: &Target, instance: &str) {
     }
     s.raw("if ! cssh_running; then\n");
     option_check(s, target, "instance start");
-    s.raw("  cssh_lock=\"$HOME/.apptainer/instances/cssh-start.lock\"; mkdir -p \"${cssh_lock%/*}\" 2>/dev/null\n");
+    s.raw("  cssh_lock=\"$HOME/.apptainer/instances/cssh-start.lock\"; (umask 077; mkdir -p \"${cssh_lock%/*}\") 2>/dev/null\n");
     // The runtime and its instance must not keep the lock's descriptor: the lock would last as
     // long as the instance.
     s.raw("  { ! command -v flock >/dev/null 2>&1 || flock -w 120 9; cssh_running 9>&- || cssh_out=$(\"$cssh_rt\" -s instance start");
@@ -159,20 +159,23 @@ pub(super) fn stale_warning(s: &mut Script, target: &Target, instance: &str) {
     s.raw(" >&2\n");
 }
 
-/// `cssh_running`: whether the instance runs. The runtime's state file, whose first field is
-/// the instance's pid, answers without starting the runtime (about 20 ms per command); without a
+/// `cssh_running`: whether the instance runs. The runtime's state file, whose first fields are
+/// the instance's pid and its parent's, answers without starting the runtime (about 20 ms per command); without a
 /// live one, `instance list` decides (and clears stale state). The pid comes from the file's
 /// first bytes by `head`: the file is one line of several KiB, which sh's `read` takes one
 /// byte per system call (about 4 ms).
 pub(super) fn instance_running(s: &mut Script, instance: &str) {
+    proc_stat(s);
     let state = format!("{instance}/{instance}.json");
     s.raw("cssh_running() {\n  cssh_host=; read -r cssh_host </proc/sys/kernel/hostname 2>/dev/null\n");
     s.raw("  for cssh_state in \"$HOME/.apptainer/instances/app\" \"$HOME/.singularity/instances/sing\"; do\n");
     s.raw("    cssh_state=\"$cssh_state/$cssh_host/${USER:-$LOGNAME}/\"");
     s.quoted(state.as_bytes());
     s.raw("\n    [ -f \"$cssh_state\" ] || continue\n");
-    s.raw("    cssh_pid=$(head -c 32 \"$cssh_state\" 2>/dev/null); cssh_pid=${cssh_pid#'{\"pid\":'}; cssh_pid=${cssh_pid%%,*}\n");
-    s.raw("    case $cssh_pid in ''|*[!0-9]*) ;; *) kill -0 \"$cssh_pid\" 2>/dev/null && return 0 ;; esac\n  done\n");
+    s.raw("    cssh_pid=$(head -c 64 \"$cssh_state\" 2>/dev/null); cssh_pp=${cssh_pid#*'\"ppid\":'}; cssh_pp=${cssh_pp%%,*}; cssh_pid=${cssh_pid#'{\"pid\":'}; cssh_pid=${cssh_pid%%,*}\n");
+    // The pid is the instance's while it is this user's and its parent is the one the state
+    // file names (a pid reused by another process of the user has another).
+    s.raw("    case $cssh_pid:$cssh_pp in *[!0-9:]*|:*|*:) ;; *) [ -O \"/proc/$cssh_pid\" ] && cssh_stat \"$cssh_pid\" && [ \"$cssh_ppid\" = \"$cssh_pp\" ] && return 0 ;; esac\n  done\n");
     s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
     s.word(format!("n={instance}").as_bytes());
     s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");

@@ -161,7 +161,7 @@ pub(super) fn option_check(s: &mut Script, target: &Target, subcommand: &str) {
         s.word(option.as_bytes());
     }
     s.raw(" --help </dev/null 2>&1 >/dev/null); then\n");
-    s.raw("  mkdir -p \"${cssh_mark%/*}\" 2>/dev/null && : >\"$cssh_mark\" 2>/dev/null\nelse\n");
+    s.raw("  (umask 077; mkdir -p \"${cssh_mark%/*}\" && : >\"$cssh_mark\") 2>/dev/null\nelse\n");
     s.raw("  printf '%s\\n' \"$cssh_out\" | grep -m 1 -e Error -e FATAL -e ERROR >&2\n ");
     s.fail_with(
         &[Part::Text(&target.say(&format!(

@@ -361,7 +361,7 @@ pub(super) fn first_executable(candidates: &[&str], failure: &str) -> Vec<u8> {
 pub(super) const XAUTHORITY_INSIDE: &str = "/tmp/.cssh-Xauthority";
 
 /// What of the session's files a container needs bound in because its options keep the host's
-/// /tmp and home directory out (`--contain`, `--containall`): the agent's socket directory and
+/// /tmp and home directory out (`--contain`, `--containall`): the agent's socket and
 /// the X11 cookie file, each where the session forwards it. An instance's binds are fixed when
 /// it starts, and a Slurm step runs elsewhere: neither gets them.
 pub(super) struct SessionBinds {

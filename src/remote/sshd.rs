@@ -59,7 +59,7 @@ pub struct Keys {
 /// and `cssh_kd`, the key directory under it, made where it is missing and checked: the user's,
 /// mode 0700, and nothing from it up to home writable by anyone else (sshd would refuse the keys).
 fn key_directory(s: &mut Script, target: &Target) {
-    s.raw("umask 077\n");
+    s.raw("cssh_um=$(umask); umask 077\n");
     home(s);
     s.raw("[ -d \"$cssh_kd\" ] || mkdir -p \"$cssh_kd\" 2>/dev/null\n");
     s.raw("[ -d \"$cssh_kd\" ] && [ -O \"$cssh_kd\" ] && chmod 700 \"$cssh_kd\" ||");
@@ -284,8 +284,9 @@ pub(super) fn launcher(
         s.raw(" </proc/$$/environ;");
     }
     s.raw(" } | sed -z \"s/'/'\\\\\\\\''/g; s/^/export '/; s/\\$/'/\" | tr '\\000' '\\n' | od -An -v -to1 | sed \"s/ /\\\\\\\\/g; s/^/'/; s/\\$/'/\" | tr '\\n' ' ')\n");
+    // The sessions get the umask the connection came with: 077 was for the keys.
     s.raw(&format!(
-        "exec env -i PATH={SYSTEM_PATH} \"$cssh_sshd\" -i -e -f /dev/null"
+        "umask \"$cssh_um\"\nexec env -i PATH={SYSTEM_PATH} \"$cssh_sshd\" -i -e -f /dev/null"
     ));
     for option in SSHD_OPTIONS {
         s.word(option.as_bytes());

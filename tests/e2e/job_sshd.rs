@@ -254,6 +254,9 @@ fn commands_in_the_job_are_exact() {
         );
         let out = run(&mut job.command(&[], &["exit 42"]));
         assert_eq!(out.status.code(), Some(42), "{job:?}: {}", describe(&out));
+        // The session's umask is the login's, not the 077 cssh writes its own files with.
+        let out = run(&mut job.command(&[], &["umask"]));
+        assert_eq!(text(&out.stdout), "0022\n", "{job:?}: {}", describe(&out));
         let out = run_with_input(&mut job.command(&[], &["cat"]), &random);
         assert!(
             out.stdout == random,

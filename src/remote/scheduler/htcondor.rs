@@ -65,7 +65,8 @@ pub(in crate::remote) fn job(s: &mut Script, target: &Target, job: &CondorJob) {
         s.word(line.as_bytes());
     }
     s.raw(" | condor_submit -terse 2>&1) && cssh_job=$(printf '%s\\n' \"$cssh_out\" | tail -n 1) && cssh_job=${cssh_job%% *}\n");
-    s.raw("  case $cssh_job in [0-9]*.[0-9]*) ;; *)");
+    // Only `CLUSTER.PROC` is a job id (it goes into later commands as it is).
+    s.raw("  case $cssh_job in *[!0-9.]*|*.*.*) cssh_job= ;; esac\n  case $cssh_job in [0-9]*.[0-9]*) ;; *)");
     s.fail_with(
         &[
             Part::Text(&target.say(&format!(

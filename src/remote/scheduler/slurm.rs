@@ -147,10 +147,11 @@ pub(in crate::remote) fn channel_to_batch(s: &mut Script, launcher: &[u8]) {
     s.raw("cssh_node=$(squeue --noheader --jobs=\"$cssh_job\" --format=%B 2>/dev/null)\n");
     let mut carrier = Script::default();
     proc_stat(&mut carrier);
+    private_file(&mut carrier);
     carrier.raw("cssh_launch=");
     carrier.quoted(launcher);
     carrier.raw(&format!(
-        "\ncssh_r={}\nif [ -O \"$cssh_r\" ] && read -r cssh_bp cssh_bs cssh_srv <\"$cssh_r\" && cssh_stat \"$cssh_bp\" && [ \"$cssh_start\" = \"$cssh_bs\" ] && [ -p \"$cssh_srv/connect\" ] && [ -O \"$cssh_srv\" ] && cssh_stat $$; then\n",
+        "\ncssh_r={}\nif [ -f \"$cssh_r\" ] && cssh_private \"$cssh_r\" && read -r cssh_bp cssh_bs cssh_srv <\"$cssh_r\" && cssh_stat \"$cssh_bp\" && [ \"$cssh_start\" = \"$cssh_bs\" ] && [ -p \"$cssh_srv/connect\" ] && [ -O \"$cssh_srv\" ] && cssh_stat $$; then\n",
         server_record("$1")
     ));
     // Written before asking (nothing redirects this shell's descriptors once the batch script
@@ -192,7 +193,7 @@ pub(in crate::remote) fn serve(s: &mut Script) {
     s.raw("        cssh_stat \"$cssh_p\" && [ \"$cssh_start\" = \"$cssh_ps\" ] && kill \"$cssh_p\"\n      ) </dev/null >/dev/null 2>&1 &\n      jobs >/dev/null 2>&1\n");
     s.raw("    done <\"$cssh_srv/connect\"\n  done &\n  cssh_server=$!\n");
     s.raw(&format!(
-        "  printf '%s %s %s\\n' $$ \"$cssh_start\" \"$cssh_srv\" >{}\n}}\n",
+        "  (umask 077; printf '%s %s %s\\n' $$ \"$cssh_start\" \"$cssh_srv\" >{})\n}}\n",
         server_record("$SLURM_JOB_ID")
     ));
 }
