@@ -4,7 +4,7 @@
 //! of the host, for the fast join into an instance and for attach; what an image's environment
 //! scripts print is never run on the host; the join's record is written private under a site's
 //! umask 002 and, made group-writable, is never sourced; a host name with a comma never reaches
-//! another job.
+//! another job; an agent's socket in /tmp brings no more of /tmp into a contained container.
 
 use std::process::Command;
 
@@ -281,4 +281,45 @@ fn a_host_name_with_a_comma_never_reaches_another_job() {
         state == "RUNNING" || state == "PENDING",
         "job {name} is still there: {state}"
     );
+}
+
+#[test]
+fn an_agent_socket_in_tmp_brings_only_itself_into_a_contained_container() {
+    std::thread::scope(|scope| {
+        for alias in USERS {
+            scope.spawn(move || {
+                let id = rand_suffix() % 1_000_000;
+                // An agent's socket directly in /tmp (not OpenSSH's private directory), and a
+                // file of the host's /tmp that --contain keeps out.
+                let socket = format!("/tmp/cssh-agent-{id}.sock");
+                let canary = format!("/tmp/cssh-contained-{id}");
+                let made = ssh(
+                    alias,
+                    &[&format!(
+                        "python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"{socket}\")' && touch {canary}"
+                    )],
+                );
+                assert!(made.status.success(), "{}", describe(&made));
+                let config = tagging(
+                    FULL_SIF,
+                    &format!(
+                        "options = [\"--contain\"]\nprelude = \"SSH_AUTH_SOCK={socket}; export SSH_AUTH_SOCK\""
+                    ),
+                );
+                let out = run(cssh(&config).args([
+                    alias,
+                    &format!(
+                        "test -S \"$SSH_AUTH_SOCK\" && echo agent; test -e {canary} && echo /tmp came in || echo /tmp stayed out"
+                    ),
+                ]));
+                let _ = ssh(alias, &["rm", "-f", &socket, &canary]);
+                assert_eq!(
+                    text(&out.stdout),
+                    "agent\n/tmp stayed out\n",
+                    "{alias}: {}",
+                    describe(&out)
+                );
+            });
+        }
+    });
 }
