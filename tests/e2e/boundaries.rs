@@ -323,3 +323,83 @@ fn an_agent_socket_in_tmp_brings_only_itself_into_a_contained_container() {
         }
     });
 }
+
+#[test]
+fn the_batch_environment_is_quoted_private_and_never_sourced_once_others_could_write_it() {
+    std::thread::scope(|scope| {
+        for user in ["bashuser", "tcshuser", "fishuser"] {
+            scope.spawn(move || {
+                let id = rand_suffix() % 1_000_000;
+                // An allocation of its own (the host name is the job's), in node mode: its
+                // sessions read the batch step's SLURM_ variables from the batch environment file.
+                let alias = format!("th-benv{id}");
+                let smuggled = format!("cssh-smuggled-{id}");
+                let sourced = format!("cssh-sourced-{id}");
+                // On the login node, where sbatch passes them into the job: a variable whose value
+                // holds a line of its own that looks like a SLURM_ one, and a SLURM_ one with a
+                // line break.
+                let prelude = format!(
+                    "case $(hostname) in node*) ;; *) CSSH_OTHER='x\nexport SLURM_EVIL=$(touch $HOME/{smuggled})\n'; SLURM_CSSH_TEST='a\nb'; export CSSH_OTHER SLURM_CSSH_TEST ;; esac"
+                );
+                let config = Scratch::new(&format!(
+                    "[[host]]\npattern = \"th-*\"\nimage = {FULL_SIF:?}\nslurm = [\"--time=30\"]\nslurm_connect = \"ssh\"\nprelude = {prelude:?}\n"
+                ));
+                let _released = Released {
+                    config: &config,
+                    user,
+                    alias: &alias,
+                };
+                let session = |command: &str| {
+                    run(cssh(&config).args(["-l", user, &alias, command]))
+                };
+                let out = session("printf '%s|' \"$SLURM_CSSH_TEST\" \"$SLURM_JOB_NAME\"");
+                assert_eq!(
+                    text(&out.stdout),
+                    format!("a\nb|cssh-{alias}|"),
+                    "{user}: {}",
+                    describe(&out)
+                );
+                let file = format!("$HOME/.cache/cssh/slurm-$(squeue --me -h -o %i -n cssh-{alias}).env");
+                let spoiled = ssh(
+                    &format!("th-{}", &user[..user.len() - 4]),
+                    &[&format!(
+                        "sh -c 'f={file}; echo \"touch \\$HOME/{sourced}\" >>\"$f\" && chmod g+w \"$f\" && stat -c %a \"$f\"'"
+                    )],
+                );
+                assert_eq!(text(&spoiled.stdout), "620\n", "{user}: {}", describe(&spoiled));
+                let out = session("printf '%s|' \"${SLURM_CSSH_TEST-unset}\" \"${SLURM_JOB_NAME-unset}\"");
+                assert!(
+                    text(&out.stdout) == "unset|unset|",
+                    "{user}: a group-writable batch environment is not read: {}",
+                    describe(&out)
+                );
+                let left = ssh(
+                    &format!("th-{}", &user[..user.len() - 4]),
+                    &[&format!("sh -c 'ls $HOME/{smuggled} $HOME/{sourced} 2>/dev/null; rm -f $HOME/{smuggled} $HOME/{sourced}'")],
+                );
+                assert_eq!(
+                    text(&left.stdout),
+                    "",
+                    "{user}: a line of the batch environment ran"
+                );
+            });
+        }
+    });
+}
+
+/// Releases a test's own allocation when the test ends, passed or failed.
+struct Released<'a> {
+    config: &'a Scratch,
+    user: &'a str,
+    alias: &'a str,
+}
+
+impl Drop for Released<'_> {
+    fn drop(&mut self) {
+        let _ = run(Command::new(CSSH)
+            .env("CSSH_CONFIG", self.config.path("config.toml"))
+            .args(["--release", "-F"])
+            .arg(&host().ssh_config)
+            .args(["-l", self.user, self.alias]));
+    }
+}
