@@ -458,7 +458,7 @@ fn unknown_key(key: &str, known: &[&str]) -> String {
 }
 
 /// The known key closest to `key` by edit distance, if it is plausibly a typo of it.
-fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|candidate| (edit_distance(key, candidate), *candidate))

@@ -38,6 +38,20 @@ enum Effect {
     Mode(Mode),
 }
 
+impl Effect {
+    /// What the value of an option with this effect is, for the line that refuses a missing one.
+    fn needs(self) -> &'static str {
+        match self {
+            Effect::Config => "a file",
+            Effect::Image => "an image: a path or URI on the remote",
+            Effect::Attach => "a job: ID, ID.STEP, NAME or list",
+            Effect::Jobs => "a count of hosts",
+            Effect::Timeout => "a number of seconds",
+            Effect::NoContainer | Effect::Json | Effect::Mode(_) => "no value",
+        }
+    }
+}
+
 /// What cssh does: run ssh, or one of the things it does instead. One mode per call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Mode {
@@ -214,7 +228,13 @@ pub fn split(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec<OsStrin
             None => (text, None),
         };
         let option = OWN_OPTIONS.iter().find(|o| o.name == name).ok_or_else(|| {
-            anyhow!("unknown option {name} (cssh's options come before ssh's; see cssh --help)")
+            let names: Vec<&str> = OWN_OPTIONS.iter().map(|o| &o.name[2..]).collect();
+            match crate::config::nearest(&name[2..], &names).map(|near| format!("--{near}")) {
+                Some(near) => anyhow!("unknown option {name} (did you mean {near}?)"),
+                None => anyhow!(
+                    "unknown option {name} (cssh's options come before ssh's; see cssh --help)"
+                ),
+            }
         })?;
         taken += 1;
         let value = match (option.value, attached) {
@@ -222,9 +242,13 @@ pub fn split(mut args: Vec<OsString>) -> anyhow::Result<(OwnOptions, Vec<OsStrin
             (None, None) => String::new(),
             (Some(_), Some(value)) => value,
             (Some(_), None) => {
-                let next = args
-                    .get(taken)
-                    .ok_or_else(|| anyhow!("{name} needs a value"))?;
+                // The next word, unless it is an option: `--attach -p 2222 host` is a missing
+                // job, not the job `-p`.
+                let needs = format!("{name} needs {}", option.effect.needs());
+                let next = args.get(taken).ok_or_else(|| anyhow!("{needs}"))?;
+                if next.as_encoded_bytes().starts_with(b"-") {
+                    bail!("{needs} ({} is an option)", next.to_string_lossy());
+                }
                 taken += 1;
                 next.to_str()
                     .map(str::to_string)
@@ -459,9 +483,33 @@ mod tests {
         let e = |w: &[&str]| split(os(w)).unwrap_err().to_string();
         assert_eq!(
             e(&["--confg", "x"]),
-            "unknown option --confg (cssh's options come before ssh's; see cssh --help)"
+            "unknown option --confg (did you mean --config?)"
         );
-        assert_eq!(e(&["--config"]), "--config needs a value");
+        assert_eq!(
+            e(&["--frobnicate", "x"]),
+            "unknown option --frobnicate (cssh's options come before ssh's; see cssh --help)"
+        );
+        assert_eq!(e(&["--config"]), "--config needs a file");
+        assert_eq!(
+            e(&["--atach", "42", "h"]),
+            "unknown option --atach (did you mean --attach?)"
+        );
+        for (option, needs) in [
+            ("--attach", "a job: ID, ID.STEP, NAME or list"),
+            ("--image", "an image: a path or URI on the remote"),
+            ("--config", "a file"),
+            ("--jobs", "a count of hosts"),
+            ("--timeout", "a number of seconds"),
+        ] {
+            let line = format!("{option} needs {needs}");
+            assert_eq!(e(&[option]), line);
+            for value in ["-p", "-F", "--", "-"] {
+                assert_eq!(
+                    e(&[option, value, "2222", "h"]),
+                    format!("{line} ({value} is an option)")
+                );
+            }
+        }
         assert_eq!(e(&["--dry-run=yes", "h"]), "--dry-run takes no value");
         assert_eq!(
             e(&["--help", "--list-hosts"]),

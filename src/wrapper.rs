@@ -62,7 +62,13 @@ fn split_wrapper_options(
             Some("--cssh-config") => {
                 let value = args
                     .get(taken + 1)
-                    .ok_or_else(|| anyhow!("--cssh-config needs a value"))?;
+                    .ok_or_else(|| anyhow!("--cssh-config needs a file"))?;
+                if value.as_encoded_bytes().starts_with(b"-") {
+                    anyhow::bail!(
+                        "--cssh-config needs a file ({} is an option)",
+                        value.to_string_lossy()
+                    );
+                }
                 own.config = Some(value.clone());
                 taken += 1;
             }

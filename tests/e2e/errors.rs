@@ -107,7 +107,44 @@ fn every_documented_error_is_one_line_and_its_status() {
         .arg(&host.ssh_config)
         .args(["th-bash", "true"])
         .stdin(Stdio::null()));
+    // An option's value that is ssh's option: refused at once, nothing runs (it once took `-p`
+    // as the job and `2422` as the host, and hung).
+    let own = |words: &[&str]| {
+        run(Command::new(CSSH)
+            .env("CSSH_CONFIG", plain.path("config.toml"))
+            .args(words)
+            .arg("-F")
+            .arg(&host.ssh_config)
+            .args(["th-bash", "true"])
+            .stdin(Stdio::null()))
+    };
+    let attach_option = own(&["--attach", "-p", "2422"]);
+    let image_option = own(&["--image"]);
+    let misspelt = own(&["--atach", "42"]);
     let mut cases = vec![
+        Case {
+            what: "an option as --attach's value",
+            out: attach_option,
+            status: 255,
+            said: Said::Exactly(
+                "cssh: --attach needs a job: ID, ID.STEP, NAME or list (-p is an option)\n".into(),
+            ),
+        },
+        Case {
+            what: "an option as --image's value",
+            out: image_option,
+            status: 255,
+            said: Said::Exactly(
+                "cssh: --image needs an image: a path or URI on the remote (-F is an option)\n"
+                    .into(),
+            ),
+        },
+        Case {
+            what: "a misspelt cssh option",
+            out: misspelt,
+            status: 255,
+            said: Said::Exactly("cssh: unknown option --atach (did you mean --attach?)\n".into()),
+        },
         Case {
             what: "a configuration with an unknown key",
             out: cssh_run(&bad_key, &["th-bash", "true"]),
