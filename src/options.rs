@@ -386,11 +386,13 @@ pub fn help() -> String {
             let _ = writeln!(text, "  {:<15} {more}", "");
         }
     }
-    let modes: Vec<&str> = OWN_OPTIONS
+    // `--attach list` is a mode too (the list instead of a session).
+    let mut modes: Vec<&str> = OWN_OPTIONS
         .iter()
         .filter(|o| matches!(o.effect, Effect::Mode(_)))
         .map(|o| o.name)
         .collect();
+    modes.insert(0, "--attach list");
     let _ = write!(
         text,
         "\nAt most one of {} per call.\n\

@@ -1222,6 +1222,10 @@ mod tests {
             refused("[[host]]\npattern = \"h\"\nslurm = []\n"),
             "h has no image: no image for this host"
         );
+        assert_eq!(
+            refused("[[host]]\npattern = \"h\"\nattach = \"train\"\n"),
+            "h enters a running job of yours (attach in /c.toml:3): it has no allocation or HTCondor job of its own to allocate"
+        );
     }
 
     #[test]

@@ -723,7 +723,7 @@ exec "$@"
         };
         zsh.lines.shell = 9;
         let said = format!(
-            "cssh: hpc1: no /no/zsh in {} (shell in /c.toml:9): the login shell runs instead\n",
+            "cssh: hpc1: no /no/zsh in {} (shell in /c.toml:9): /bin/bash runs instead\n",
             remote.image()
         );
         let out = remote.run(&zsh, &remote.image(), Payload::Shell, b"echo \"$SHELL\"\n");

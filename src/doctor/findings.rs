@@ -686,7 +686,10 @@ fn judge_slurm(facts: &Facts, probe: &Probe, places: &Places) -> (Status, String
     {
         return (
             Status::Fail,
-            format!("no partition {partition} (sinfo lists: {partitions})"),
+            format!(
+                "no partition {partition} (sinfo lists: {})",
+                partitions.split_whitespace().collect::<Vec<_>>().join(" ")
+            ),
             Some(format!("name one of them in slurm in {at}")),
         );
     }
@@ -1214,7 +1217,7 @@ mod tests {
         let found = slurm(&[
             ("sbatch", "/usr/bin/sbatch"),
             ("srun", "/usr/bin/srun"),
-            ("partitions", "main spare"),
+            ("partitions", "main spare "),
         ]);
         assert_eq!(found.status, Status::Fail);
         assert_eq!(found.value, "no partition gpu (sinfo lists: main spare)");

@@ -96,6 +96,12 @@ pub fn release(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan>
 /// connection, an editor's too, starts at once.
 pub fn allocate(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
     on_login_node(request, local, "--allocate", |target, cx| {
+        if cx.settings.attach.is_some() {
+            return Err(Refusal(format!(
+                "{} enters a running job of yours (attach in {}:{}): it has no allocation or HTCondor job of its own to allocate",
+                target.host, cx.config_file, cx.settings.lines.attach
+            )));
+        }
         let image = image_for(cx).ok_or_else(|| {
             Refusal(format!(
                 "{} has no image: {}",

@@ -39,6 +39,10 @@ pub(in crate::remote) fn vet_job(
     parse: &str,
     running: &str,
 ) {
+    let list = format!(
+        " (cssh --attach list {} lists your running jobs)",
+        target.host
+    );
     s.raw(query);
     s.raw(" ||");
     fail_job(
@@ -47,10 +51,11 @@ pub(in crate::remote) fn vet_job(
         &[
             Part::Text(": "),
             Part::Value("$(printf '%s\\n' \"$cssh_info\" | tail -n 1)"),
+            Part::Text(&list),
         ],
     );
     s.raw("[ -n \"$cssh_info\" ] ||");
-    fail_job(s, target, &[Part::Text(" not found")]);
+    fail_job(s, target, &[Part::Text(" not found"), Part::Text(&list)]);
     s.raw(parse);
     s.raw("\n[ \"$cssh_owner\" = \"$(id -un)\" ] ||");
     fail_job(
@@ -73,6 +78,12 @@ pub(in crate::remote) fn vet_job(
             Part::Text(": only a running job has a container to enter"),
         ],
     );
+}
+
+/// The end of `--attach list`'s loop over the jobs (`cssh_n` counts them): a line where there
+/// was none, so an empty list is not a header alone.
+pub(in crate::remote) fn none_listed(s: &mut Script) {
+    s.raw("[ \"$cssh_n\" -gt 0 ] || printf '(no running job of yours)\\n'; }\n");
 }
 
 /// One `cssh: HOST: job J ...` line and exit 255.

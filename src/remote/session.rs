@@ -180,7 +180,7 @@ impl Inner {
             Payload::Command(command) => {
                 // The command gets a `/bin/sh -c` of its own, after SHELL is set and the transfer
                 // tool it starts, if any, is checked for.
-                let mut snippet = shell_choice(target, b"; do [ -x \"$cssh_p\" ] && break; done; ");
+                let mut snippet = shell_choice(target);
                 snippet.extend_from_slice(b"SHELL=$cssh_p; export SHELL; ");
                 if let Some((tool, message)) = tool_of(command) {
                     snippet.extend(check(tool, message));
@@ -228,10 +228,7 @@ impl Inner {
                 snippet.extend_from_slice(b" ;; f) ");
                 snippet.extend(Inner::bare(target, Payload::Sftp).snippet);
                 snippet.extend_from_slice(b" ;; esac; ");
-                snippet.extend(shell_choice(
-                    target,
-                    b"; do [ -x \"$cssh_p\" ] && break; done; ",
-                ));
+                snippet.extend(shell_choice(target));
                 snippet.extend_from_slice(b"SHELL=$cssh_p; export SHELL; case $1 in p*) cssh_c=$(printf \"${1#p}\"; echo x); exec /bin/sh -c \"${cssh_c%x}\" ;; esac; exec /bin/sh -c \"${1#c}\"");
                 Inner {
                     snippet,
@@ -239,9 +236,9 @@ impl Inner {
                 }
             }
             Payload::Shell => {
-                let mut snippet = shell_choice(
-                    target,
-                    b"; do if [ -x \"$cssh_p\" ]; then SHELL=$cssh_p; export SHELL; exec \"$cssh_p\" -l; fi; done;",
+                let mut snippet = shell_choice(target);
+                snippet.extend_from_slice(
+                    b"if [ -x \"$cssh_p\" ]; then SHELL=$cssh_p; export SHELL; exec \"$cssh_p\" -l; fi;",
                 );
                 let tried = shells(target).join(", ");
                 let mut failure = Script::default();
@@ -313,26 +310,12 @@ pub(super) fn shells<'a>(target: &Target<'a>) -> Vec<&'a str> {
     shells
 }
 
-/// `for cssh_p in SHELLS` and `body`: a loop over [`shells`], for the image's `/bin/sh`. The
+/// `cssh_p`, the first executable of [`shells`] (else the last), for the image's `/bin/sh`. The
 /// shell that runs there is also the container's `SHELL`, which programs (GNU parallel,
-/// mosh-server, script) start, so a configured one the image lacks is said in one line and
-/// passed over, as a login shell the image lacks is.
-pub(super) fn shell_choice(target: &Target, body: &[u8]) -> Vec<u8> {
+/// mosh-server, script) start, so a configured one the image lacks is said in one line, with
+/// the shell that runs instead, and passed over, as a login shell the image lacks is.
+pub(super) fn shell_choice(target: &Target) -> Vec<u8> {
     let mut s = Script::default();
-    if let Some(shell) = &target.settings.shell {
-        s.raw("[ -x");
-        s.word(shell.as_bytes());
-        s.raw(" ] || printf '%s\\n'");
-        s.word(
-            target
-                .say(&format!(
-                    "no {shell} in {} (shell in {}:{}): the login shell runs instead",
-                    target.image, target.config_file, target.settings.lines.shell
-                ))
-                .as_bytes(),
-        );
-        s.raw(" >&2; ");
-    }
     s.raw("for cssh_p in");
     for shell in shells(target) {
         if shell == "$SHELL" {
@@ -341,7 +324,21 @@ pub(super) fn shell_choice(target: &Target, body: &[u8]) -> Vec<u8> {
             s.word(shell.as_bytes());
         }
     }
-    s.text.extend_from_slice(body);
+    s.raw("; do [ -x \"$cssh_p\" ] && break; done; ");
+    if let Some(shell) = &target.settings.shell {
+        s.raw("[ -x");
+        s.word(shell.as_bytes());
+        s.raw(" ] || printf '%s%s%s\\n'");
+        s.word(
+            target
+                .say(&format!(
+                    "no {shell} in {} (shell in {}:{}): ",
+                    target.image, target.config_file, target.settings.lines.shell
+                ))
+                .as_bytes(),
+        );
+        s.raw(" \"$cssh_p\" ' runs instead' >&2; ");
+    }
     s.text
 }
 

@@ -689,7 +689,7 @@ fn what_cannot_be_entered_is_one_line_and_255() {
         ),
         (
             run(attach(&config, "999999", "th-bash").arg("true")),
-            "cssh: th-bash: job 999999: slurm_load_jobs error: Invalid job id specified".into(),
+            "cssh: th-bash: job 999999: slurm_load_jobs error: Invalid job id specified (cssh --attach list th-bash lists your running jobs)".into(),
         ),
         (
             run(attach(&config, "attach-nosuch", "th-bash").arg("true")),
@@ -825,6 +825,28 @@ fn the_doctor_checks_an_attached_hosts_job_and_container() {
     assert_eq!(status(&report, "th-attach-gone", "attach"), "fail");
     assert_eq!(
         value(&report, "th-attach-gone", "attach"),
-        "job 999999: slurm_load_jobs error: Invalid job id specified"
+        "job 999999: slurm_load_jobs error: Invalid job id specified (cssh --attach list th-attach-gone lists your running jobs)"
     );
+}
+
+/// dashuser runs no job in any test: each scheduler's list says so under its header.
+#[test]
+fn an_empty_list_says_there_is_no_job() {
+    for config in [
+        untagged(),
+        Scratch::new("[[host]]\npattern = \"th-dash\"\nhtcondor = []\n"),
+    ] {
+        let out = run(Command::new(CSSH)
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(["--attach", "list", "-F"])
+            .arg(&host().ssh_config)
+            .arg("th-dash")
+            .stdin(Stdio::null()));
+        assert!(out.status.success(), "{}", describe(&out));
+        let stdout = text(&out.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "{stdout}");
+        assert!(lines[0].starts_with("JOB "), "{stdout}");
+        assert_eq!(lines[1], "(no running job of yours)");
+    }
 }

@@ -74,7 +74,7 @@ fn scheduler_cases() -> Vec<Case> {
             out: cssh_run(&attach, &["th-bash", "true"]),
             status: 255,
             said: Said::Exactly(
-                "cssh: th-bash: job 999999: slurm_load_jobs error: Invalid job id specified\n"
+                "cssh: th-bash: job 999999: slurm_load_jobs error: Invalid job id specified (cssh --attach list th-bash lists your running jobs)\n"
                     .into(),
             ),
         },

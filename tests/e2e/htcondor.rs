@@ -466,7 +466,25 @@ fn attach_enters_a_job_the_user_submitted_and_sftp_reaches_its_tmp() {
         "{}",
         describe(&out)
     );
-    let _ = ssh("th-bash", &["condor_rm", &id]);
+    // Removed, it is gone from the queue but not unknown: its state is said, as Slurm's is.
+    let removed = ssh("th-bash", &["condor_rm", &id]);
+    assert!(removed.status.success(), "{}", describe(&removed));
+    let mut said = String::new();
+    wait_until(&format!("job {id} to leave the queue"), || {
+        let out = run(attach(&id).arg("true"));
+        said = text(&out.stderr);
+        if out.status.code() == Some(255) && said.contains(" is removed") {
+            Ok(())
+        } else {
+            Err(describe(&out))
+        }
+    });
+    assert_eq!(
+        said,
+        format!(
+            "cssh: th-bash: job {id} is removed: only a running job has a container to enter\n"
+        )
+    );
 }
 
 #[test]

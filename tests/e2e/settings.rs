@@ -99,10 +99,10 @@ fn a_prelude_that_fails_stops_the_session_in_one_line_and_the_doctor_says_so() {
 }
 
 #[test]
-fn a_configured_shell_the_image_lacks_is_said_and_the_login_shell_runs() {
+fn a_configured_shell_the_image_lacks_is_said_with_the_shell_that_runs() {
     let config = tagging(FULL_SIF, "shell = \"/bin/nosuch-sh\"");
     let said = format!(
-        "cssh: th-bash: no /bin/nosuch-sh in {FULL_SIF} (shell in {}:4): the login shell runs instead\n",
+        "cssh: th-bash: no /bin/nosuch-sh in {FULL_SIF} (shell in {}:4): /bin/bash runs instead\n",
         config.path("config.toml").display()
     );
     let out = run(cssh(&config).args(["th-bash", "echo $SHELL"]));

@@ -19,7 +19,7 @@
 use super::{ALLOCATION_FAILED, Wait, wait};
 use crate::quote::base64;
 use crate::remote::container::{
-    ATTACH_FAILED, define_pick, describe_container, fail_job, join_namespaces, vet_job,
+    ATTACH_FAILED, define_pick, describe_container, fail_job, join_namespaces, none_listed, vet_job,
 };
 use crate::remote::script::{Part, Script};
 use crate::remote::session::{Inner, forwarded};
@@ -153,7 +153,8 @@ pub(in crate::remote) fn find_job(s: &mut Script, target: &Target, attach: &Atta
     vet_job(
         s,
         target,
-        "cssh_info=$(condor_q \"$cssh_job\" -af JobStatus Owner 2>&1 </dev/null)",
+        // A job that left the queue (removed, completed) is in the history, with its state.
+        "cssh_info=$(condor_q \"$cssh_job\" -af JobStatus Owner 2>&1 </dev/null) && { [ -n \"$cssh_info\" ] || cssh_info=$(condor_history \"$cssh_job\" -limit 1 -af JobStatus Owner 2>/dev/null </dev/null) || cssh_info=; }",
         &format!(
             "cssh_owner=${{cssh_info#* }}; {}",
             state_name("${cssh_info%% *}")
@@ -313,9 +314,10 @@ pub(in crate::remote) fn look(s: &mut Script) {
 /// its container's image and whether a session can enter it.
 pub(in crate::remote) fn list(s: &mut Script) {
     s.raw("printf '%-10s %-10s %-32s %-24s %s\\n' JOB NODE IMAGE ENTER NAME\n");
-    s.raw("condor_q \"$(id -un)\" -constraint 'JobStatus == 2' -format '%d.' ClusterId -format '%d ' ProcId -format '%s ' RemoteHost -format '%s' JobBatchName -format '\\n' ClusterId </dev/null | sort -n | while read -r cssh_job cssh_node cssh_name; do\n  cssh_found=$(");
+    s.raw("condor_q \"$(id -un)\" -constraint 'JobStatus == 2' -format '%d.' ClusterId -format '%d ' ProcId -format '%s ' RemoteHost -format '%s' JobBatchName -format '\\n' ClusterId </dev/null | sort -n | { cssh_n=0; while read -r cssh_job cssh_node cssh_name; do\n  cssh_n=$((cssh_n + 1)); cssh_found=$(");
     look(s);
     s.raw(")\n  printf '%-10s %-10s %-32s %-24s %s\\n' \"$cssh_job\" \"${cssh_node##*@}\" \"${cssh_found%%\t*}\" \"${cssh_found#*\t}\" \"$cssh_name\"\ndone\n");
+    none_listed(s);
 }
 
 /// A script that removes the host's job and says which it was.

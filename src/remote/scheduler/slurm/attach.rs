@@ -7,7 +7,7 @@
 //! entered by the instance the job started, as any instance is (`join`).
 
 use crate::remote::container::{
-    ATTACH_FAILED, define_pick, describe_container, fail_job, join_namespaces, vet_job,
+    ATTACH_FAILED, define_pick, describe_container, fail_job, join_namespaces, none_listed, vet_job,
 };
 use crate::remote::join;
 use crate::remote::runtime::runtime_lookup;
@@ -139,9 +139,10 @@ fn find_instance(s: &mut Script) {
 /// container's image and whether a session can enter it, found by a step on its node.
 pub(in crate::remote) fn list(s: &mut Script) {
     s.raw("printf '%-10s %-10s %-32s %-24s %s\\n' JOB NODE IMAGE ENTER NAME\n");
-    s.raw("squeue --me --noheader --states=RUNNING --format='%i %B %j' | sort -n | while read -r cssh_job cssh_node cssh_name; do\n  cssh_found=$(");
+    s.raw("squeue --me --noheader --states=RUNNING --format='%i %B %j' | sort -n | { cssh_n=0; while read -r cssh_job cssh_node cssh_name; do\n  cssh_n=$((cssh_n + 1)); cssh_found=$(");
     look_in_step(s, None);
     s.raw(")\n  printf '%-10s %-10s %-32s %-24s %s\\n' \"$cssh_job\" \"$cssh_node\" \"${cssh_found%%\t*}\" \"${cssh_found#*\t}\" \"$cssh_name\"\ndone\n");
+    none_listed(s);
 }
 
 /// A command that prints `IMAGE<TAB>ENTER` for job `$cssh_job`'s container on `$cssh_node`,
