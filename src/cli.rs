@@ -118,6 +118,9 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
                         // ssh's own message follows; this line says what cssh's part is.
                         eprintln!("cssh: {hint}");
                     }
+                    if let Some(notice) = &plan.notice {
+                        eprintln!("cssh: {notice}");
+                    }
                     let args = match &plan.first_hop {
                         None => plan.args,
                         Some(hop) => {

@@ -35,6 +35,9 @@ pub fn render(plan: &Plan, ssh: &Path) -> Vec<u8> {
     match &plan.decision {
         Decision::Passthrough(why) => {
             let _ = writeln!(out, "decision: plain ssh: {why}");
+            if let Some(notice) = &plan.notice {
+                let _ = writeln!(out, "notice: {notice}");
+            }
         }
         Decision::Container { script } => {
             out += "decision: container\n";

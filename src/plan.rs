@@ -36,7 +36,9 @@ mod sshd;
 pub use errands::{allocate, attach_list, release, rsync_path, sftp_server_command};
 use local::Remembering;
 pub use local::{Given, JobKeys, Local};
-use placement::{allocation, condor_job, host_job, image_for, place, untagged_reason, way};
+use placement::{
+    allocation, condor_job, forwards_stay, host_job, image_for, place, untagged_reason, way,
+};
 pub use probe::{Probe, SshdPin, probe};
 pub use proxy::{NAME_PREFIX, ProxyPlan, proxy, ssh_config_block};
 use reuse::{master_path, reuse_directory, with_connection_reuse};
@@ -81,6 +83,9 @@ pub struct Plan {
     pub pin: Option<PinStep>,
     /// The hop that the ProxyCommand runs, where the session reaches its job's own sshd.
     pub hop: Option<Hop>,
+    /// A line for stderr before ssh runs: what the command line does that the user may not
+    /// expect (a tunnel that cannot follow the host's sessions into their job).
+    pub notice: Option<String>,
 }
 
 /// The ProxyCommand's connection to the login node, for `--explain`.
@@ -175,6 +180,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         first_hop: None,
         pin: None,
         hop: None,
+        notice: None,
     };
     if request.no_container && !request.explain {
         return Ok(passthrough("--no-container".into(), Report::default()));
@@ -237,6 +243,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
             first_hop: None,
             pin: None,
             hop: None,
+            notice: None,
         });
     }
     let Decided {
@@ -246,6 +253,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         pin,
         hop,
         shares_its_own,
+        notice,
     } = decide(&inv, &cx, local)?;
     if let (Decision::Container { .. }, Some(persist), false) =
         (&decision, &settings.persist, shares_its_own)
@@ -266,6 +274,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         first_hop,
         pin,
         hop,
+        notice,
     })
 }
 
@@ -295,6 +304,8 @@ struct Decided {
     /// The arguments share connections as they say already (a job's own master): `persist`
     /// adds nothing.
     shares_its_own: bool,
+    /// See [`Plan::notice`].
+    notice: Option<String>,
 }
 
 fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Result<Decided> {
@@ -306,6 +317,7 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
             pin: None,
             hop: None,
             shares_its_own: false,
+            notice: None,
         })
     };
     let Some(image) = image_for(cx) else {
@@ -356,9 +368,19 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
     if let Place::Job(_, Way::Sshd) = &target.place {
         return sshd::decide(inv, cx, &target, payload, local);
     }
-    let Some(payload) = payload else {
-        return plain(no_session);
-    };
+    // A tunnel alone goes where the sessions go: to the job's node in node mode; a step or
+    // condor_ssh_to_job carries no forwards, so there it ends on the login node, and says so.
+    if payload.is_none()
+        && let Place::Job(job, _) = &target.place
+        && let Some(stays) = forwards_stay(job.scheduler(), cx.settings, cx.config_file)
+    {
+        return Ok(Decided {
+            notice: Some(format!(
+                "{host}: {no_session}: its forwards end on the login node, not in the job ({stays}; \"sshd\", the default, takes them into the job)"
+            )),
+            ..plain(no_session)?
+        });
+    }
     let first_hop_script = match &target.place {
         Place::Job(Job::Own(HostJob::Slurm(allocation)), Way::NodeSsh) => {
             remote::node_query_script(&target, allocation)
@@ -367,6 +389,9 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
             remote::attached_node_query_script(&target, job)
         }
         _ => {
+            let Some(payload) = payload else {
+                return plain(no_session);
+            };
             let script = remote::script(&target, payload);
             let args = session_args(inv, carry(&script)?);
             return Ok(Decided {
@@ -376,6 +401,7 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
                 pin: None,
                 hop: None,
                 shares_its_own: false,
+                notice: None,
             });
         }
     };
@@ -395,8 +421,14 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
         .map(str::to_string)
         .ok_or_else(|| Refusal(format!("ssh -G {host} names no user for the login node")))?;
     let node_inv = on_node(inv, &login_user)?;
-    let script = remote::script(&target, payload);
-    let args = session_args(&node_inv, carry(&script)?);
+    // A tunnel alone reaches the node as it is, with no session to run there.
+    let (args, script) = match payload {
+        None => (node_inv.args.clone(), Vec::new()),
+        Some(payload) => {
+            let script = remote::script(&target, payload);
+            (session_args(&node_inv, carry(&script)?), script)
+        }
+    };
     let node_at = args
         .iter()
         .position(|word| word.as_encoded_bytes() == NODE.as_bytes())
@@ -411,6 +443,7 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
         pin: None,
         hop: None,
         shares_its_own: false,
+        notice: None,
     })
 }
 
@@ -1039,6 +1072,54 @@ mod tests {
         };
         let p = make(&request, &mut given(TAGGED)).unwrap();
         assert!(matches!(p.decision, Decision::Container { .. }));
+    }
+
+    /// A tunnel alone (`-N -L`) goes where the host's sessions go: the job's sshd, the job's
+    /// node in node mode; through a step or condor_ssh_to_job, which carry no forwards, it ends
+    /// on the login node and says so before ssh runs.
+    #[test]
+    fn a_tunnel_alone_follows_the_sessions_or_says_where_it_ends() {
+        let tunnel = ["-N", "-L", "8888:localhost:8888", "h"];
+        let mut local = given(&format!("{TAGGED}slurm = []\nslurm_connect = \"ssh\"\n"));
+        local.ssh_config = "user alice\n".into();
+        let node = plan_in(&tunnel, &mut local).unwrap();
+        let hop = node
+            .first_hop
+            .as_ref()
+            .expect("the node is asked for first");
+        assert_eq!(node.args[hop.node_at], OsString::from(NODE));
+        assert!(
+            node.args.contains(&"-N".into()) && node.args.contains(&"8888:localhost:8888".into())
+        );
+        assert_eq!(node.notice, None);
+        let sshd = plan(&tunnel, &format!("{TAGGED}slurm = []\n")).unwrap();
+        assert!(
+            sshd.hop.is_some() && sshd.notice.is_none(),
+            "{:?}",
+            sshd.args
+        );
+        for (toml, stays) in [
+            (
+                format!("{TAGGED}slurm = []\nslurm_connect = \"srun\"\n"),
+                "slurm_connect = \"srun\" in /c.toml:5",
+            ),
+            (
+                format!("{TAGGED}htcondor = []\nhtcondor_connect = \"condor_ssh_to_job\"\n"),
+                "htcondor_connect = \"condor_ssh_to_job\" in /c.toml:5",
+            ),
+        ] {
+            let stay = plan(&tunnel, &toml).unwrap();
+            assert_eq!(stay.args, os(&tunnel), "plain ssh");
+            assert_eq!(
+                stay.notice.as_deref(),
+                Some(format!("h: this command line opens no session: its forwards end on the login node, not in the job ({stays}; \"sshd\", the default, takes them into the job)").as_str())
+            );
+        }
+        assert_eq!(
+            plan(&tunnel, TAGGED).unwrap().notice,
+            None,
+            "no job: no notice"
+        );
     }
 
     #[test]

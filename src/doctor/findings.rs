@@ -631,7 +631,18 @@ fn judge_inside(
             lacks.push(format!("no {what}"));
         }
     }
-    if lacks.is_empty() {
+    if let Some(stays) = &probe.forwards_stay {
+        // VS Code's server runs, but its tunnel (-D) ends on the login node, not in the job.
+        add(
+            Check::Vscode,
+            Status::Warn,
+            format!("its forwards end on the login node, not in the job ({stays})"),
+            Some(
+                "set it to \"sshd\" (the default), or \"ssh\" where you may ssh to your job's node"
+                    .into(),
+            ),
+        );
+    } else if lacks.is_empty() {
         add(
             Check::Vscode,
             Status::Pass,
@@ -892,6 +903,7 @@ mod tests {
             job: None,
             attach: None,
             sshd: None,
+            forwards_stay: None,
         }
     }
 
@@ -1195,6 +1207,21 @@ mod tests {
         assert_eq!(vscode.value, "glibc 2.17 is older than 2.28, no tar");
         assert_eq!(glibc_version("glibc 2.36"), Some((2, 36)));
         assert_eq!(glibc_version(""), None);
+        // A healthy image, but the sessions' forwards stay on the login node.
+        let mut stays = probe(Settings::default());
+        stays.forwards_stay = Some("slurm_connect = \"srun\" in /c.toml:5".into());
+        let outcome = Outcome {
+            exit: Some(0),
+            stdout: facts(HEALTHY),
+            ..Outcome::default()
+        };
+        let vscode = by_check(&judge(&stays, &outcome), Check::Vscode).clone();
+        assert_eq!(vscode.status, Status::Warn);
+        assert_eq!(
+            vscode.value,
+            "its forwards end on the login node, not in the job (slurm_connect = \"srun\" in /c.toml:5)"
+        );
+        assert!(vscode.fix.unwrap().contains("\"sshd\" (the default)"));
     }
 
     #[test]

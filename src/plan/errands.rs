@@ -182,5 +182,6 @@ pub(super) fn on_login_node(
         first_hop: None,
         pin: None,
         hop: None,
+        notice: None,
     })
 }

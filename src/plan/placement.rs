@@ -77,6 +77,30 @@ pub(super) fn way(scheduler: Scheduler, settings: &Settings) -> Way {
     }
 }
 
+/// Where a host's forwards (`-L`, `-D`, the agent, VS Code) end when its sessions reach their
+/// job by the scheduler's channel (a step, condor_ssh_to_job), which carries the session's
+/// streams alone: on the login node or access point, not in the job. The setting that says so,
+/// `KEY = "VALUE" in FILE:LINE`; `None` where they end in the job (its own sshd, ssh to its node).
+pub(super) fn forwards_stay(
+    scheduler: Scheduler,
+    settings: &Settings,
+    config_file: &str,
+) -> Option<String> {
+    if way(scheduler, settings) != Way::Channel {
+        return None;
+    }
+    Some(match scheduler {
+        Scheduler::Slurm => format!(
+            "slurm_connect = \"srun\" in {config_file}:{}",
+            settings.lines.slurm_connect
+        ),
+        Scheduler::Htcondor => format!(
+            "htcondor_connect = \"condor_ssh_to_job\" in {config_file}:{}",
+            settings.lines.htcondor_connect
+        ),
+    })
+}
+
 /// The image a session runs in; for an attached host, the job's container, whatever its image.
 pub(super) fn image_for<'a>(cx: &Context<'a>) -> Option<&'a str> {
     if cx.attach.is_some() {

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 
 use super::{
-    Context, Local, Refusal, carry, checked_host, host_job, image_for, master_path,
+    Context, Local, Refusal, carry, checked_host, forwards_stay, host_job, image_for, master_path,
     reuse_directory, untagged_reason, way, with_connection_reuse,
 };
 use crate::config::{self, Config};
@@ -43,6 +43,9 @@ pub struct Probe {
     pub attach: Option<Attach>,
     /// The job's own sshd, where the host's sessions reach their job by it.
     pub sshd: Option<SshdPin>,
+    /// The setting that keeps the host's forwards on the login node while its sessions run in a
+    /// job (a step or condor_ssh_to_job carries none), where it does.
+    pub forwards_stay: Option<String>,
 }
 
 /// What this machine keeps for a host's job sshd: the name its host key is pinned under, the
@@ -99,6 +102,8 @@ pub fn probe(
         _ => None,
     };
     let client = sshd_keys.as_ref().map(|(keys, _)| keys.public.as_str());
+    let forwards_stay =
+        scheduler.and_then(|scheduler| forwards_stay(scheduler, cx.settings, cx.config_file));
     let script = match (&attach, image) {
         (Some(job), _) => remote::probe::attach_probe_script(
             &Target {
@@ -187,5 +192,6 @@ pub fn probe(
             known_hosts: keys.known_hosts.display().to_string(),
             pinned: keys.pinned,
         }),
+        forwards_stay,
     })
 }

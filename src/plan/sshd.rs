@@ -85,6 +85,7 @@ pub(super) fn decide(
                 pin: Some(pin),
                 hop: None,
                 shares_its_own: true,
+                notice: None,
             });
         }
     };
@@ -161,6 +162,7 @@ pub(super) fn decide(
             script: hop_script,
         }),
         shares_its_own: true,
+        notice: None,
     })
 }
 

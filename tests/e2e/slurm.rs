@@ -698,3 +698,84 @@ fn the_doctor_checks_the_partition_and_reports_the_allocation_without_submitting
             .success()
     );
 }
+
+/// Whether one of `pid`'s ancestors is the sshd of a compute node (the test host starts each
+/// with `PidFile=/run/sshd-NODE.pid`), not the login node's.
+fn under_a_nodes_sshd(pid: u32) -> bool {
+    crate::held::ancestors(pid)
+        .into_iter()
+        .any(|p| crate::held::proc_file(p, "cmdline").contains("PidFile=/run/sshd-node"))
+}
+
+/// A tunnel alone (`-N -L`) goes where the host's sessions go: in node mode, to the allocation's
+/// node (the forward's connection is made by a process under that node's sshd); with steps,
+/// which carry no forwards, to the login node, after one line that says so.
+#[test]
+fn a_tunnel_alone_goes_to_the_node_or_says_it_stays_on_the_login_node() {
+    use crate::held::{connected_to, holder, port, uid_of};
+    use std::net::{TcpListener, TcpStream};
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_port = server.local_addr().unwrap().port();
+    for (connect, on_node) in [("ssh", true), ("srun", false)] {
+        let alias = format!("th-tunnel-{connect}{}", rand_suffix() % 1_000_000);
+        let config = slurm_config(&format!("{SLURM}\nslurm_connect = \"{connect}\""));
+        // The doctor's vscode check agrees: a warning where the forwards stay behind.
+        let report = crate::doctor::json_report(&config, &["-l", "bashuser", &alias], 0);
+        let vscode = crate::doctor::finding(&report, &alias, "vscode");
+        assert_eq!(
+            vscode["status"],
+            if on_node { "pass" } else { "warn" },
+            "{connect}: {vscode}"
+        );
+        let local = port();
+        let mut tunnel = cssh(&config)
+            .args(["-N", "-L", &format!("{local}:127.0.0.1:{server_port}")])
+            .args(["-l", "bashuser", &alias])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = tunnel.stderr.take().unwrap();
+        let said = std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line);
+            line
+        });
+        wait_until(&format!("{connect}: the -L port"), || {
+            match holder(|l, _, state| l == local && state == "0A") {
+                Some(_) => Ok(()),
+                None => Err("not yet".into()),
+            }
+        });
+        let _stream = TcpStream::connect(("127.0.0.1", local)).unwrap();
+        let (_accepted, _) = server.accept().unwrap();
+        let pid = connected_to(server_port).expect("a process holds the forward");
+        assert_eq!(
+            crate::held::lineage(pid).0,
+            uid_of("bashuser"),
+            "{connect}: held as the user"
+        );
+        assert_eq!(
+            under_a_nodes_sshd(pid),
+            on_node,
+            "{connect}: where the forward ends: {:?}",
+            crate::held::lineage(pid).1
+        );
+        let _ = tunnel.kill();
+        let _ = tunnel.wait();
+        let line = said.join().unwrap();
+        if on_node {
+            assert_eq!(line, "", "{connect}: nothing said");
+            let _ = release(&config, "bashuser", &alias);
+        } else {
+            assert_eq!(
+                line,
+                format!(
+                    "cssh: {alias}: this command line opens no session: its forwards end on the login node, not in the job (slurm_connect = \"srun\" in {}:5; \"sshd\", the default, takes them into the job)\n",
+                    config.path("config.toml").display()
+                )
+            );
+        }
+    }
+}
