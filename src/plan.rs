@@ -407,7 +407,8 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
     };
     // The session reaches the allocation's node through the login node: a first connection
     // waits for the allocation and names its node; this one's destination becomes that node.
-    let mut first = inv.args_without(b"tTfs");
+    // It runs its command: a tunnel alone's -N (or SessionType) would keep it from running.
+    let mut first = inv.args_without_settings(b"tTfsN", &["SessionType"]);
     first.truncate(first.len() - (inv.args.len() - inv.command_start));
     first.splice(
         0..0,
@@ -1087,6 +1088,11 @@ mod tests {
             .first_hop
             .as_ref()
             .expect("the node is asked for first");
+        assert!(
+            !hop.args.contains(&"-N".into()),
+            "the first connection runs its command: {:?}",
+            hop.args
+        );
         assert_eq!(node.args[hop.node_at], OsString::from(NODE));
         assert!(
             node.args.contains(&"-N".into()) && node.args.contains(&"8888:localhost:8888".into())

@@ -159,26 +159,32 @@ pub(super) fn stale_warning(s: &mut Script, target: &Target, instance: &str) {
     s.raw(" >&2\n");
 }
 
-/// `cssh_running`: whether the instance runs. The runtime's state file, whose first fields are
-/// the instance's pid and its parent's, answers without starting the runtime (about 20 ms per command); without a
-/// live one, `instance list` decides (and clears stale state). The pid comes from the file's
-/// first bytes by `head`: the file is one line of several KiB, which sh's `read` takes one
-/// byte per system call (about 4 ms).
+/// `cssh_running`: whether the instance runs: its state file says so (see [`instance_pid`]),
+/// without starting the runtime (about 20 ms per command); without a live one, `instance list`
+/// decides (and clears stale state).
 pub(super) fn instance_running(s: &mut Script, instance: &str) {
+    instance_pid(s, instance);
+    s.raw("cssh_running() {\n  cssh_instance_pid && return 0\n");
+    s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
+    s.word(format!("n={instance}").as_bytes());
+    s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
+}
+
+/// `cssh_instance_pid`: `cssh_pid`, the instance's first process, from the runtime's state file
+/// on this host, whose first fields are that pid and its parent's; true only while that process
+/// is this user's and the child of the parent the file names (a pid reused by another process
+/// of the user has another). The pid comes from the file's first bytes by `head`: the file is
+/// one line of several KiB, which sh's `read` takes one byte per system call (about 4 ms).
+fn instance_pid(s: &mut Script, instance: &str) {
     proc_stat(s);
     let state = format!("{instance}/{instance}.json");
-    s.raw("cssh_running() {\n  cssh_host=; read -r cssh_host </proc/sys/kernel/hostname 2>/dev/null\n");
+    s.raw("cssh_instance_pid() {\n  cssh_host=; read -r cssh_host </proc/sys/kernel/hostname 2>/dev/null\n");
     s.raw("  for cssh_state in \"$HOME/.apptainer/instances/app\" \"$HOME/.singularity/instances/sing\"; do\n");
     s.raw("    cssh_state=\"$cssh_state/$cssh_host/${USER:-$LOGNAME}/\"");
     s.quoted(state.as_bytes());
     s.raw("\n    [ -f \"$cssh_state\" ] || continue\n");
     s.raw("    cssh_pid=$(head -c 64 \"$cssh_state\" 2>/dev/null); cssh_pp=${cssh_pid#*'\"ppid\":'}; cssh_pp=${cssh_pp%%,*}; cssh_pid=${cssh_pid#'{\"pid\":'}; cssh_pid=${cssh_pid%%,*}\n");
-    // The pid is the instance's while it is this user's and its parent is the one the state
-    // file names (a pid reused by another process of the user has another).
-    s.raw("    case $cssh_pid:$cssh_pp in *[!0-9:]*|:*|*:) ;; *) [ -O \"/proc/$cssh_pid\" ] && cssh_stat \"$cssh_pid\" && [ \"$cssh_ppid\" = \"$cssh_pp\" ] && return 0 ;; esac\n  done\n");
-    s.raw("  \"$cssh_rt\" instance list 2>/dev/null | awk -v");
-    s.word(format!("n={instance}").as_bytes());
-    s.raw(" 'NR > 1 && $1 == n { f = 1 } END { exit !f }'\n}\n");
+    s.raw("    case $cssh_pid:$cssh_pp in *[!0-9:]*|:*|*:) ;; *) [ -O \"/proc/$cssh_pid\" ] && cssh_stat \"$cssh_pid\" && [ \"$cssh_ppid\" = \"$cssh_pp\" ] && return 0 ;; esac\n  done\n  cssh_pid=; return 1\n}\n");
 }
 
 /// The batch script of a Slurm allocation: it holds the allocation until its time limit (or,
@@ -201,17 +207,25 @@ pub(super) fn batch_script(target: &Target, allocation: &slurm::Allocation) -> V
         slurm::JOB_ENVIRONMENT,
         slurm::session_marks("SLURM_JOB_ID")
     ));
+    if let Some(instance) = &target.settings.instance {
+        instance_pid(&mut s, instance);
+    }
+    // The exit trap runs to its end: Slurm signals a cancelled job's processes more than once
+    // (the job's, then the step's), and a second TERM that ran `exit` would end it midway.
     let mut on_exit = Script::default();
+    on_exit.raw("trap '' TERM HUP INT; ");
+    if let Some(instance) = &target.settings.instance {
+        // First, the instance's first process gets SIGTERM, as `instance stop` sends it (the
+        // instance's own monitor then clears its state): Slurm kills what is left of the batch
+        // step as soon as this script ends, and the runtime takes a second or more to start. The
+        // runtime's stop, in the background, stays for what the state file does not name.
+        on_exit.raw("cssh_instance_pid && kill -TERM \"$cssh_pid\" 2>/dev/null; \"$CSSH_RT\" -s instance stop");
+        on_exit.word(instance.as_bytes());
+        on_exit.raw(" </dev/null >/dev/null 2>&1 & ");
+    }
     on_exit.raw("rm -rf \"$cssh_env\" \"$cssh_marks\"");
     slurm::stop_serving(&mut on_exit);
     slurm::sweep(&mut on_exit);
-    if let Some(instance) = &target.settings.instance {
-        // In the background: the runtime takes a second or more to stop it, and Slurm kills what
-        // is left of the batch step KillWait (2 s on some clusters) after it signals the job.
-        on_exit.raw("; \"$CSSH_RT\" -s instance stop");
-        on_exit.word(instance.as_bytes());
-        on_exit.raw(" </dev/null >/dev/null 2>&1 &");
-    }
     // The traps first: a job cancelled while the instance starts still stops it once started.
     s.raw("trap");
     s.word(&on_exit.text);
