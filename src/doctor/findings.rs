@@ -85,6 +85,12 @@ impl Check {
             Check::Sshd => "sshd",
         }
     }
+
+    /// Whether what the check found names the host's job (its state, node and time left), which
+    /// the table shows under it even when it passes.
+    pub fn names_a_job(self) -> bool {
+        matches!(self, Check::Slurm | Check::Htcondor | Check::Attach)
+    }
 }
 
 /// A check's outcome; the order is how bad it is.
@@ -800,14 +806,28 @@ fn judge_htcondor(
                 None,
             )
         }
-        (Some(id), Some(status), _) if !id.is_empty() => (
-            Status::Warn,
-            format!("{pool}; job {id} {}", condor_status_name(status)),
-            Some(format!(
-                "sessions wait for it; `cssh --release {}` removes it",
-                probe.host
-            )),
-        ),
+        (Some(id), Some(status), _) if !id.is_empty() => {
+            let why = facts.get(Fact::CondorIdle).unwrap_or_default();
+            let release = format!("`cssh --release {}` removes it", probe.host);
+            let (state, fix) = match why {
+                "" => (
+                    condor_status_name(status).to_string(),
+                    format!("sessions wait for it; {release}"),
+                ),
+                _ if why.starts_with("no slot matches ") => (
+                    format!("idle ({why})"),
+                    format!(
+                        "no slot can run it: change htcondor in {}, then {release}",
+                        places.at(probe.settings.lines.htcondor)
+                    ),
+                ),
+                _ => (
+                    format!("idle ({why})"),
+                    format!("sessions wait for it; {release}"),
+                ),
+            };
+            (Status::Warn, format!("{pool}; job {id} {state}"), Some(fix))
+        }
         _ => (
             Status::Pass,
             format!("{pool}; no job (the next session submits one)"),
@@ -1336,6 +1356,27 @@ mod tests {
         assert_eq!(
             (idle.status, idle.value.as_str()),
             (Status::Warn, "2 of 2 slots run containers; job 12.0 idle")
+        );
+        // An idle job says why, from condor_q -better-analyze; one no slot matches says how.
+        let stuck = with(&[
+            ("pool", "2 2"),
+            ("condor_job", "12.0 1 undefined"),
+            (
+                "condor_idle",
+                "no slot matches TARGET.Memory >= RequestMemory",
+            ),
+        ]);
+        assert_eq!(
+            stuck.value,
+            "2 of 2 slots run containers; job 12.0 idle (no slot matches TARGET.Memory >= RequestMemory)"
+        );
+        assert!(
+            stuck
+                .fix
+                .as_deref()
+                .unwrap()
+                .starts_with("no slot can run it: change htcondor in "),
+            "{stuck:?}"
         );
         // A Slurm host skips the row, and an HTCondor host the Slurm row.
         assert_eq!(

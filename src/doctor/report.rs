@@ -1,5 +1,6 @@
-//! The doctor's output: a table with a row per host and a column per check, the problems under
-//! it each with its fix, and a summary line; or the same findings as JSON.
+//! The doctor's output: a table with a row per host and a column per check, under it each
+//! host's job (its id, node and time left, as the check found it) and each problem with its
+//! fix, and a summary line; or the same findings as JSON.
 
 use std::fmt::Write as _;
 
@@ -70,7 +71,7 @@ fn column(check: Check) -> usize {
     check.name().len().max(4)
 }
 
-/// The table, the problems under it, and a summary line.
+/// The table, the jobs and problems under it, and a summary line.
 pub fn table(report: &Report, elapsed: f64) -> String {
     let width = report
         .hosts
@@ -94,6 +95,21 @@ pub fn table(report: &Report, elapsed: f64) -> String {
         text.push('\n');
     }
     let mut problems = String::new();
+    for host in &report.hosts {
+        for finding in host
+            .checks
+            .iter()
+            .filter(|f| f.status == Status::Pass && f.check.names_a_job() && !f.value.is_empty())
+        {
+            let _ = writeln!(
+                problems,
+                "{}: {}: {}",
+                host.host,
+                finding.check.name(),
+                printable(&finding.value)
+            );
+        }
+    }
     for host in &report.hosts {
         for finding in host.checks.iter().filter(|f| f.status >= Status::Warn) {
             let _ = writeln!(
@@ -171,7 +187,7 @@ mod tests {
                 all(&|c| match c {
                     Check::Quiet => Status::Fail,
                     Check::Git => Status::Warn,
-                    Check::Slurm | Check::Htcondor | Check::Attach | Check::Sshd => Status::Skip,
+                    Check::Htcondor | Check::Attach | Check::Sshd => Status::Skip,
                     _ => Status::Pass,
                 }),
             ),
@@ -195,13 +211,18 @@ mod tests {
             "{text}"
         );
         assert!(
-            lines[2].ends_with("ok       -      -         -       -"),
+            lines[2].ends_with("ok       ok     -         -       -"),
             "{text}"
         );
         assert_eq!(lines[3], "");
-        assert_eq!(lines[4], "noisy-host: quiet FAIL: quiet value");
-        assert_eq!(lines[5], "    fix: fix quiet");
-        assert_eq!(lines[6], "noisy-host: git warn: git value");
+        // A passing check's job shows too; a skipped one's does not.
+        assert_eq!(lines[4], "good: slurm: slurm value");
+        assert_eq!(lines[5], "good: htcondor: htcondor value");
+        assert_eq!(lines[6], "good: attach: attach value");
+        assert_eq!(lines[7], "noisy-host: slurm: slurm value");
+        assert_eq!(lines[8], "noisy-host: quiet FAIL: quiet value");
+        assert_eq!(lines[9], "    fix: fix quiet");
+        assert_eq!(lines[10], "noisy-host: git warn: git value");
         assert_eq!(
             lines.last().unwrap(),
             &"2 hosts: 1 passed, 0 with warnings, 1 failed (1.0 s)"

@@ -41,6 +41,8 @@ pub enum Fact {
     Pool,
     /// The host's HTCondor job: `ID STATUS SLOT`, or empty.
     CondorJob,
+    /// Why the host's idle HTCondor job does not run (`cssh_idle_why`), or empty.
+    CondorIdle,
     /// The last stderr line of the HTCondor stage, where it failed.
     HtcondorError,
     /// The session's last stderr line when it did not run the inside probe.
@@ -104,6 +106,7 @@ const KEYS: &[(Fact, &str)] = &[
     (Fact::CondorSshToJobPath, "condor_ssh_to_job"),
     (Fact::Pool, "pool"),
     (Fact::CondorJob, "condor_job"),
+    (Fact::CondorIdle, "condor_idle"),
     (Fact::HtcondorError, "htcondor_error"),
     (Fact::StartError, "start_error"),
     (Fact::StartMs, "start_ms"),

@@ -4,12 +4,13 @@
 use super::target::MISSING_ON_REMOTE;
 use crate::quote::sh;
 
-/// `cssh_stat PID`: `cssh_ppid` and `cssh_start` (fields 4 and 22 of /proc/PID/stat; the name,
+/// `cssh_stat PID`: `cssh_ppid`, `cssh_sid` and `cssh_start` (fields 4, 6 and 22 of
+/// /proc/PID/stat; the name,
 /// field 2, may hold spaces and parentheses), or false where PID is gone. The start time tells a
 /// process from a later one that got its pid.
 pub(super) fn proc_stat(s: &mut Script) {
     s.raw("cssh_stat() {\n  cssh_line=; read -r cssh_line 2>/dev/null <\"/proc/$1/stat\" || [ -n \"$cssh_line\" ] || return 1\n");
-    s.raw("  set -- ${cssh_line##*\") \"}; cssh_ppid=$2; cssh_start=${20}\n}\n");
+    s.raw("  set -- ${cssh_line##*\") \"}; cssh_ppid=$2; cssh_sid=$4; cssh_start=${20}\n}\n");
 }
 
 /// `cssh_private FILE`: true where FILE may be read as cssh's own state: it and its directory

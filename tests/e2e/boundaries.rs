@@ -265,7 +265,7 @@ fn a_host_name_with_a_comma_never_reaches_another_job() {
             .arg(format!("th-bash,{name}"))
             .args(if mode.is_empty() { &["true"][..] } else { &[] }));
         assert_eq!(out.status.code(), Some(255), "{mode:?}: {}", describe(&out));
-        let stderr = text(&out.stderr);
+        let stderr = said(&out.stderr);
         assert_eq!(
             stderr,
             format!(

@@ -241,7 +241,7 @@ fn every_documented_error_is_one_line_and_its_status() {
     cases.extend(scheduler_cases());
     let mut wrong = Vec::new();
     for case in &cases {
-        let stderr = text(&case.out.stderr);
+        let stderr = said(&case.out.stderr);
         let said = match &case.said {
             Said::Exactly(lines) => stderr == *lines,
             Said::OneLineFrom(start) => stderr.starts_with(start) && stderr.lines().count() == 1,

@@ -402,3 +402,20 @@ impl Drop for Instance {
         let _ = ssh(self.alias, &["apptainer", "instance", "stop", &self.name]);
     }
 }
+
+/// What a session wrote to stderr, less cssh's lines for a wait without a terminal (one per
+/// change of the job's state, one when it starts: a first session gets them when its job waited
+/// 5 s or more, which a loaded machine makes of any start).
+pub fn said(stderr: &[u8]) -> String {
+    text(stderr)
+        .split_inclusive('\n')
+        .filter(|line| {
+            let line = line.trim_end_matches('\n');
+            !(line.starts_with("cssh: ")
+                && (line.contains(" s; ending the connection ")
+                    || (line.contains(": job ")
+                        && line.contains(" started after ")
+                        && line.ends_with(" s"))))
+        })
+        .collect()
+}

@@ -173,7 +173,7 @@ fn commands_land_in_the_jobs_own_container_on_an_execute_point() {
                     "exit 7",
                 ]));
                 assert_eq!(
-                    (text(&out.stdout), text(&out.stderr), out.status.code()),
+                    (text(&out.stdout), said(&out.stderr), out.status.code()),
                     ("[a  b][$x][q'][*][l1\nl2]".into(), String::new(), Some(7)),
                     "{user}: {}",
                     describe(&out)
@@ -184,7 +184,7 @@ fn commands_land_in_the_jobs_own_container_on_an_execute_point() {
                     out.stdout == input && out.status.success(),
                     "{user}: 1 MB of stdin and stdout byte-exact: {} bytes back, {:?}",
                     out.stdout.len(),
-                    text(&out.stderr)
+                    said(&out.stderr)
                 );
             });
         }
@@ -252,7 +252,7 @@ fn a_held_or_removed_job_is_replaced_and_release_removes_it() {
     let (_, second) = condor.landed(&out);
     let second = format!("{second}.0");
     assert_ne!(second, first);
-    let stderr = text(&out.stderr);
+    let stderr = said(&out.stderr);
     assert!(
         stderr.starts_with(&format!("cssh: {}: job {first} was held (", condor.alias))
             && stderr.ends_with("): removed it\n")
@@ -273,11 +273,11 @@ fn a_held_or_removed_job_is_replaced_and_release_removes_it() {
     let (_, third) = condor.landed(&out);
     let third = format!("{third}.0");
     assert!(third != first && third != second, "{third}");
-    assert_eq!(text(&out.stderr), "");
+    assert_eq!(said(&out.stderr), "");
     // --release removes it; a second says there is none.
     let out = condor.release();
     assert_eq!(
-        (text(&out.stderr), out.status.code()),
+        (said(&out.stderr), out.status.code()),
         (
             format!("cssh: {}: released job {third}\n", condor.alias),
             Some(0)
@@ -293,7 +293,7 @@ fn a_held_or_removed_job_is_replaced_and_release_removes_it() {
     });
     let out = condor.release();
     assert_eq!(
-        text(&out.stderr),
+        said(&out.stderr),
         format!("cssh: {}: no job to release\n", condor.alias)
     );
 }
@@ -320,6 +320,30 @@ fn an_idle_job_shows_its_state_and_one_removed_while_waiting_is_one_line() {
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     let (job, status) = jobs[0].split_once(' ').unwrap();
     assert_eq!(status, "1", "idle");
+    // Why it waits: the condition of its requirements that no slot matches.
+    let screen = tmux.wait_for(" idle (no slot matches Machine == \"nosuch\"), ");
+    assert!(screen.contains("; Ctrl-C removes it"), "{screen}");
+    // The doctor's table says so too, with the fix.
+    let doctor = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", condor.config.path("config.toml"))
+        .args(["--doctor", "-F"])
+        .arg(&host().ssh_config)
+        .args(["-l", condor.user, &condor.alias]));
+    let table = text(&doctor.stdout);
+    let said = table
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("{}: htcondor warn: ", condor.alias)))
+        .take(2)
+        .collect::<Vec<_>>();
+    assert!(
+        said.len() == 2
+            && said[0].ends_with(&format!(
+                " slots run containers; job {job} idle (no slot matches Machine == \"nosuch\")"
+            ))
+            && said[1].starts_with("    fix: no slot can run it: change htcondor in "),
+        "{}",
+        describe(&doctor)
+    );
     condor.condor("condor_rm", job);
     let screen = tmux.wait_for("CSSH-EXITED-255");
     assert!(
@@ -347,7 +371,7 @@ fn allocate_returns_once_the_job_runs_and_the_next_command_lands_in_it() {
         assert_eq!(jobs.len(), 1, "{user}: {jobs:?}");
         let (id, status) = jobs[0].split_once(' ').unwrap();
         assert_eq!(status, "2", "{user}: it runs already: {jobs:?}");
-        let stderr = text(&out.stderr);
+        let stderr = said(&out.stderr);
         assert!(
             stderr.starts_with(&format!("cssh: {}: job {id} on ep", condor.alias))
                 && stderr.ends_with(" left\n")
@@ -368,7 +392,7 @@ fn a_refused_submission_is_one_line() {
     let condor = Host::with("bashuser", "htcondor = [\"universe = nosuch\"]");
     let out = run(condor.cssh().arg("true"));
     assert_eq!(out.status.code(), Some(255), "{}", describe(&out));
-    let stderr = text(&out.stderr);
+    let stderr = said(&out.stderr);
     assert!(
         stderr.starts_with(&format!(
             "cssh: {}: condor_submit refused the job (htcondor in {}:4): ",
@@ -472,7 +496,7 @@ fn attach_enters_a_job_the_user_submitted_and_sftp_reaches_its_tmp() {
     let mut said = String::new();
     wait_until(&format!("job {id} to leave the queue"), || {
         let out = run(attach(&id).arg("true"));
-        said = text(&out.stderr);
+        said = crate::harness::said(&out.stderr);
         if out.status.code() == Some(255) && said.contains(" is removed") {
             Ok(())
         } else {
@@ -627,7 +651,7 @@ fn attach_refuses_another_users_job_and_one_without_a_container_in_one_line() {
     }
     let out = attach(&theirs);
     assert_eq!(
-        (text(&out.stderr), out.status.code()),
+        (said(&out.stderr), out.status.code()),
         (
             format!("cssh: th-bash: job {theirs} is tcshuser's: cssh enters only your own jobs\n"),
             Some(255)
@@ -642,7 +666,7 @@ fn attach_refuses_another_users_job_and_one_without_a_container_in_one_line() {
         .stdin(Stdio::null()));
     assert_eq!(text(&out.stdout), FULL_MARKER, "{}", describe(&out));
     let out = attach(&bare);
-    let stderr = text(&out.stderr);
+    let stderr = said(&out.stderr);
     assert!(
         stderr.starts_with(&format!(
             "cssh: th-bash: job {bare} runs no container on ep"
@@ -653,4 +677,32 @@ fn attach_refuses_another_users_job_and_one_without_a_container_in_one_line() {
     assert_eq!(out.status.code(), Some(255));
     let _ = ssh("th-tcsh", &["condor_rm", &theirs]);
     let _ = ssh("th-bash", &["condor_rm", &bare]);
+}
+
+#[test]
+fn ctrl_c_while_the_job_is_idle_removes_the_job_the_connection_submitted() {
+    for user in ["bashuser", "tcshuser"] {
+        let condor = Host::with(
+            user,
+            "htcondor = [\"requirements = Machine == \\\"nosuch\\\"\"]",
+        );
+        let tmux = Tmux::start(&format!(
+            "trap true INT; env CSSH_CONFIG={} {CSSH} -F {} -l {user} {} true; echo CSSH-EXITED-$?; sleep 60",
+            condor.config.path("config.toml").display(),
+            host().ssh_config.display(),
+            condor.alias
+        ));
+        tmux.wait_for("; Ctrl-C removes it");
+        let jobs = condor.jobs();
+        assert_eq!(jobs.len(), 1, "{user}: {jobs:?}");
+        tmux.press("C-c");
+        tmux.wait_for("CSSH-EXITED-");
+        wait_until("the job to be removed", || {
+            let jobs = condor.jobs();
+            jobs.iter()
+                .all(|j| j.ends_with(" 3"))
+                .then_some(())
+                .ok_or(format!("{user}: {jobs:?}"))
+        });
+    }
 }

@@ -250,7 +250,7 @@ fn commands_in_the_job_are_exact() {
             out.stdout,
             expected_output(&words),
             "{job:?}: {}",
-            text(&out.stderr)
+            said(&out.stderr)
         );
         let out = run(&mut job.command(&[], &["exit 42"]));
         assert_eq!(out.status.code(), Some(42), "{job:?}: {}", describe(&out));
@@ -262,7 +262,7 @@ fn commands_in_the_job_are_exact() {
             out.stdout == random,
             "{job:?}: 4 MiB byte for byte: {} bytes back; {}",
             out.stdout.len(),
-            text(&out.stderr)
+            said(&out.stderr)
         );
     });
 }
@@ -548,7 +548,7 @@ fn the_host_key_is_pinned_and_a_changed_one_refused_in_one_line() {
         describe(&out)
     );
     assert_eq!(
-        text(&out.stderr),
+        said(&out.stderr),
         format!(
             "cssh: {}: the job's sshd host key (~/.ssh/cssh/host_ed25519 on the cluster) is not the one pinned for {} in {}:1: refusing it, as ssh refuses a changed host key (if you reset that directory, remove the pin: ssh-keygen -R {alias} -f {})\n",
             job.alias,
@@ -586,7 +586,7 @@ fn the_host_key_is_pinned_and_a_changed_one_refused_in_one_line() {
     );
     assert!(restored.status.success(), "{}", describe(&restored));
     assert_eq!(out.status.code(), Some(255), "{}", describe(&out));
-    let said = text(&out.stderr);
+    let said = said(&out.stderr);
     assert!(
         said.lines().count() == 1
             && said.starts_with(&format!("cssh: {}: ~/.ssh/cssh on node", job.alias))

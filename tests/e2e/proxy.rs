@@ -212,7 +212,7 @@ fn any_client_runs_commands_exactly_in_the_container() {
                 out.stdout == random,
                 "{px:?} by {client}: 4 MiB byte for byte: {} bytes back; {}",
                 out.stdout.len(),
-                text(&out.stderr)
+                said(&out.stderr)
             );
         }
     });
@@ -463,7 +463,7 @@ fn an_untagged_host_is_refused_in_one_line() {
         .arg("th-plain"));
     assert_eq!(out.status.code(), Some(255), "{}", describe(&out));
     assert_eq!(
-        text(&out.stderr),
+        said(&out.stderr),
         format!(
             "cssh: th-plain has no image in {}: cssh --proxy serves only a host with an image (give it one, or take the ProxyCommand off this host)\n",
             scratch.path("config.toml").display()
@@ -487,7 +487,7 @@ fn an_untagged_host_is_refused_in_one_line() {
         .args(["px-untagged", "true"]));
     assert_eq!(out.status.code(), Some(255), "{}", describe(&out));
     assert!(
-        text(&out.stderr).starts_with("cssh: th-plain has no image in "),
+        said(&out.stderr).starts_with("cssh: th-plain has no image in "),
         "{}",
         describe(&out)
     );

@@ -4,7 +4,8 @@
 //! run. Tests that end or hold an allocation use a host name of their own (`-l` gives the user),
 //! since the allocation belongs to the name.
 
-use std::process::{Command, Output};
+use std::os::unix::process::CommandExt as _;
+use std::process::{Command, Output, Stdio};
 
 use crate::harness::*;
 use crate::transfer::{DataDir, every_client_round_trips, vs_code_session};
@@ -85,7 +86,7 @@ fn commands_land_in_the_image_on_a_node_inside_one_reused_job() {
             alias, "printf", "'[%s]'", "'a  b'", "'$x'", "\\!;", "exit 7",
         ]));
         assert_eq!(
-            (text(&out.stdout), text(&out.stderr), out.status.code()),
+            (text(&out.stdout), said(&out.stderr), out.status.code()),
             ("[a  b][$x][!]".into(), String::new(), Some(7)),
             "{alias}: stderr holds nothing of srun's: {}",
             describe(&out)
@@ -167,7 +168,7 @@ fn allocate_returns_once_the_job_runs_and_the_next_command_lands_in_it() {
             .args(["--allocate", "-F"])
             .arg(&host().ssh_config)
             .args(["-l", user, &alias]));
-        let stderr = text(&out.stderr);
+        let stderr = said(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{user}: {}", describe(&out));
         assert_eq!(text(&out.stdout), "", "{user}");
         let jobs = live_jobs(&alias, user);
@@ -406,13 +407,13 @@ fn release_cancels_the_allocation() {
     let out = cancel();
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(
-        text(&out.stderr),
+        said(&out.stderr),
         format!("cssh: {alias}: released job {job}\n")
     );
     assert_eq!(live_jobs(&alias, "tcshuser"), Vec::<String>::new());
     let out = cancel();
     assert_eq!(
-        text(&out.stderr),
+        said(&out.stderr),
         format!("cssh: {alias}: no allocation to release\n")
     );
     // The next connection starts a new one.
@@ -428,7 +429,7 @@ fn a_bad_slurm_option_is_one_line() {
     let out = run(cssh(&config).args(["-l", "fishuser", &alias, "true"]));
     assert_eq!(out.status.code(), Some(255), "{}", describe(&out));
     assert_eq!(
-        text(&out.stderr),
+        said(&out.stderr),
         format!(
             "cssh: {alias}: sbatch refused the allocation (slurm = [\"--partition=nosuch\"] in {}:4): Batch job submission failed: Invalid partition name specified\n",
             config.path("config.toml").display()
@@ -692,6 +693,20 @@ fn the_doctor_checks_the_partition_and_reports_the_allocation_without_submitting
             && running.1.ends_with(" left"),
         "{running:?}"
     );
+    // The table shows the job under it, as --json does.
+    let table = run(Command::new(CSSH)
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .args(["--doctor", "-F"])
+        .arg(&host().ssh_config)
+        .args(["-l", "bashuser", "th-doc-slurm"]));
+    let shown = format!("th-doc-slurm: slurm: job {job} running on {node}, ");
+    assert!(
+        text(&table.stdout)
+            .lines()
+            .any(|l| l.starts_with(&shown) && l.ends_with(" left")),
+        "{}",
+        describe(&table)
+    );
     assert!(
         release(&config, "bashuser", "th-doc-slurm")
             .status
@@ -778,4 +793,168 @@ fn a_tunnel_alone_goes_to_the_node_or_says_it_stays_on_the_login_node() {
             );
         }
     }
+}
+
+/// `alias`'s one live job as `user`, once there is one.
+fn the_job(alias: &str, user: &str) -> String {
+    let mut job = String::new();
+    wait_until("the job to be submitted", || {
+        let jobs = live_jobs(alias, user);
+        job = jobs.first().cloned().unwrap_or_default();
+        (jobs.len() == 1).then_some(()).ok_or(format!("{jobs:?}"))
+    });
+    job
+}
+
+/// Waits until Slurm lists `job` as cancelled.
+fn until_cancelled(job: &str, alias: &str, user: &str) {
+    wait_until("the job to be cancelled", || {
+        let cancelled = jobs_in(alias, user, "CANCELLED");
+        cancelled
+            .contains(&job.to_string())
+            .then_some(())
+            .ok_or(format!(
+                "cancelled: {cancelled:?}, live: {:?}",
+                live_jobs(alias, user)
+            ))
+    });
+}
+
+/// A wait given up, by Ctrl-C on a terminal or a hang-up without one: the job the waiting
+/// connections submitted is cancelled once none waits for it; while another waits, it stays.
+/// Without a terminal the wait is one line per state on stderr and one when the job starts.
+/// Jobs are held (`--hold`), so that each test's job pends on its own.
+#[test]
+fn a_wait_given_up_cancels_the_job_it_submitted_once_no_connection_waits() {
+    let config = slurm_config("slurm = [\"--time=30\", \"--hold\"]");
+    let line = |user: &str, alias: &str, options: &str| {
+        format!(
+            "trap true INT; env CSSH_CONFIG={} {CSSH} -F {} -l {user} {options} {alias} '{WHERE}'; echo CSSH-EXITED-$?; sleep 60",
+            config.path("config.toml").display(),
+            host().ssh_config.display()
+        )
+    };
+    for user in ["bashuser", "tcshuser", "fishuser"] {
+        // The job's own sshd (the wait is in the hop, which has no terminal): the connection
+        // ends; a second connection waiting keeps the job, the last one cancels it.
+        let alias = format!("th-giveup-{}", rand_suffix());
+        let first = Tmux::start(&line(user, &alias, ""));
+        let screen = first.wait_for("(JobHeldUser)");
+        assert!(screen.contains("; Ctrl-C cancels it"), "{user}: {screen}");
+        let job = the_job(&alias, user);
+        let second = Tmux::start(&line(user, &alias, ""));
+        second.wait_for("(JobHeldUser)");
+        first.press("C-c");
+        first.wait_for("CSSH-EXITED-");
+        let marks = format!(".cache/cssh/wait-slurm-{job}");
+        wait_until("the first wait to end", || {
+            let out = ssh(&format!("th-{}", &user[..user.len() - 4]), &["ls", &marks]);
+            let left = text(&out.stdout)
+                .lines()
+                .filter(|l| l.starts_with("w-"))
+                .count();
+            (left == 1).then_some(()).ok_or(describe(&out))
+        });
+        assert_eq!(
+            live_jobs(&alias, user),
+            std::slice::from_ref(&job),
+            "{user}: another connection waits"
+        );
+        second.press("C-c");
+        until_cancelled(&job, &alias, user);
+
+        // Steps on a terminal (-t): Ctrl-C reaches the login node, which says what it did.
+        let alias = format!("th-giveup-{}", rand_suffix());
+        let steps = slurm_config("slurm = [\"--time=30\", \"--hold\"]\nslurm_connect = \"srun\"");
+        let session = Tmux::start(&format!(
+            "trap true INT; env CSSH_CONFIG={} {CSSH} -F {} -l {user} -t {alias} '{WHERE}'; echo CSSH-EXITED-$?; sleep 60",
+            steps.path("config.toml").display(),
+            host().ssh_config.display()
+        ));
+        session.wait_for("(JobHeldUser)");
+        let job = the_job(&alias, user);
+        session.press("C-c");
+        let screen = session.wait_for("CSSH-EXITED-");
+        assert!(
+            screen.contains(&format!(
+                "cssh: {alias}: job {job} cancelled: no connection waits for it any more"
+            )),
+            "{user}: {screen}"
+        );
+        // The status is what the login shell makes of an interrupted command (tcsh: 1).
+        if user == "bashuser" {
+            assert!(screen.contains("CSSH-EXITED-130"), "{screen}");
+        }
+        until_cancelled(&job, &alias, user);
+
+        // No terminal: a hang-up of ssh and its ProxyCommand (their process group, as a
+        // closed terminal or an editor ends them) ends the wait on the login node too.
+        let alias = format!("th-giveup-{}", rand_suffix());
+        let mut child = cssh(&config)
+            .args(["-l", user, &alias, WHERE])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let job = the_job(&alias, user);
+        wait_until("the wait to start", || {
+            jobs_in(&alias, user, "PENDING")
+                .contains(&job)
+                .then_some(())
+                .ok_or(String::new())
+        });
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let hup = Command::new("kill")
+            .args(["-HUP", "--", &format!("-{}", child.id())])
+            .status();
+        assert!(hup.unwrap().success());
+        let _ = child.wait();
+        until_cancelled(&job, &alias, user);
+    }
+
+    // No terminal, the job waited for: one line per state on stderr, one when it starts; stdout
+    // is the command's.
+    let alias = format!("th-giveup-{}", rand_suffix());
+    let files = Scratch::new("");
+    let child = cssh(&config)
+        .args(["-l", "bashuser", &alias, WHERE])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(files.path("out")).unwrap())
+        .stderr(std::fs::File::create(files.path("err")).unwrap())
+        .spawn()
+        .unwrap();
+    let job = the_job(&alias, "bashuser");
+    let said = format!(
+        "cssh: {alias}: job {job} PENDING (JobHeldUser) after 5 s; ending the connection cancels it\n"
+    );
+    wait_until("the line on stderr", || {
+        let err = std::fs::read_to_string(files.path("err")).unwrap();
+        (err == said).then_some(()).ok_or(err)
+    });
+    let out = ssh("th-bash", &["scontrol", "release", &job]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let status = child.wait_with_output().unwrap().status;
+    let err = String::from_utf8_lossy(&std::fs::read(files.path("err")).unwrap()).into_owned();
+    assert!(status.success(), "{status}: {err}");
+    // Released, it may pend a moment longer for another reason: a line of its own.
+    let lines: Vec<&str> = err.lines().collect();
+    let (started, between) = lines[1..].split_last().unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        err.starts_with(&said)
+            && between.iter().all(|l| {
+                l.starts_with(&format!("cssh: {alias}: job {job} PENDING ("))
+                    && l.ends_with(" s; ending the connection cancels it")
+            })
+            && started.starts_with(&format!("cssh: {alias}: job {job} started after "))
+            && started.ends_with(" s"),
+        "{err}"
+    );
+    let out = std::fs::read_to_string(files.path("out")).unwrap();
+    assert!(
+        out.starts_with("host=node") && out.contains(&format!(" job={job}\n")),
+        "{out}"
+    );
+    assert!(release(&config, "bashuser", &alias).status.success());
 }

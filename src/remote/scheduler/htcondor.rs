@@ -43,6 +43,20 @@ fn live_jobs(s: &mut Script, job: &CondorJob) {
     s.raw(" -format '%d.' ClusterId -format '%d:' ProcId -format '%d\\n' JobStatus 2>/dev/null </dev/null | sort -n; }\n");
 }
 
+/// `cssh_idle_why`: `cssh_idle`, why idle job `$cssh_job` does not run, in a few words: the
+/// first condition of its requirements that no slot matches (condor_q -better-analyze's table),
+/// else the negotiator's last reason (`LastRejMatchReason`), else nothing (not yet considered).
+/// Printable characters only: it goes to the user's terminal.
+fn define_idle_why(s: &mut Script) {
+    s.raw(r#"cssh_idle_why() {
+  cssh_idle=$(condor_q -better-analyze "$cssh_job" 2>/dev/null </dev/null | sed -n 's/^\[[0-9]*\]  *0  *\(.*[^ ]\) *$/no slot matches \1/p' | head -n 1)
+  [ -n "$cssh_idle" ] || cssh_idle=$(condor_q "$cssh_job" -af LastRejMatchReason 2>/dev/null </dev/null)
+  [ "$cssh_idle" != undefined ] || cssh_idle=
+  cssh_idle=$(printf '%s' "$cssh_idle" | tr -cd '[:print:]')
+}
+"#);
+}
+
 /// Sets `cssh_state` to HTCondor's name for `JobStatus` `status` (a shell word).
 fn state_name(status: &str) -> String {
     format!(
@@ -54,7 +68,7 @@ fn state_name(status: &str) -> String {
 /// submitted, waited for while idle. A held job of the host's is removed, with one line.
 pub(in crate::remote) fn job(s: &mut Script, target: &Target, job: &CondorJob) {
     live_jobs(s, job);
-    s.raw("cssh_job=\nfor cssh_w in $(cssh_live_jobs); do\n  case $cssh_w in\n  *:5) cssh_w=${cssh_w%:*}\n");
+    s.raw("cssh_job=; cssh_submitted=\nfor cssh_w in $(cssh_live_jobs); do\n  case $cssh_w in\n  *:5) cssh_w=${cssh_w%:*}\n");
     s.raw("    printf 'cssh: %s: job %s was held (%s): removed it\\n' ");
     s.quoted(target.host.as_bytes());
     s.raw(" \"$cssh_w\" \"$(condor_q \"$cssh_w\" -af HoldReason 2>/dev/null </dev/null)\" >&2\n");
@@ -77,17 +91,22 @@ pub(in crate::remote) fn job(s: &mut Script, target: &Target, job: &CondorJob) {
         ],
         ALLOCATION_FAILED,
     );
-    s.raw("  esac\n");
+    s.raw("  esac\n  cssh_submitted=1\n");
     s.raw("  cssh_first=$(cssh_live_jobs | sed '/:5$/d; s/:.*//' | head -n 1)\n");
-    s.raw("  if [ -n \"$cssh_first\" ] && [ \"$cssh_first\" != \"$cssh_job\" ]; then condor_rm \"$cssh_job\" >/dev/null 2>&1 </dev/null; cssh_job=$cssh_first; fi\nfi\n");
+    s.raw("  if [ -n \"$cssh_first\" ] && [ \"$cssh_first\" != \"$cssh_job\" ]; then condor_rm \"$cssh_job\" >/dev/null 2>&1 </dev/null; cssh_job=$cssh_first; cssh_submitted=; fi\nfi\n");
+    define_idle_why(s);
+    s.raw("cssh_idle=\n");
     let waiting = Wait {
+        name: "htcondor",
         query: &format!(
             "cssh_state=$(condor_q \"$cssh_job\" -af JobStatus CsshReady 2>/dev/null </dev/null) || cssh_state=\n  cssh_ready=${{cssh_state#* }}\n  {}",
             state_name("${cssh_state%% *}")
         ),
         running: "running",
         waiting: "idle|suspended",
-        shown: "$cssh_state",
+        shown: "$cssh_state${cssh_idle:+ ($cssh_idle)}",
+        explain: Some("cssh_idle_why"),
+        cancel: ["condor_rm \"$cssh_job\"", "remove", "removed"],
         progress: job.progress,
     };
     wait(s, target, &waiting, |s| {
@@ -359,6 +378,11 @@ pub(in crate::remote) fn probe(s: &mut Script, job: &CondorJob) {
     s.raw(&format!(
         "cssh_job=$(cssh_live_jobs | head -n 1)\n[ -z \"$cssh_job\" ] || cssh_fact {} \"${{cssh_job%:*}} $(condor_q \"${{cssh_job%:*}}\" -af JobStatus RemoteHost 2>/dev/null </dev/null)\"\n",
         Fact::CondorJob.key()
+    ));
+    define_idle_why(s);
+    s.raw(&format!(
+        "case $cssh_job in *:1) cssh_job=${{cssh_job%:*}}; cssh_idle_why; cssh_fact {} \"$cssh_idle\" ;; esac\n",
+        Fact::CondorIdle.key()
     ));
 }
 

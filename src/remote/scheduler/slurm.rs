@@ -31,7 +31,9 @@ pub(in crate::remote) fn allocation(
     batch: &[u8],
 ) {
     live_jobs(s, allocation);
-    s.raw("cssh_job=$(cssh_live_jobs | head -n 1)\nif [ -z \"$cssh_job\" ]; then\n");
+    s.raw(
+        "cssh_submitted=; cssh_job=$(cssh_live_jobs | head -n 1)\nif [ -z \"$cssh_job\" ]; then\n",
+    );
     s.raw("  cssh_out=$(CSSH_RT=$cssh_rt sbatch --parsable --output=/dev/null --job-name=");
     s.quoted(allocation.job_name.as_bytes());
     for option in &allocation.sbatch_options {
@@ -52,14 +54,17 @@ pub(in crate::remote) fn allocation(
     );
     // sbatch --parsable prints `id` or `id;cluster`. A connection that submitted at the same
     // time keeps the lowest id too; the other job goes.
-    s.raw("  cssh_job=${cssh_out%%;*}\n  cssh_first=$(cssh_live_jobs | head -n 1)\n");
-    s.raw("  if [ -n \"$cssh_first\" ] && [ \"$cssh_first\" != \"$cssh_job\" ]; then scancel \"$cssh_job\"; cssh_job=$cssh_first; fi\nfi\n");
+    s.raw("  cssh_job=${cssh_out%%;*}; cssh_submitted=1\n  cssh_first=$(cssh_live_jobs | head -n 1)\n");
+    s.raw("  if [ -n \"$cssh_first\" ] && [ \"$cssh_first\" != \"$cssh_job\" ]; then scancel \"$cssh_job\"; cssh_job=$cssh_first; cssh_submitted=; fi\nfi\n");
     // squeue fails for a job that has left the queue.
     let waiting = Wait {
+        name: "slurm",
         query: "cssh_state=$(squeue --noheader --states=all --jobs=\"$cssh_job\" --format='%T %r' 2>/dev/null) || cssh_state=\n  cssh_state=${cssh_state:-ENDED}",
         running: "RUNNING*",
         waiting: "PENDING*|CONFIGURING*",
         shown: "${cssh_state%% *} (${cssh_state#* })",
+        explain: None,
+        cancel: ["scancel \"$cssh_job\"", "cancel", "cancelled"],
         progress: allocation.progress,
     };
     wait(s, target, &waiting, |s| {
