@@ -37,7 +37,8 @@ pub use errands::{allocate, attach_list, release, rsync_path, sftp_server_comman
 use local::Remembering;
 pub use local::{Given, JobKeys, Local};
 use placement::{
-    allocation, condor_job, forwards_stay, host_job, image_for, place, untagged_reason, way,
+    allocation, attached_scheduler, condor_job, forwards_stay, host_job, image_for, place,
+    untagged_reason, way,
 };
 pub use probe::{Probe, SshdPin, probe};
 pub use proxy::{NAME_PREFIX, ProxyPlan, proxy, ssh_config_block};
@@ -372,7 +373,12 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
     // condor_ssh_to_job carries no forwards, so there it ends on the login node, and says so.
     if payload.is_none()
         && let Place::Job(job, _) = &target.place
-        && let Some(stays) = forwards_stay(job.scheduler(), cx.settings, cx.config_file)
+        // A job on either scheduler reaches it the same way on both.
+        && let Some(stays) = forwards_stay(
+            job.scheduler().unwrap_or(Scheduler::Slurm),
+            cx.settings,
+            cx.config_file,
+        )
     {
         return Ok(Decided {
             notice: Some(format!(

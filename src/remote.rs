@@ -33,8 +33,8 @@ pub use job_sshd::{hop_script, proxy_script};
 use launch::{batch_script, instance_start, launcher, stale_warning};
 pub use runtime::drops_environment;
 use runtime::{bind_check, image_check, option_check, prelude, runtime_lookup};
-use scheduler::htcondor;
 use scheduler::slurm::{self, Allocation, attach};
+use scheduler::{either, htcondor};
 use script::Script;
 pub use script::fingerprint;
 pub use session::is_transfer;
@@ -52,65 +52,71 @@ pub fn script(target: &Target, payload: Payload) -> Vec<u8> {
     }
     let mut s = Script::default();
     prelude(&mut s, target);
+    body(&mut s, target, payload);
+    s.text
+}
+
+/// The script after the prelude.
+fn body(s: &mut Script, target: &Target, payload: Payload) {
     let Place::Job(job, way) = &target.place else {
-        runtime_lookup(&mut s, target);
-        image_check(&mut s, target);
-        container(&mut s, target, payload);
-        return s.text;
+        runtime_lookup(s, target);
+        image_check(s, target);
+        container(s, target, payload);
+        return;
     };
     let inner = || Inner::of(target, payload);
     match (job, way) {
+        (Job::AttachedEither(job), _) => {
+            either::decide(s, target, job);
+            either::each(s, target, job, either::DECIDED, |s, on| {
+                body(s, on, payload);
+            });
+        }
         // HTCondor's execute points run no sshd of the user's: its jobs are reached through
         // condor_ssh_to_job.
         (Job::Own(HostJob::Htcondor(job)), _) => {
-            image_check(&mut s, target);
-            htcondor::job(&mut s, target, job);
-            announce(&mut s, payload, |s| htcondor::time_left(s, target));
-            htcondor::reach(&mut s, target, &inner());
+            image_check(s, target);
+            htcondor::job(s, target, job);
+            announce(s, payload, |s| htcondor::time_left(s, target));
+            htcondor::reach(s, target, &inner());
         }
         (Job::Attached(Scheduler::Htcondor, job), _) => {
-            htcondor::find_job(&mut s, target, job);
-            htcondor::reachable(&mut s, target);
-            htcondor::reach(&mut s, target, &inner());
+            htcondor::find_job(s, target, job);
+            htcondor::reachable(s, target);
+            htcondor::reach(s, target, &inner());
         }
         (Job::Attached(Scheduler::Slurm, job), Way::Channel | Way::Sshd) => {
-            attach::find_job(&mut s, target, job);
-            attach::step(&mut s, target, job, &inner());
+            attach::find_job(s, target, job);
+            attach::step(s, target, job, &inner());
         }
         (Job::Attached(Scheduler::Slurm, job), Way::NodeSsh) => {
-            attach::find_job(&mut s, target, job);
-            attach::enter(&mut s, target, job, &inner());
+            attach::find_job(s, target, job);
+            attach::enter(s, target, job, &inner());
         }
         (Job::Own(HostJob::Slurm(allocation)), Way::Channel | Way::Sshd) => {
-            runtime_lookup(&mut s, target);
-            image_check(&mut s, target);
-            slurm::allocation(
-                &mut s,
-                target,
-                allocation,
-                &batch_script(target, allocation),
-            );
-            announce(&mut s, payload, |s| slurm::time_left(s, target));
-            slurm::connecting(&mut s, allocation);
+            runtime_lookup(s, target);
+            image_check(s, target);
+            slurm::allocation(s, target, allocation, &batch_script(target, allocation));
+            announce(s, payload, |s| slurm::time_left(s, target));
+            slurm::connecting(s, allocation);
             // A step's runtime starts on the node, where its binds are the node's to check; its
             // options are the runtime's, whose version a cluster keeps the same on every node.
             if target.settings.instance.is_none() {
-                option_check(&mut s, target, "exec");
+                option_check(s, target, "exec");
             }
-            launch(&mut s, target, payload);
+            launch(s, target, payload);
         }
         (Job::Own(HostJob::Slurm(allocation)), Way::NodeSsh) => {
-            runtime_lookup(&mut s, target);
-            image_check(&mut s, target);
-            slurm::join(&mut s, allocation);
-            announce(&mut s, payload, |s| {
+            runtime_lookup(s, target);
+            image_check(s, target);
+            slurm::join(s, allocation);
+            announce(s, payload, |s| {
                 s.raw("cssh_job=$SLURM_JOB_ID\n");
                 slurm::time_left(s, target);
             });
-            container(&mut s, target, payload);
+            container(s, target, payload);
         }
     }
-    s.text
 }
 
 /// The session in a container on the host the script runs on: into the instance, started
@@ -192,10 +198,10 @@ pub fn attached_node_query_script(target: &Target, job: &Attach) -> Vec<u8> {
 pub fn attach_list_script(target: &Target) -> Vec<u8> {
     let mut s = Script::default();
     prelude(&mut s, target);
-    if target.settings.htcondor.is_some() {
-        htcondor::list(&mut s);
-    } else {
-        attach::list(&mut s);
+    match (&target.settings.htcondor, &target.settings.slurm) {
+        (Some(_), _) => scheduler::list(&mut s, &[Scheduler::Htcondor], false),
+        (None, Some(_)) => scheduler::list(&mut s, &[Scheduler::Slurm], false),
+        (None, None) => scheduler::list(&mut s, &[Scheduler::Slurm, Scheduler::Htcondor], true),
     }
     s.text
 }

@@ -27,14 +27,16 @@ pub(super) fn place(
     }
     // Everything of an attached host runs in the job: its container's files are the point.
     if let Some(job) = cx.attach {
-        let scheduler = match settings.htcondor {
-            Some(_) => Scheduler::Htcondor,
-            None => Scheduler::Slurm,
-        };
-        return Ok(Place::Job(
-            Job::Attached(scheduler, job.clone()),
-            way(scheduler, settings),
-        ));
+        return Ok(match attached_scheduler(settings) {
+            Some(scheduler) => Place::Job(
+                Job::Attached(scheduler, job.clone()),
+                way(scheduler, settings),
+            ),
+            None => Place::Job(
+                Job::AttachedEither(job.clone()),
+                way(Scheduler::Slurm, settings),
+            ),
+        });
     }
     // An HTCondor host's transfers run in its job too: the job's container is the one view,
     // and an access point need not have Apptainer.
@@ -59,6 +61,21 @@ pub(super) fn place(
             way(Scheduler::Slurm, settings),
         ),
     })
+}
+
+/// The scheduler of the job an attached host enters: the one it names (`htcondor`, `slurm`),
+/// else `None`, whichever of the login node's has the job, where both reach their jobs the
+/// same way; node mode is Slurm's alone.
+pub(super) fn attached_scheduler(settings: &Settings) -> Option<Scheduler> {
+    match (&settings.htcondor, &settings.slurm) {
+        (Some(_), _) => Some(Scheduler::Htcondor),
+        (None, Some(_)) => Some(Scheduler::Slurm),
+        (None, None) => {
+            let slurm = way(Scheduler::Slurm, settings);
+            (slurm != way(Scheduler::Htcondor, settings) || slurm == Way::NodeSsh)
+                .then_some(Scheduler::Slurm)
+        }
+    }
 }
 
 /// How a host's sessions reach its job under `scheduler`, as its settings say: by the job's
@@ -159,4 +176,42 @@ pub(super) fn host_job(
 pub(super) fn condor_job(host: &str, image: &str, lines: &[String], cx: &Context) -> CondorJob {
     let at = format!("{}:{}", cx.config_file, cx.settings.lines.htcondor);
     CondorJob::new(host, image, lines, at, cx.progress)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let mut settings = Settings::default();
+        for (key, toml) in pairs {
+            let value = toml::de::DeValue::parse(toml).unwrap();
+            assert_eq!(settings.set(key, value.get_ref(), 1), Some(Ok(())), "{key}");
+        }
+        settings
+    }
+
+    #[test]
+    fn an_attached_host_that_names_no_scheduler_takes_either_where_both_are_reached_alike() {
+        let scheduler = |pairs: &[(&str, &str)]| attached_scheduler(&settings(pairs));
+        assert_eq!(scheduler(&[]), None);
+        assert_eq!(
+            scheduler(&[
+                ("slurm_connect", "\"srun\""),
+                ("htcondor_connect", "\"condor_ssh_to_job\"")
+            ]),
+            None
+        );
+        assert_eq!(scheduler(&[("htcondor", "[]")]), Some(Scheduler::Htcondor));
+        assert_eq!(scheduler(&[("slurm", "[]")]), Some(Scheduler::Slurm));
+        // Node mode is Slurm's alone; ways that differ cannot be chosen after the job is found.
+        assert_eq!(
+            scheduler(&[("slurm_connect", "\"ssh\"")]),
+            Some(Scheduler::Slurm)
+        );
+        assert_eq!(
+            scheduler(&[("slurm_connect", "\"srun\"")]),
+            Some(Scheduler::Slurm)
+        );
+    }
 }

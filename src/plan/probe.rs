@@ -5,8 +5,8 @@
 use std::ffi::OsString;
 
 use super::{
-    Context, Local, Refusal, carry, checked_host, forwards_stay, host_job, image_for, master_path,
-    reuse_directory, untagged_reason, way, with_connection_reuse,
+    Context, Local, Refusal, attached_scheduler, carry, checked_host, forwards_stay, host_job,
+    image_for, master_path, reuse_directory, untagged_reason, way, with_connection_reuse,
 };
 use crate::config::{self, Config};
 use crate::quote;
@@ -87,11 +87,12 @@ pub fn probe(
     let image = image_for(&cx);
     let job = host_job(&name, image, &cx)?;
     let attach = resolution.settings.attach.clone();
-    let scheduler = match (&job, &attach) {
-        (Some(HostJob::Htcondor(_)), _) | (None, Some(_)) if cx.settings.htcondor.is_some() => {
-            Some(Scheduler::Htcondor)
-        }
-        (Some(_), _) | (None, Some(_)) => Some(Scheduler::Slurm),
+    // An attached host that names no scheduler reaches either scheduler's job the same way.
+    let attached = attach.as_ref().map(|_| attached_scheduler(cx.settings));
+    let scheduler = match (&job, attached) {
+        (Some(HostJob::Htcondor(_)), _) => Some(Scheduler::Htcondor),
+        (Some(HostJob::Slurm(_)), _) => Some(Scheduler::Slurm),
+        (None, Some(scheduler)) => Some(scheduler.unwrap_or(Scheduler::Slurm)),
         (None, None) => None,
     };
     let sshd_keys = match scheduler {
@@ -115,6 +116,7 @@ pub fn probe(
                 sent: &[],
             },
             job,
+            attached.flatten(),
             client,
         ),
         (None, Some(image)) => remote::probe::probe_script(

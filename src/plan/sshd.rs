@@ -455,7 +455,10 @@ pub(super) mod tests {
                 !script.contains("sbatch") && !script.contains("condor_submit"),
                 "{script}"
             );
-            assert!(script.contains("cssh_job=${CSSH_JOB-}"), "{script}");
+            assert!(
+                script.contains("cssh_job=${CSSH_JOB-${cssh_job-}}"),
+                "{script}"
+            );
             assert_eq!(carried(args.last().unwrap()), script);
         }
     }

@@ -80,12 +80,6 @@ pub(in crate::remote) fn vet_job(
     );
 }
 
-/// The end of `--attach list`'s loop over the jobs (`cssh_n` counts them): a line where there
-/// was none, so an empty list is not a header alone.
-pub(in crate::remote) fn none_listed(s: &mut Script) {
-    s.raw("[ \"$cssh_n\" -gt 0 ] || printf '(no running job of yours)\\n'; }\n");
-}
-
 /// One `cssh: HOST: job J ...` line and exit 255.
 pub(in crate::remote) fn fail_job(s: &mut Script, target: &Target, parts: &[Part]) {
     let mut all = vec![Part::Text("job "), Part::Value("$cssh_job")];

@@ -11,8 +11,8 @@
 //! gets it on the login node.
 
 use super::runtime::{image_check, prelude, runtime_lookup};
-use super::scheduler::htcondor;
 use super::scheduler::slurm::{self, attach};
+use super::scheduler::{either, htcondor};
 use super::script::Script;
 use super::session::Inner;
 use super::sshd::{self, Keys, ON_REFUSAL, Serving};
@@ -47,6 +47,13 @@ pub fn proxy_script(target: &Target, keys: &Keys) -> Vec<u8> {
 fn hop(target: &Target, keys: &Keys, announce: bool, client: bool) -> Vec<u8> {
     let mut s = Script::exiting_with(ON_REFUSAL);
     prelude(&mut s, target);
+    s.raw(sshd::CONNECTION);
+    hop_body(&mut s, target, keys, announce, client);
+    s.text
+}
+
+/// The hop after the prelude.
+fn hop_body(s: &mut Script, target: &Target, keys: &Keys, announce: bool, client: bool) {
     let session_script;
     let serving = if client {
         session_script = match &target.place {
@@ -60,50 +67,49 @@ fn hop(target: &Target, keys: &Keys, announce: bool, client: bool) -> Vec<u8> {
     let launcher = |variables: &[&str]| {
         sshd::launcher(target, keys, &[variables, GPU_VARIABLES].concat(), serving)
     };
-    s.raw(sshd::CONNECTION);
     let Place::Job(job, _) = &target.place else {
-        runtime_lookup(&mut s, target);
-        image_check(&mut s, target);
+        runtime_lookup(s, target);
+        image_check(s, target);
         s.raw("exec /bin/sh -c");
         s.word(&sshd::launcher(target, keys, &[], serving));
         s.raw(" sh '' \"$cssh_conn\"\n");
-        return s.text;
+        return;
     };
     match job {
+        Job::AttachedEither(attached) => {
+            either::decide(s, target, attached);
+            either::each(s, target, attached, either::DECIDED, |s, on| {
+                hop_body(s, on, keys, announce, client);
+            });
+        }
         Job::Own(HostJob::Slurm(allocation)) => {
-            runtime_lookup(&mut s, target);
-            image_check(&mut s, target);
-            slurm::allocation(
-                &mut s,
-                target,
-                allocation,
-                &batch_script(target, allocation),
-            );
+            runtime_lookup(s, target);
+            image_check(s, target);
+            slurm::allocation(s, target, allocation, &batch_script(target, allocation));
             if announce {
-                slurm::time_left(&mut s, target);
+                slurm::time_left(s, target);
             }
-            slurm::connecting(&mut s, allocation);
-            slurm::channel_to_batch(&mut s, &launcher(slurm::JOB_VARIABLES));
+            slurm::connecting(s, allocation);
+            slurm::channel_to_batch(s, &launcher(slurm::JOB_VARIABLES));
         }
         Job::Attached(Scheduler::Slurm, attached) => {
-            attach::find_job(&mut s, target, attached);
-            slurm::channel(&mut s, &launcher(slurm::JOB_VARIABLES));
+            attach::find_job(s, target, attached);
+            slurm::channel(s, &launcher(slurm::JOB_VARIABLES));
         }
         Job::Own(HostJob::Htcondor(job)) => {
-            image_check(&mut s, target);
-            htcondor::job(&mut s, target, job);
+            image_check(s, target);
+            htcondor::job(s, target, job);
             if announce {
-                htcondor::time_left(&mut s, target);
+                htcondor::time_left(s, target);
             }
-            htcondor::channel(&mut s, &launcher(htcondor::JOB_VARIABLES));
+            htcondor::channel(s, &launcher(htcondor::JOB_VARIABLES));
         }
         Job::Attached(Scheduler::Htcondor, attached) => {
-            htcondor::find_job(&mut s, target, attached);
-            htcondor::reachable(&mut s, target);
-            htcondor::channel(&mut s, &launcher(htcondor::JOB_VARIABLES));
+            htcondor::find_job(s, target, attached);
+            htcondor::reachable(s, target);
+            htcondor::channel(s, &launcher(htcondor::JOB_VARIABLES));
         }
     }
-    s.text
 }
 
 /// A session's script on the job's node, in a session of the job's sshd, whose forced command
@@ -112,24 +118,36 @@ fn hop(target: &Target, keys: &Keys, announce: bool, client: bool) -> Vec<u8> {
 /// (HTCondor starts the container; the prelude is the access point's).
 pub(super) fn session(target: &Target, job: &Job, payload: Payload) -> Vec<u8> {
     let mut s = Script::default();
-    if job.scheduler() == Scheduler::Slurm {
-        prelude(&mut s, target);
+    session_body(&mut s, target, job, payload);
+    s.text
+}
+
+fn session_body(s: &mut Script, target: &Target, job: &Job, payload: Payload) {
+    if job.scheduler() == Some(Scheduler::Slurm) {
+        prelude(s, target);
     }
-    s.raw("cssh_job=${CSSH_JOB-}; unset CSSH_JOB\n");
+    // Once, also where the session goes on as for the scheduler whose job it is.
+    s.raw("cssh_job=${CSSH_JOB-${cssh_job-}}; unset CSSH_JOB\n");
     let inner = || Inner::of(target, payload);
     match job {
         Job::Own(HostJob::Slurm(allocation)) => {
-            runtime_lookup(&mut s, target);
-            image_check(&mut s, target);
-            slurm::joined(&mut s, allocation);
-            container(&mut s, target, payload);
+            runtime_lookup(s, target);
+            image_check(s, target);
+            slurm::joined(s, allocation);
+            container(s, target, payload);
         }
         Job::Attached(Scheduler::Slurm, attached) => {
-            attach::enter(&mut s, target, attached, &inner());
+            attach::enter(s, target, attached, &inner());
         }
         Job::Own(HostJob::Htcondor(_)) | Job::Attached(Scheduler::Htcondor, _) => {
-            htcondor::enter_by_sshd(&mut s, target, &inner());
+            htcondor::enter_by_sshd(s, target, &inner());
+        }
+        Job::AttachedEither(attached) => {
+            either::each(s, target, attached, either::IN_SESSION, |s, on| {
+                if let Place::Job(job, _) = &on.place {
+                    session_body(s, on, job, payload);
+                }
+            });
         }
     }
-    s.text
 }

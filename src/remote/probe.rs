@@ -13,9 +13,9 @@ pub use super::facts::{Fact, MARK};
 use super::launch::{define_stale, instance_running};
 use super::runtime::{bind_sources, image_check, prelude, runtime_lookup};
 use super::scheduler::slurm::attach;
-use super::scheduler::{htcondor, slurm};
+use super::scheduler::{either, htcondor, slurm};
 use super::script::Script;
-use super::target::{HostJob, Payload, Place, SFTP_SERVER_PATHS, Target};
+use super::target::{HostJob, Payload, Place, SFTP_SERVER_PATHS, Scheduler, Target};
 use super::{join, script, sshd};
 use crate::quote::sh;
 use crate::settings::Attach;
@@ -135,28 +135,45 @@ END { if (f && !done) print p }";
 /// The probe for a host with `attach`: on the login node (or access point), the session's own
 /// steps that find the job, then a step of the job (or condor_ssh_to_job) that looks for its
 /// container on its node, as `--attach list` does; nothing is entered.
-pub fn attach_probe_script(target: &Target, job: &Attach, sshd_client: Option<&str>) -> Vec<u8> {
+pub fn attach_probe_script(
+    target: &Target,
+    job: &Attach,
+    scheduler: Option<Scheduler>,
+    sshd_client: Option<&str>,
+) -> Vec<u8> {
     let mut s = opening();
     s.raw("cssh_last() { printf '%s\\n' \"$1\" | sed '/^[[:space:]]*$/d' | tail -n 1; }\n");
     let mut find = Script::default();
     prelude(&mut find, target);
-    if target.settings.htcondor.is_some() {
-        htcondor::find_job(&mut find, target, job);
-        find.raw("cssh_node=$(condor_q \"$cssh_job\" -af RemoteHost 2>/dev/null </dev/null); cssh_node=${cssh_node##*@}\n");
+    let look = |find: &mut Script, scheduler| {
+        match scheduler {
+            Scheduler::Htcondor => {
+                htcondor::find_job(find, target, job);
+                find.raw("cssh_node=$(condor_q \"$cssh_job\" -af RemoteHost 2>/dev/null </dev/null); cssh_node=${cssh_node##*@}\n");
+            }
+            Scheduler::Slurm => attach::find_job(find, target, job),
+        }
+        find.raw(&format!(
+            "cssh_fact {} \"$cssh_job $cssh_node\"\ncssh_fact {} \"$(",
+            Fact::AttachJob.key(),
+            Fact::AttachContainer.key()
+        ));
+        match scheduler {
+            Scheduler::Htcondor => htcondor::look(find),
+            Scheduler::Slurm => attach::look_in_step(find, job.step.as_deref()),
+        }
+        find.raw(")\"\n");
+    };
+    if let Some(scheduler) = scheduler {
+        look(&mut find, scheduler);
     } else {
-        attach::find_job(&mut find, target, job);
+        either::decide(&mut find, target, job);
+        find.raw(&format!("if {}; then\n", either::DECIDED));
+        look(&mut find, Scheduler::Htcondor);
+        find.raw("else\n");
+        look(&mut find, Scheduler::Slurm);
+        find.raw("fi\n");
     }
-    find.raw(&format!(
-        "cssh_fact {} \"$cssh_job $cssh_node\"\ncssh_fact {} \"$(",
-        Fact::AttachJob.key(),
-        Fact::AttachContainer.key()
-    ));
-    if target.settings.htcondor.is_some() {
-        htcondor::look(&mut find);
-    } else {
-        attach::look_in_step(&mut find, job.step.as_deref());
-    }
-    find.raw(")\"\n");
     stage(&mut s, &find, Fact::AttachError);
     job_sshd(&mut s, sshd_client);
     s.text

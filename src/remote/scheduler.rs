@@ -5,11 +5,39 @@
 //! its execute point through `condor_ssh_to_job`. A third (PBS, LSF, Flux) is one more module
 //! that writes the same steps.
 
+pub mod either;
 pub mod htcondor;
 pub mod slurm;
 
 use super::script::{Script, proc_stat};
-use super::target::Target;
+use super::target::{Scheduler, Target};
+
+/// A row of `cssh --attach list` (a printf format): job, node, image, whether a session can
+/// enter it, name.
+pub(in crate::remote) const LIST_ROW: &str = "%-10s %-10s %-32s %-24s %s\\n";
+
+/// `cssh --attach list`: a header, then this user's running jobs under each of `schedulers`
+/// (one the login node lacks is passed over where `skip_missing`: a host that names none lists
+/// whichever it has), or one line where there is none.
+pub(in crate::remote) fn list(s: &mut Script, schedulers: &[Scheduler], skip_missing: bool) {
+    s.raw(&format!(
+        "printf '{LIST_ROW}' JOB NODE IMAGE ENTER NAME\ncssh_rows=$(\n"
+    ));
+    for scheduler in schedulers {
+        let (tool, rows): (&str, fn(&mut Script)) = match scheduler {
+            Scheduler::Slurm => ("squeue", slurm::attach::rows),
+            Scheduler::Htcondor => ("condor_q", htcondor::rows),
+        };
+        if skip_missing {
+            s.raw(&format!("if command -v {tool} >/dev/null 2>&1; then\n"));
+            rows(s);
+            s.raw("fi\n");
+        } else {
+            rows(s);
+        }
+    }
+    s.raw(")\nif [ -n \"$cssh_rows\" ]; then printf '%s\\n' \"$cssh_rows\"; else printf '(no running job of yours)\\n'; fi\n");
+}
 
 /// Exit status when the job cannot be had: the scheduler refuses it, or it ends while a session
 /// waits for it. cssh's own errors exit 255, as ssh's do.

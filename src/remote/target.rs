@@ -35,6 +35,7 @@ pub enum Payload<'a> {
 }
 
 /// The host and settings a script is written for.
+#[derive(Clone)]
 pub struct Target<'a> {
     /// The host as the user typed it, for messages.
     pub host: &'a str,
@@ -66,6 +67,10 @@ pub enum Job {
     Own(HostJob),
     /// A running job of this user's, attached to: its own container is entered.
     Attached(Scheduler, Attach),
+    /// A running job of this user's, attached to on whichever of the login node's schedulers
+    /// has it (the host names neither, and both reach their jobs the same way): the script
+    /// asks both (`scheduler::either`), then goes on as for that one.
+    AttachedEither(Attach),
 }
 
 /// The batch schedulers a job can be under.
@@ -90,11 +95,13 @@ pub enum Way {
 }
 
 impl Job {
-    pub fn scheduler(&self) -> Scheduler {
+    /// The job's scheduler, where it is known before the script runs.
+    pub fn scheduler(&self) -> Option<Scheduler> {
         match self {
-            Job::Own(HostJob::Slurm(_)) => Scheduler::Slurm,
-            Job::Own(HostJob::Htcondor(_)) => Scheduler::Htcondor,
-            Job::Attached(scheduler, _) => *scheduler,
+            Job::Own(HostJob::Slurm(_)) => Some(Scheduler::Slurm),
+            Job::Own(HostJob::Htcondor(_)) => Some(Scheduler::Htcondor),
+            Job::Attached(scheduler, _) => Some(*scheduler),
+            Job::AttachedEither(_) => None,
         }
     }
 }

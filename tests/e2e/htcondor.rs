@@ -706,3 +706,122 @@ fn ctrl_c_while_the_job_is_idle_removes_the_job_the_connection_submitted() {
         });
     }
 }
+
+/// A login node with both schedulers, a host that names neither: `--attach` finds an HTCondor
+/// job by its id and its batch name, `--attach list` shows it beside the Slurm jobs, and a name
+/// that both schedulers have is refused in one line naming both jobs.
+#[test]
+fn attach_on_a_host_that_names_no_scheduler_finds_the_job_on_either() {
+    let untagged = Scratch::new("[[host]]\npattern = \"th-*\"\n");
+    // One host name per user: the job's sshd's host key, pinned per name, is each user's own.
+    let alias = |user: &str| format!("th-{}", user.trim_end_matches("user"));
+    let attach = |user: &str, job: &str, args: &[&str]| {
+        run(Command::new(CSSH)
+            .env("CSSH_CONFIG", untagged.path("config.toml"))
+            .args(["--attach", job, "-F"])
+            .arg(&host().ssh_config)
+            .args(["-l", user, &alias(user)])
+            .args(args))
+    };
+    for user in ["bashuser", "tcshuser", "fishuser"] {
+        let secret = format!("either-{}", rand_suffix());
+        let id = condor_submit(
+            &alias(user),
+            user,
+            &format!(
+                "universe = container\ncontainer_image = {FULL_SIF}\ntransfer_container = false\n\
+                 should_transfer_files = NO\nexecutable = /bin/sh\nbatch_name = {secret}\n\
+                 arguments = \"-c 'echo {secret} >/tmp/job-only; exec sleep 3004'\""
+            ),
+        );
+        let mut seen = String::new();
+        wait_until(&format!("{user}: job {id}'s container"), || {
+            let out = attach(user, &id, &["cat /tmp/job-only; hostname"]);
+            seen = text(&out.stdout);
+            out.status.success().then_some(()).ok_or(describe(&out))
+        });
+        assert!(seen.starts_with(&format!("{secret}\nep")), "{user}: {seen}");
+        let by_name = attach(user, &secret, &["cat /tmp/job-only"]);
+        assert_eq!(
+            text(&by_name.stdout),
+            format!("{secret}\n"),
+            "{user}: {}",
+            describe(&by_name)
+        );
+        let listed = run(Command::new(CSSH)
+            .env("CSSH_CONFIG", untagged.path("config.toml"))
+            .args(["--attach", "list", "-F"])
+            .arg(&host().ssh_config)
+            .args(["-l", user, &alias(user)]));
+        let rows = text(&listed.stdout);
+        assert!(
+            rows.starts_with("JOB ")
+                && rows.lines().any(|l| l.starts_with(&format!("{id} "))
+                    && l.ends_with(&format!(" {secret}"))),
+            "{user}: {}",
+            describe(&listed)
+        );
+        // The doctor's attach check finds it the same way.
+        let either = format!("{}-either", alias(user));
+        let doctor = Scratch::new(&format!(
+            "[[host]]\npattern = \"{either}\"\nattach = \"{id}\"\n"
+        ));
+        let report = crate::doctor::json_report(&doctor, &["-l", user, &either], 0);
+        assert!(
+            status(&report, &either, "attach") == "pass"
+                && value(&report, &either, "attach").starts_with(&format!("job {id} on ep")),
+            "{user}: {report}"
+        );
+        if user == "bashuser" {
+            // A Slurm job of the same name: the name is refused, naming both.
+            let slurm = ssh(
+                "th-bash",
+                &[
+                    "sbatch",
+                    "--parsable",
+                    "--output=/dev/null",
+                    &format!("--job-name={secret}"),
+                    "--time=5",
+                    "--wrap",
+                    "'sleep 300'",
+                ],
+            );
+            let slurm_id = text(&slurm.stdout).trim().to_string();
+            assert!(slurm.status.success(), "{}", describe(&slurm));
+            wait_until("the Slurm job to run", || {
+                let state = ssh(
+                    "th-bash",
+                    &[
+                        "squeue",
+                        "--noheader",
+                        "--format=%T",
+                        &format!("--jobs={slurm_id}"),
+                    ],
+                );
+                (text(&state.stdout).trim() == "RUNNING")
+                    .then_some(())
+                    .ok_or(describe(&state))
+            });
+            let both = attach(user, &secret, &["true"]);
+            assert_eq!(
+                (text(&both.stderr), both.status.code()),
+                (
+                    format!(
+                        "cssh: th-bash: Slurm's job {slurm_id} and HTCondor's job {id} are both running jobs of yours named \"{secret}\": attach one by its id (cssh --attach list th-bash lists them)\n"
+                    ),
+                    Some(255)
+                ),
+                "{}",
+                describe(&both)
+            );
+            let _ = ssh("th-bash", &["scancel", &slurm_id]);
+        }
+        let _ = run(Command::new("ssh").arg("-F").arg(&host().ssh_config).args([
+            "-l",
+            user,
+            "th-bash",
+            "condor_rm",
+            &id,
+        ]));
+    }
+}

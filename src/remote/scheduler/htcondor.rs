@@ -19,7 +19,7 @@
 use super::{ALLOCATION_FAILED, Wait, wait};
 use crate::quote::base64;
 use crate::remote::container::{
-    ATTACH_FAILED, define_pick, describe_container, fail_job, join_namespaces, none_listed, vet_job,
+    ATTACH_FAILED, define_pick, describe_container, fail_job, join_namespaces, vet_job,
 };
 use crate::remote::script::{Part, Script};
 use crate::remote::session::{Inner, forwarded};
@@ -143,6 +143,24 @@ pub(in crate::remote) fn reachable(s: &mut Script, target: &Target) {
     s.raw("    sleep 0.5\n  done\n  condor_qedit \"$cssh_job\" CsshReady true >/dev/null 2>&1 </dev/null\nfi\n");
 }
 
+/// A command that prints the id (`CLUSTER.PROC`) of this user's running HTCondor job that
+/// `attach` names (by id, `123` being 123.0, or its newest of that batch name), or nothing.
+pub(in crate::remote) fn running(s: &mut Script, attach: &Attach) {
+    let constraint = match &attach.job {
+        JobRef::Id(id) => format!(
+            "ClusterId == {id} && ProcId == {} && JobStatus == 2",
+            attach.step.as_deref().unwrap_or("0")
+        ),
+        JobRef::Name(name) => format!(
+            "JobBatchName =?= {} && JobStatus == 2",
+            classad_string(name)
+        ),
+    };
+    s.raw("condor_q \"$(id -un)\" -constraint");
+    s.word(constraint.as_bytes());
+    s.raw(" -format '%d.' ClusterId -format '%d\\n' ProcId 2>/dev/null </dev/null | sort -n | tail -n 1");
+}
+
 /// Sets `cssh_job` to the running job a session attaches to, this user's, and `cssh_ready` to
 /// what its ad says of condor_ssh_to_job; else one line.
 pub(in crate::remote) fn find_job(s: &mut Script, target: &Target, attach: &Attach) {
@@ -152,15 +170,9 @@ pub(in crate::remote) fn find_job(s: &mut Script, target: &Target, attach: &Atta
             attach.step.as_deref().unwrap_or("0")
         )),
         JobRef::Name(name) => {
-            s.raw("cssh_job=$(condor_q \"$(id -un)\" -constraint");
-            s.word(
-                format!(
-                    "JobBatchName =?= {} && JobStatus == 2",
-                    classad_string(name)
-                )
-                .as_bytes(),
-            );
-            s.raw(" -format '%d.' ClusterId -format '%d\\n' ProcId 2>/dev/null </dev/null | sort -n | tail -n 1)\n[ -n \"$cssh_job\" ] ||");
+            s.raw("cssh_job=$(");
+            running(s, attach);
+            s.raw(")\n[ -n \"$cssh_job\" ] ||");
             s.fail_with(
                 &[Part::Text(&target.say(&format!(
                     "no running job of yours with batch name \"{name}\""
@@ -329,14 +341,15 @@ pub(in crate::remote) fn look(s: &mut Script) {
     ));
 }
 
-/// `cssh --attach list` on an access point: each running job of this user, its execute point,
-/// its container's image and whether a session can enter it.
-pub(in crate::remote) fn list(s: &mut Script) {
-    s.raw("printf '%-10s %-10s %-32s %-24s %s\\n' JOB NODE IMAGE ENTER NAME\n");
-    s.raw("condor_q \"$(id -un)\" -constraint 'JobStatus == 2' -format '%d.' ClusterId -format '%d ' ProcId -format '%s ' RemoteHost -format '%s' JobBatchName -format '\\n' ClusterId </dev/null | sort -n | { cssh_n=0; while read -r cssh_job cssh_node cssh_name; do\n  cssh_n=$((cssh_n + 1)); cssh_found=$(");
+/// `cssh --attach list`'s rows on an access point: each running job of this user, its execute
+/// point, its container's image and whether a session can enter it.
+pub(in crate::remote) fn rows(s: &mut Script) {
+    s.raw("condor_q \"$(id -un)\" -constraint 'JobStatus == 2' -format '%d.' ClusterId -format '%d ' ProcId -format '%s ' RemoteHost -format '%s' JobBatchName -format '\\n' ClusterId </dev/null | sort -n | while read -r cssh_job cssh_node cssh_name; do\n  cssh_found=$(");
     look(s);
-    s.raw(")\n  printf '%-10s %-10s %-32s %-24s %s\\n' \"$cssh_job\" \"${cssh_node##*@}\" \"${cssh_found%%\t*}\" \"${cssh_found#*\t}\" \"$cssh_name\"\ndone\n");
-    none_listed(s);
+    s.raw(&format!(
+        ")\n  printf '{}' \"$cssh_job\" \"${{cssh_node##*@}}\" \"${{cssh_found%%\t*}}\" \"${{cssh_found#*\t}}\" \"$cssh_name\"\ndone\n",
+        super::LIST_ROW
+    ));
 }
 
 /// A script that removes the host's job and says which it was.

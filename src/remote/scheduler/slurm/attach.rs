@@ -7,7 +7,7 @@
 //! entered by the instance the job started, as any instance is (`join`).
 
 use crate::remote::container::{
-    ATTACH_FAILED, define_pick, describe_container, fail_job, join_namespaces, none_listed, vet_job,
+    ATTACH_FAILED, define_pick, describe_container, fail_job, join_namespaces, vet_job,
 };
 use crate::remote::join;
 use crate::remote::runtime::runtime_lookup;
@@ -20,6 +20,20 @@ use crate::settings::{Attach, JobRef};
 /// What a Slurm job's container sees of the job it belongs to, as a step of it would.
 const SLURM_JOB_VARIABLES: &str = " SLURM_JOB_ID=\"$cssh_job\" SLURM_JOBID=\"$cssh_job\"";
 
+/// A command that prints the id of this user's running Slurm job that `attach` names (by id,
+/// or its newest of that name), or nothing.
+pub(in crate::remote) fn running(s: &mut Script, attach: &Attach) {
+    s.raw("squeue --me --noheader --states=RUNNING --format=%i");
+    match &attach.job {
+        JobRef::Id(id) => s.raw(&format!(" --jobs={id}")),
+        JobRef::Name(name) => {
+            s.raw(" --name=");
+            s.quoted(name.as_bytes());
+        }
+    }
+    s.raw(" 2>/dev/null </dev/null | sort -n | tail -n 1");
+}
+
 /// Sets `cssh_job` to the job and `cssh_node` to the node of its container's step, on a host
 /// where squeue answers (the login node, or the job's node); fails in one line where the job
 /// is not this user's running job.
@@ -27,9 +41,9 @@ pub(in crate::remote) fn find_job(s: &mut Script, target: &Target, attach: &Atta
     match &attach.job {
         JobRef::Id(id) => s.raw(&format!("cssh_job={id}\n")),
         JobRef::Name(name) => {
-            s.raw("cssh_job=$(squeue --me --noheader --states=RUNNING --format=%i --name=");
-            s.quoted(name.as_bytes());
-            s.raw(" 2>/dev/null | sort -n | tail -n 1)\n[ -n \"$cssh_job\" ] ||");
+            s.raw("cssh_job=$(");
+            running(s, attach);
+            s.raw(")\n[ -n \"$cssh_job\" ] ||");
             s.fail_with(
                 &[Part::Text(&target.say(&format!(
                     "no running job of yours named \"{name}\" (cssh --attach list {} lists them)",
@@ -135,14 +149,15 @@ fn find_instance(s: &mut Script) {
     s.raw("  cssh_inst=${cssh_state%/*}; cssh_inst=${cssh_inst##*/}; break\ndone\n");
 }
 
-/// `cssh --attach list`, on the login node: each running job of this user, its node, its
-/// container's image and whether a session can enter it, found by a step on its node.
-pub(in crate::remote) fn list(s: &mut Script) {
-    s.raw("printf '%-10s %-10s %-32s %-24s %s\\n' JOB NODE IMAGE ENTER NAME\n");
-    s.raw("squeue --me --noheader --states=RUNNING --format='%i %B %j' | sort -n | { cssh_n=0; while read -r cssh_job cssh_node cssh_name; do\n  cssh_n=$((cssh_n + 1)); cssh_found=$(");
+/// `cssh --attach list`'s rows, on the login node: each running job of this user, its node,
+/// its container's image and whether a session can enter it, found by a step on its node.
+pub(in crate::remote) fn rows(s: &mut Script) {
+    s.raw("squeue --me --noheader --states=RUNNING --format='%i %B %j' | sort -n | while read -r cssh_job cssh_node cssh_name; do\n  cssh_found=$(");
     look_in_step(s, None);
-    s.raw(")\n  printf '%-10s %-10s %-32s %-24s %s\\n' \"$cssh_job\" \"$cssh_node\" \"${cssh_found%%\t*}\" \"${cssh_found#*\t}\" \"$cssh_name\"\ndone\n");
-    none_listed(s);
+    s.raw(&format!(
+        ")\n  printf '{}' \"$cssh_job\" \"$cssh_node\" \"${{cssh_found%%\t*}}\" \"${{cssh_found#*\t}}\" \"$cssh_name\"\ndone\n",
+        crate::remote::scheduler::LIST_ROW
+    ));
 }
 
 /// A command that prints `IMAGE<TAB>ENTER` for job `$cssh_job`'s container on `$cssh_node`,
