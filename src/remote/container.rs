@@ -267,6 +267,15 @@ pub(in crate::remote) fn join_namespaces(
     s.raw("  cssh_m=$(($# - cssh_n))\n  while [ \"$cssh_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; cssh_n=$((cssh_n - 1)); done\n");
     define_quote(s);
     s.raw("  cssh_code=\n  while [ \"$cssh_m\" -gt 0 ]; do\n    case ${1%%=*} in ''|[0-9]*|*[!A-Za-z0-9_]*) ;; *) cssh_q \"$1\"; cssh_code=\"${cssh_code}command export $cssh_qv\n\" ;; esac\n    shift; cssh_m=$((cssh_m - 1))\n  done\n");
+    // One variable carries it past `env -i`: Linux takes at most 128 KiB in one.
+    s.raw("  [ \"$(printf %s \"$cssh_code\" | wc -c)\" -lt 131000 ] ||");
+    fail_job(
+        s,
+        target,
+        &[Part::Text(
+            ": its container's environment is larger than the 128 KiB that cssh can carry into it (one variable, as the kernel limits it)",
+        )],
+    );
     // As Apptainer's own: no new privileges (the container's root is not mounted nosuid).
     s.raw("  cssh_nnp=$(command -v setpriv) || cssh_nnp=\n");
     s.raw("  exec env -i CSSH_ENV=\"$cssh_code\" ${cssh_nnp:+\"$cssh_nnp\"} ${cssh_nnp:+--no-new-privs} \"$cssh_nsenter\" $cssh_ns --wd=/dev/fd/9 --preserve-credentials /bin/sh -c");

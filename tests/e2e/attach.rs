@@ -258,14 +258,15 @@ fn a_pty_shell_enters_the_job_and_ends_what_it_started() {
         tmux.keys("exit 3");
         tmux.wait_for("CSSH-EXITED-3");
         // A closed connection ends what the session started in the container.
+        // The pane stays after the command, so that a session that ended says why.
         let tmux = Tmux::start(&format!(
-            "env CSSH_CONFIG={} {CSSH} --attach {} -F {} -t {alias} sleep 3077",
+            "env CSSH_CONFIG={} {CSSH} --attach {} -F {} -t {alias} sleep 3077; echo CSSH-EXITED-$?; sleep 60",
             config.path("config.toml").display(),
             job.id,
             host().ssh_config.display()
         ));
         wait_until(&format!("{alias}: the session's sleep to start"), || {
-            seen(sleeps("3077"), "1\n")
+            seen(sleeps("3077"), "1\n").map_err(|e| format!("{e}; the screen:\n{}", tmux.screen()))
         });
         drop(tmux);
         wait_until(
@@ -637,6 +638,22 @@ fn what_cannot_be_entered_is_one_line_and_255() {
     let theirs = Job::container("th-bash");
     let mut setuid = Job::setuid("th-bash");
     setuid.wait_until_running();
+    // A container whose environment is larger than one variable may carry (three of 60 KB).
+    let mut large = Job::submit(
+        "th-bash",
+        "attach-large",
+        &format!(
+            "#!/bin/sh\nx=$(head -c 60000 /dev/zero | tr '\\0' x)\nexport A=$x B=$x C=$x\nexec apptainer exec {FULL_SIF} sleep 3007\n"
+        ),
+    );
+    large.wait_until_running();
+    wait_until("the large container to start", || {
+        let out = run(attach(&config, &large.id, "th-bash").arg("true"));
+        let said = text(&out.stderr);
+        (said.contains("environment is larger"))
+            .then_some(())
+            .ok_or(said)
+    });
     // Nodes whose programs fall short, each a PATH the prelude sets: no nsenter at all, an
     // nsenter too old for user namespaces, a sed without -z.
     let setup = ssh(
@@ -671,6 +688,13 @@ fn what_cannot_be_entered_is_one_line_and_255() {
             format!(
                 "cssh: th-bash: job {} runs its container without a user namespace (setuid Apptainer): its namespaces belong to root and only the runtime can enter them (an instance started with --userns, or apptainer exec instance://, can be joined)",
                 setuid.id
+            ),
+        ),
+        (
+            run(attach(&config, &large.id, "th-bash").arg("true")),
+            format!(
+                "cssh: th-bash: job {}: its container's environment is larger than the 128 KiB that cssh can carry into it (one variable, as the kernel limits it)",
+                large.id
             ),
         ),
         (

@@ -681,7 +681,7 @@ fn attach_refuses_another_users_job_and_one_without_a_container_in_one_line() {
 
 #[test]
 fn ctrl_c_while_the_job_is_idle_removes_the_job_the_connection_submitted() {
-    for user in ["bashuser", "tcshuser"] {
+    for user in ["bashuser", "tcshuser", "fishuser"] {
         let condor = Host::with(
             user,
             "htcondor = [\"requirements = Machine == \\\"nosuch\\\"\"]",
@@ -692,7 +692,8 @@ fn ctrl_c_while_the_job_is_idle_removes_the_job_the_connection_submitted() {
             host().ssh_config.display(),
             condor.alias
         ));
-        tmux.wait_for("; Ctrl-C removes it");
+        let screen = tmux.wait_for(" idle (no slot matches Machine == \"nosuch\"), ");
+        assert!(screen.contains("; Ctrl-C removes it"), "{user}: {screen}");
         let jobs = condor.jobs();
         assert_eq!(jobs.len(), 1, "{user}: {jobs:?}");
         tmux.press("C-c");
