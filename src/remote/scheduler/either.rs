@@ -19,15 +19,65 @@ pub(in crate::remote) const DECIDED: &str = "[ \"$cssh_sched\" = htcondor ]";
 /// (`cssh_job`, from the sshd's `CSSH_JOB`) is `CLUSTER.PROC` (a Slurm job's is a number).
 pub(in crate::remote) const IN_SESSION: &str = "case $cssh_job in *.*) true ;; *) false ;; esac";
 
+/// How the script speaks of a scheduler here: its word in `cssh_sched`, the variable that holds
+/// its answer (a job id, `-` where it has none of this user's, empty where the login node lacks
+/// it), and the `case` patterns of `$cssh_s:$cssh_h` where it has the job, or only is there.
+struct Spoken {
+    word: &'static str,
+    answer: &'static str,
+    has_job: &'static str,
+    is_there: &'static str,
+}
+
+fn spoken(scheduler: Scheduler) -> Spoken {
+    match scheduler {
+        Scheduler::Slurm => Spoken {
+            word: "slurm",
+            answer: "cssh_s",
+            has_job: "[0-9]*:*",
+            is_there: "-:*",
+        },
+        Scheduler::Htcondor => Spoken {
+            word: "htcondor",
+            answer: "cssh_h",
+            has_job: "*:[0-9]*",
+            is_there: "*:-",
+        },
+    }
+}
+
 /// Sets `cssh_sched` to `slurm` or `htcondor`: the scheduler whose running job of this user's
 /// `attach` names, else the one the form prefers; or refuses a name both have, in one line.
 pub(in crate::remote) fn decide(s: &mut Script, target: &Target, attach: &Attach) {
-    s.raw("cssh_s=; cssh_h=\nif command -v squeue >/dev/null 2>&1; then cssh_s=$(");
-    slurm::attach::running(s, attach);
-    s.raw("); cssh_s=${cssh_s:--}; fi\nif command -v condor_q >/dev/null 2>&1; then cssh_h=$(");
-    htcondor::running(s, attach);
-    s.raw("); cssh_h=${cssh_h:--}; fi\n");
-    // `-` is a scheduler the login node has, without the job.
+    let (first, second) = match (&attach.job, &attach.step) {
+        (JobRef::Id(_), Some(_)) => (Scheduler::Htcondor, Scheduler::Slurm),
+        _ => (Scheduler::Slurm, Scheduler::Htcondor),
+    };
+    let ask = |s: &mut Script, scheduler: Scheduler| {
+        let (tool, running): (&str, fn(&mut Script, &Attach)) = match scheduler {
+            Scheduler::Slurm => ("squeue", slurm::attach::running),
+            Scheduler::Htcondor => ("condor_q", htcondor::running),
+        };
+        let answer = spoken(scheduler).answer;
+        s.raw(&format!(
+            "if command -v {tool} >/dev/null 2>&1; then {answer}=$("
+        ));
+        running(s, attach);
+        s.raw(&format!("); {answer}=${{{answer}:--}}; fi\n"));
+    };
+    // An id the preferred scheduler has needs no second question; a name always does.
+    s.raw("cssh_s=; cssh_h=\n");
+    ask(s, first);
+    if let JobRef::Id(_) = &attach.job {
+        s.raw(&format!(
+            "case ${} in [0-9]*) ;; *)\n",
+            spoken(first).answer
+        ));
+        ask(s, second);
+        s.raw(";; esac\n");
+    } else {
+        ask(s, second);
+    }
     s.raw("case $cssh_s:$cssh_h in\n");
     if let JobRef::Name(name) = &attach.job {
         s.raw("[0-9]*:[0-9]*)");
@@ -46,23 +96,10 @@ pub(in crate::remote) fn decide(s: &mut Script, target: &Target, attach: &Attach
         );
         s.raw(";;\n");
     }
-    let (first, second) = match (&attach.job, &attach.step) {
-        (JobRef::Id(_), Some(_)) => ("htcondor", "slurm"),
-        _ => ("slurm", "htcondor"),
-    };
-    let found = |name| {
-        if name == "slurm" {
-            "[0-9]*:*"
-        } else {
-            "*:[0-9]*"
-        }
-    };
-    let has = |name| if name == "slurm" { "-:*" } else { "*:-" };
+    let (first, second) = (spoken(first), spoken(second));
     s.raw(&format!(
-        "{}) cssh_sched={first} ;;\n{}) cssh_sched={second} ;;\n{}) cssh_sched={first} ;;\n*) cssh_sched={second} ;;\nesac\n",
-        found(first),
-        found(second),
-        has(first),
+        "{}) cssh_sched={} ;;\n{}) cssh_sched={} ;;\n{}) cssh_sched={} ;;\n*) cssh_sched={} ;;\nesac\n",
+        first.has_job, first.word, second.has_job, second.word, first.is_there, first.word, second.word
     ));
 }
 
@@ -86,4 +123,75 @@ pub(in crate::remote) fn each(
     body(s, &on(Scheduler::Htcondor));
     s.raw("exit\nfi\n");
     body(s, &on(Scheduler::Slurm));
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+
+    /// What `decide` makes of `attach` where squeue answers `slurm` and condor_q `htcondor`
+    /// (a job id, or nothing; `None`: the login node lacks the tool), run by sh: `cssh_sched`,
+    /// or the line it refuses with.
+    fn decided(attach: &str, slurm: Option<&str>, htcondor: Option<&str>) -> String {
+        let settings = Settings::default();
+        let target = Target {
+            host: "hpc",
+            image: "/i.sif",
+            settings: &settings,
+            config_file: "/c.toml",
+            place: Place::Here,
+            sent: &[],
+        };
+        let mut s = Script::default();
+        decide(&mut s, &target, &Attach::parse(attach).unwrap());
+        s.raw("echo \"$cssh_sched\"\n");
+        let bin = std::env::temp_dir().join(format!("cssh-either-{}-{attach}", std::process::id()));
+        std::fs::create_dir_all(&bin).unwrap();
+        for (tool, answer) in [("squeue", slurm), ("condor_q", htcondor)] {
+            let path = bin.join(tool);
+            let _ = std::fs::remove_file(&path);
+            if let Some(answer) = answer {
+                std::fs::write(&path, format!("#!/bin/sh\necho {answer}\n")).unwrap();
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
+        let out = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(std::ffi::OsStr::new(std::str::from_utf8(&s.text).unwrap()))
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&bin);
+        String::from_utf8_lossy(if out.status.success() {
+            &out.stdout
+        } else {
+            &out.stderr
+        })
+        .trim_end()
+        .to_string()
+    }
+
+    #[test]
+    fn the_scheduler_that_has_the_job_is_taken_and_the_form_decides_between_both() {
+        // A plain number: Slurm's first, HTCondor's N.0 where Slurm has none.
+        assert_eq!(decided("42", Some("42"), Some("42.0")), "slurm");
+        assert_eq!(decided("42", Some(""), Some("42.0")), "htcondor");
+        // ID.STEP: HTCondor's first, a Slurm step where HTCondor has none.
+        assert_eq!(decided("12.0", Some("12"), Some("12.0")), "htcondor");
+        assert_eq!(decided("12.0", Some("12"), Some("")), "slurm");
+        // Neither has it: the preferred scheduler that the login node has says why.
+        assert_eq!(decided("42", Some(""), Some("")), "slurm");
+        assert_eq!(decided("42", None, Some("")), "htcondor");
+        assert_eq!(decided("12.0", None, None), "slurm");
+        // A name: whichever has it; both is one line naming both.
+        assert_eq!(decided("train", Some(""), Some("12.0")), "htcondor");
+        assert_eq!(decided("train", Some("42"), None), "slurm");
+        assert_eq!(
+            decided("train", Some("42"), Some("12.0")),
+            "cssh: hpc: Slurm's job 42 and HTCondor's job 12.0 are both running jobs of yours named \"train\": attach one by its id (cssh --attach list hpc lists them)"
+        );
+    }
 }
