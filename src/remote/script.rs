@@ -119,3 +119,48 @@ impl Script {
         self.raw(&format!(" >&2; exit {status}; }}\n"));
     }
 }
+
+/// For tests: runs `script` under the machine's sh with a PATH of stand-ins for remote programs
+/// (`(name, its sh script)`) and the machine's own basic tools, nothing else (a scheduler this
+/// machine has is not found), and returns its stdout, or its stderr where it failed.
+#[cfg(all(test, unix))]
+pub(super) fn run_with_stand_ins(script: &[u8], programs: &[(&str, &str)]) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    static DIRS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let bin = std::env::temp_dir().join(format!(
+        "cssh-stand-ins-{}-{}",
+        std::process::id(),
+        DIRS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in [
+        "cat", "cut", "head", "id", "sed", "sort", "tail", "tr", "wc",
+    ] {
+        let found = ["/usr/bin", "/bin"]
+            .iter()
+            .map(|dir| std::path::Path::new(dir).join(tool))
+            .find(|path| path.exists())
+            .unwrap();
+        std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
+    }
+    for (name, text) in programs {
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{text}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(std::ffi::OsStr::from_bytes(script))
+        .env("PATH", &bin)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&bin);
+    let shown = if out.status.success() {
+        out.stdout
+    } else {
+        out.stderr
+    };
+    String::from_utf8_lossy(&shown).trim_end().to_string()
+}

@@ -128,13 +128,12 @@ pub(in crate::remote) fn each(
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use crate::remote::script::run_with_stand_ins;
     use crate::settings::Settings;
-    use std::os::unix::fs::PermissionsExt;
-    use std::process::Command;
 
     /// What `decide` makes of `attach` where squeue answers `slurm` and condor_q `htcondor`
-    /// (a job id, or nothing; `None`: the login node lacks the tool), run by sh: `cssh_sched`,
-    /// or the line it refuses with.
+    /// (a job id, or nothing; `None`: the login node lacks the tool): `cssh_sched`, or the line
+    /// it refuses with.
     fn decided(attach: &str, slurm: Option<&str>, htcondor: Option<&str>) -> String {
         let settings = Settings::default();
         let target = Target {
@@ -148,32 +147,13 @@ mod tests {
         let mut s = Script::default();
         decide(&mut s, &target, &Attach::parse(attach).unwrap());
         s.raw("echo \"$cssh_sched\"\n");
-        let bin = std::env::temp_dir().join(format!("cssh-either-{}-{attach}", std::process::id()));
-        std::fs::create_dir_all(&bin).unwrap();
-        for (tool, answer) in [("squeue", slurm), ("condor_q", htcondor)] {
-            let path = bin.join(tool);
-            let _ = std::fs::remove_file(&path);
-            if let Some(answer) = answer {
-                std::fs::write(&path, format!("#!/bin/sh\necho {answer}\n")).unwrap();
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-            }
-        }
-        let out = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(std::ffi::OsStr::new(std::str::from_utf8(&s.text).unwrap()))
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .output()
-            .unwrap();
-        let _ = std::fs::remove_dir_all(&bin);
-        String::from_utf8_lossy(if out.status.success() {
-            &out.stdout
-        } else {
-            &out.stderr
-        })
-        .trim_end()
-        .to_string()
+        let answers: Vec<(&str, String)> = [("squeue", slurm), ("condor_q", htcondor)]
+            .into_iter()
+            .filter_map(|(tool, answer)| Some((tool, format!("echo {}", answer?))))
+            .collect();
+        let programs: Vec<(&str, &str)> = answers.iter().map(|(t, a)| (*t, a.as_str())).collect();
+        run_with_stand_ins(&s.text, &programs)
     }
-
     #[test]
     fn the_scheduler_that_has_the_job_is_taken_and_the_form_decides_between_both() {
         // A plain number: Slurm's first, HTCondor's N.0 where Slurm has none.

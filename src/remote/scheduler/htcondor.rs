@@ -435,4 +435,47 @@ mod tests {
         );
         assert_eq!(classad_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
     }
+
+    /// The id condor_submit prints goes into later commands as it is: only `CLUSTER.PROC` is
+    /// taken, anything else is its refusal.
+    #[cfg(unix)]
+    #[test]
+    fn only_a_cluster_and_proc_is_taken_for_a_job_id() {
+        let settings = crate::settings::Settings::default();
+        let target = Target {
+            host: "h",
+            image: "/i.sif",
+            settings: &settings,
+            config_file: "/c.toml",
+            place: crate::remote::Place::Here,
+            sent: &[],
+        };
+        let job = CondorJob::new("h", "/i.sif", &[], "c:3".into(), false);
+        let submitted = |printed: &str| {
+            let mut s = Script::default();
+            super::job(&mut s, &target, &job);
+            s.raw("echo \"$cssh_job\"\n");
+            crate::remote::script::run_with_stand_ins(
+                &s.text,
+                &[
+                    (
+                        "condor_submit",
+                        &format!("cat >/dev/null; echo '{printed}'"),
+                    ),
+                    // The queue holds nothing of the host's; the job itself runs, reachable.
+                    (
+                        "condor_q",
+                        "case \"$*\" in *-constraint*) ;; *) echo '2 true' ;; esac",
+                    ),
+                ],
+            )
+        };
+        assert_eq!(submitted("7.0 - 7.0"), "7.0");
+        for hostile in ["1.0;touch x - 1.0", "1.0.2 - 1.0.2", "$(id) - 1"] {
+            assert_eq!(
+                submitted(hostile),
+                format!("cssh: h: condor_submit refused the job (htcondor in c:3): {hostile}"),
+            );
+        }
+    }
 }
