@@ -23,7 +23,13 @@ fn marker_through(alias: &str, runtime: &str, image: &str) -> std::process::Outp
 fn every_user_reaches_the_image_through_apptainer_and_singularity() {
     for alias in &host().aliases {
         for runtime in ["apptainer", "singularity"] {
-            let out = marker_through(alias, runtime, FULL_SIF);
+            let mut out = marker_through(alias, runtime, FULL_SIF);
+            // Apptainer's own race on a loaded machine: its FUSE mount of the image is torn
+            // down before squashfuse_ll exits, and it says so at cleanup (once in a few hundred
+            // runs). Once more; the second run's stderr must be clean.
+            if text(&out.stderr).starts_with("INFO:    Cleanup error: while stopping driver") {
+                out = marker_through(alias, runtime, FULL_SIF);
+            }
             assert_eq!(
                 text(&out.stdout),
                 FULL_MARKER,
