@@ -19,6 +19,7 @@ use crate::options::{self, Mode, OwnOptions};
 use crate::output::{self, write_line, write_out};
 use crate::plan::{self, Local, Request};
 use crate::remote;
+use crate::sent;
 use crate::ssh_args;
 use crate::ssh_config;
 
@@ -63,15 +64,17 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
                 .collect();
             write_out(lines.as_bytes())?;
         }
-        Mode::RsyncPath => {
-            write_line(&plan::rsync_path(
-                &request,
-                &config::read(own.config.as_deref(), None)?,
-            )?)?;
-        }
-        Mode::SftpServerCommand => {
-            let config = config::read(own.config.as_deref(), None)?;
-            write_line(&plan::sftp_server_command(&request, &config)?)?;
+        Mode::RsyncPath | Mode::SftpServerCommand => {
+            let mut system = System::new(&own)?;
+            let printed = if own.mode == Mode::RsyncPath {
+                plan::rsync_path(&request, &mut system)?
+            } else {
+                plan::sftp_server_command(&request, &mut system)?
+            };
+            if let Err(code) = send_values(&system.ssh, printed.send.as_ref())? {
+                return Ok(code);
+            }
+            write_line(&printed.command)?;
         }
         Mode::Doctor => {
             let mut system = System::new(&own)?;
@@ -96,6 +99,9 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
                 Mode::Allocate => plan::allocate(&request, &mut system)?,
                 _ => plan::attach_list(&request, &mut system)?,
             };
+            if let Err(code) = send_values(&system.ssh, plan.send.as_ref())? {
+                return Ok(code);
+            }
             return Err(exec::exec(&system.ssh, &plan.args, &[]));
         }
         Mode::Run | Mode::DryRun | Mode::Explain => {
@@ -121,6 +127,9 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
                     if let Some(notice) = &plan.notice {
                         eprintln!("cssh: {notice}");
                     }
+                    if let Err(code) = send_values(&system.ssh, plan.send.as_ref())? {
+                        return Ok(code);
+                    }
                     let args = match &plan.first_hop {
                         None => plan.args,
                         Some(hop) => {
@@ -139,6 +148,25 @@ fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The host's values sent to the remote and recorded here, where they had not gone; `Err` with
+/// the exit status of an ssh that failed (it, or the login node, said why on stderr).
+pub fn send_values(
+    ssh: &std::path::Path,
+    send: Option<&plan::SendStep>,
+) -> anyhow::Result<Result<(), ExitCode>> {
+    let Some(send) = send else {
+        return Ok(Ok(()));
+    };
+    let status = exec::feed(ssh, &send.args, &send.content)?;
+    if !status.success() {
+        let code = status.code().unwrap_or(255);
+        eprintln!("cssh: could not send the host's prelude and env values to the remote (ssh exited {code})");
+        return Ok(Err(ExitCode::from(u8::try_from(code).unwrap_or(255))));
+    }
+    sent::record(&send.key, &send.name)?;
+    Ok(Ok(()))
 }
 
 /// The private sshd's host key, which its login node shows, pinned here; `Err` with the exit
@@ -161,19 +189,22 @@ fn pinned_hop(
     system: &mut System,
 ) -> anyhow::Result<Result<Vec<OsString>, ExitCode>> {
     let pin = match plan::proxy(request, system)? {
-        plan::ProxyPlan::Hop(args) => return Ok(Ok(args)),
+        plan::ProxyPlan::Hop(args, send) => {
+            return Ok(send_values(&system.ssh, send.as_ref())?.map(|()| args));
+        }
         plan::ProxyPlan::Pin(pin) => pin,
     };
     if let Err(code) = pin_key(&system.ssh, &pin)? {
         return Ok(Err(code));
     }
-    Ok(Ok(hop_args(plan::proxy(request, system)?)?))
+    let (args, send) = hop_args(plan::proxy(request, system)?)?;
+    Ok(send_values(&system.ssh, send.as_ref())?.map(|()| args))
 }
 
 /// The hop's arguments of a plan made after pinning.
-fn hop_args(plan: plan::ProxyPlan) -> anyhow::Result<Vec<OsString>> {
+fn hop_args(plan: plan::ProxyPlan) -> anyhow::Result<(Vec<OsString>, Option<plan::SendStep>)> {
     match plan {
-        plan::ProxyPlan::Hop(args) => Ok(args),
+        plan::ProxyPlan::Hop(args, send) => Ok((args, send)),
         plan::ProxyPlan::Pin(pin) => {
             anyhow::bail!(
                 "the host key just pinned as {} is not found among cssh's pins",
@@ -309,6 +340,14 @@ impl Local for System {
     fn programs(&mut self) -> anyhow::Result<(PathBuf, PathBuf)> {
         let me = std::env::current_exe().context("cannot tell where this cssh is")?;
         Ok((me, self.ssh.clone()))
+    }
+
+    fn values_record(&mut self, key: &str) -> anyhow::Result<Option<String>> {
+        sent::lookup(key)
+    }
+
+    fn fresh_name(&mut self) -> String {
+        sent::fresh_name()
     }
 
     fn job_keys(&mut self, alias: &str) -> anyhow::Result<plan::JobKeys> {

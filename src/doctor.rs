@@ -16,7 +16,7 @@ use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 use crate::config::Config;
@@ -220,6 +220,11 @@ async fn check(ssh: &Path, probe: &Probe, timeout: Duration) -> Outcome {
         };
         outcome.master_live = Some(matches!(live, Ok(Ok(status)) if status.success()));
     }
+    if let Some(send) = &probe.send {
+        // The values first, where they have not gone yet; where they cannot go, the probe says
+        // what a session would.
+        send_values(ssh, send, deadline).await;
+    }
     let mut command = command(ssh, &probe.args);
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let Ok(mut child) = command.spawn() else {
@@ -239,6 +244,29 @@ async fn check(ssh: &Path, probe: &Probe, timeout: Duration) -> Outcome {
     outcome.stdout = stdout.finish(grace).await;
     outcome.stderr = stderr.finish(grace).await;
     outcome
+}
+
+/// The host's values sent as a session would send them, without asking for a password
+/// (`BatchMode`), and recorded once they went.
+async fn send_values(ssh: &Path, send: &plan::SendStep, deadline: tokio::time::Instant) {
+    let mut args = vec![OsString::from("-o"), OsString::from("BatchMode=yes")];
+    args.extend(send.args.iter().cloned());
+    let mut command = command(ssh, &args);
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let Ok(mut child) = command.spawn() else {
+        return;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = AsyncWriteExt::write_all(&mut stdin, &send.content).await;
+    }
+    if let Ok(Ok(status)) = tokio::time::timeout_at(deadline, child.wait()).await
+        && status.success()
+    {
+        let _ = crate::sent::record(&send.key, &send.name);
+    }
 }
 
 /// ssh with `args`, stdin from /dev/null, in a process group of its own (on Unix) so that a

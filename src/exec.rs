@@ -118,6 +118,24 @@ pub fn output(program: &Path, args: &[OsString]) -> anyhow::Result<(ExitStatus, 
     Ok((out.status, out.stdout))
 }
 
+/// Runs `program args...` with `input` on its stdin, its stdout discarded and stderr the
+/// user's, and gives its status (one that ended before reading it all fails by its status).
+pub fn feed(program: &Path, args: &[OsString], input: &[u8]) -> anyhow::Result<ExitStatus> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot run {}", program.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = std::io::Write::write_all(&mut stdin, input);
+    }
+    child
+        .wait()
+        .with_context(|| format!("cannot wait for {}", program.display()))
+}
+
 /// A private directory for connection-sharing sockets: under `$XDG_RUNTIME_DIR`, else the
 /// cache directory, mode 0700.
 #[cfg(unix)]

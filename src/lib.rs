@@ -41,6 +41,7 @@ pub mod quote;
 pub mod remote;
 #[cfg(test)]
 mod scratch;
+pub mod sent;
 pub mod settings;
 pub mod ssh_args;
 pub mod ssh_config;

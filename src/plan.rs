@@ -32,8 +32,10 @@ mod probe;
 mod proxy;
 mod reuse;
 mod sshd;
+mod values;
+use values::Values;
 
-pub use errands::{allocate, attach_list, release, rsync_path, sftp_server_command};
+pub use errands::{Printed, allocate, attach_list, release, rsync_path, sftp_server_command};
 use local::Remembering;
 pub use local::{Given, JobKeys, Local};
 use placement::{
@@ -41,6 +43,7 @@ use placement::{
     untagged_reason, way,
 };
 pub use probe::{Probe, SshdPin, probe};
+pub use values::SendStep;
 pub use proxy::{NAME_PREFIX, ProxyPlan, proxy, ssh_config_block};
 use reuse::{master_path, reuse_directory, with_connection_reuse};
 
@@ -87,6 +90,8 @@ pub struct Plan {
     /// A line for stderr before ssh runs: what the command line does that the user may not
     /// expect (a tunnel that cannot follow the host's sessions into their job).
     pub notice: Option<String>,
+    /// A connection to run before ssh: it sends the host's values (see `values`).
+    pub send: Option<SendStep>,
 }
 
 /// The ProxyCommand's connection to the login node, for `--explain`.
@@ -182,6 +187,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         pin: None,
         hop: None,
         notice: None,
+        send: None,
     };
     if request.no_container && !request.explain {
         return Ok(passthrough("--no-container".into(), Report::default()));
@@ -226,6 +232,18 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         config_file: report.config.as_ref().map_or("", |(file, _)| file),
         progress: request.terminals.stderr,
         terminal: request.terminals.stdin,
+        values: None,
+    };
+    let stored = match image_for(&cx) {
+        Some(_) if inv.session() != Session::None || inv.tunnel_only() => {
+            values::stored(&inv, &cx, local)?
+        }
+        _ => None,
+    };
+    let (values, send) = stored.map_or((None, None), |(name, send)| (Some(name), send));
+    let cx = Context {
+        values: values.as_ref().map(Values::stored),
+        ..cx
     };
     if inv.controls_master()
         && settings.persist.is_some()
@@ -245,6 +263,7 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
             pin: None,
             hop: None,
             notice: None,
+            send: None,
         });
     }
     let Decided {
@@ -256,6 +275,8 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         shares_its_own,
         notice,
     } = decide(&inv, &cx, local)?;
+    // A line that ends up plain ssh's runs no script that reads the values.
+    let send = send.filter(|_| matches!(decision, Decision::Container { .. }));
     if let (Decision::Container { .. }, Some(persist), false) =
         (&decision, &settings.persist, shares_its_own)
         && let Some(dir) = reuse_directory(&inv, local)?
@@ -276,6 +297,8 @@ pub fn make(request: &Request, local: &mut dyn Local) -> anyhow::Result<Plan> {
         pin,
         hop,
         notice,
+        // A line that ends up plain ssh's runs no script that reads them.
+        send,
     })
 }
 
@@ -293,6 +316,8 @@ struct Context<'a> {
     progress: bool,
     /// The user's stdin is a terminal.
     terminal: bool,
+    /// The values' file on the remote, where the host sets a prelude or `env`.
+    values: Option<remote::Stored<'a>>,
 }
 
 /// What [`decide`] settles: ssh's arguments, the decision, and any connection to run first.
@@ -365,6 +390,7 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
         config_file: cx.config_file,
         place: place(&host, image, cx, payload.unwrap_or(Payload::Shell))?,
         sent: &sent,
+        values: cx.values,
     };
     if let Place::Job(_, Way::Sshd) = &target.place {
         return sshd::decide(inv, cx, &target, payload, local);
@@ -622,6 +648,7 @@ mod tests {
             ssh_config_silent: false,
             control_dir: PathBuf::from("/run/user/7/cssh"),
             variable_names: Vec::new(),
+            values_sent: None,
             job_keys: JobKeys {
                 identity: PathBuf::from("/k/key/id_ed25519"),
                 public: "ssh-ed25519 CLIENT cssh job key".into(),
@@ -659,6 +686,7 @@ mod tests {
             config_file: "/c.toml",
             place: Place::Here,
             sent: &[],
+            values: None,
         };
         words::from_bytes(quote::for_login_shell(&remote::script(&target, payload)))
     }
@@ -1327,16 +1355,17 @@ mod tests {
             args: os(words),
             ..Request::default()
         };
-        let value = rsync_path(&request(&["-p", "22", "h"]), &given(TAGGED).config).unwrap();
-        assert!(value.starts_with(b"/bin/sh -c '"));
+        let value = rsync_path(&request(&["-p", "22", "h"]), &mut given(TAGGED)).unwrap();
+        assert!(value.command.starts_with(b"/bin/sh -c '"));
+        assert_eq!(value.send, None, "no values to send");
         assert_eq!(
-            rsync_path(&request(&["other"]), &given(TAGGED).config)
+            rsync_path(&request(&["other"]), &mut given(TAGGED))
                 .unwrap_err()
                 .to_string(),
             "other has no image: no image for this host"
         );
         assert_eq!(
-            rsync_path(&request(&["-p"]), &given(TAGGED).config)
+            rsync_path(&request(&["-p"]), &mut given(TAGGED))
                 .unwrap_err()
                 .to_string(),
             "--rsync-path needs a destination, as ssh takes it (option requires an argument -- p)"

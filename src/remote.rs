@@ -25,6 +25,7 @@ mod script;
 mod session;
 mod sshd;
 mod target;
+pub mod values;
 
 use crate::quote::sh;
 use crate::settings::Attach;
@@ -42,7 +43,7 @@ use session::{Inner, environment, payload_command};
 pub use sshd::{KEY_DIR, Keys, REFUSAL_BANNER, pin_script};
 pub use target::{
     CondorJob, HostJob, Job, MISSING_ON_REMOTE, Payload, Place, SFTP_SERVER_PATHS, Scheduler,
-    Target, Way,
+    Stored, Target, Way,
 };
 
 /// Builds the script text: each step writes its part, in the order the remote runs them.
@@ -332,6 +333,15 @@ exec "$@"
             path: &str,
             args: &[&str],
         ) -> Output {
+            // The values where cssh's call would have sent them.
+            let values = values::content(settings).map(|content| {
+                let dir = self.dir.join("home/.cache/cssh");
+                crate::private::write(&dir, &dir.join("values-test"), &content).unwrap();
+                Stored {
+                    name: "test",
+                    record: "r",
+                }
+            });
             let target = Target {
                 host: "hpc1",
                 image,
@@ -339,6 +349,7 @@ exec "$@"
                 config_file: "/c.toml",
                 place: Place::Here,
                 sent: &self.sent,
+                values,
             };
             let text = script(&target, payload);
             let mut child = Command::new("/bin/sh")
@@ -571,13 +582,25 @@ exec "$@"
                     &spaced,
                     "docker://alpine",
                     "env",
-                    "A=x, y'z $(id)",
                 ]
                 .into_iter()
-                .chain(in_sh("printf %s \"$A\"; cat"))
+                .chain(with_values(in_sh("printf %s \"$A\"; cat")))
                 .collect::<Vec<_>>()
             ]
         );
+        // The values reached the image in the environment, never as a word (`ps` shows words).
+        assert!(
+            !remote.calls().concat().iter().any(|w| w.contains("y'z")),
+            "{:?}",
+            remote.calls()
+        );
+    }
+
+    /// The image's sh runs `env`'s values first.
+    fn with_values(mut words: Vec<&str>) -> Vec<&str> {
+        let snippet = format!("{}{}", text(values::INSIDE), words[2]);
+        words[2] = Box::leak(snippet.into_boxed_str());
+        words
     }
 
     #[test]
@@ -810,6 +833,10 @@ exec "$@"
             config_file: "/c.toml",
             place: Place::Here,
             sent: &[],
+            values: Some(Stored {
+                name: "v",
+                record: "r",
+            }),
         };
         let text = String::from_utf8(script(&target, Payload::Shell)).unwrap();
         assert!(!text.contains("MODULESHOME"), "{text}");

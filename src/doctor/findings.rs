@@ -914,6 +914,7 @@ mod tests {
             by_hand: "ssh -v hpc true".into(),
             args: Vec::new(),
             master_check: None,
+            send: None,
             image: Some("/img.sif".into()),
             untagged: "",
             settings,

@@ -2,35 +2,45 @@
 //! settings: `--release`, `--allocate` and `--attach list`; and the remote commands printed for
 //! tools with an ssh of their own, `--rsync-path` and `--sftp-server-command`.
 
+use super::values::{SendStep, stored};
+use super::values::Values;
 use super::{
     Context, Decision, Local, Plan, Refusal, Report, Request, allocation, carry, checked_host,
     condor_job, image_for, place, untagged_reason,
 };
-use crate::config::{self, Config};
+use crate::config;
 use crate::remote::{self, Payload, Place, Target, Way};
 use crate::ssh_args;
 
 /// The value for `rsync --rsync-path` that runs the image's rsync on the request's
 /// destination, for users who keep another transport than cssh: rsync appends its server
 /// arguments, which the remote login shell splits and the script hands to rsync unchanged.
-pub fn rsync_path(request: &Request, config: &Config) -> anyhow::Result<Vec<u8>> {
-    remote_command(request, config, Payload::Arguments("rsync"), "--rsync-path")
+pub fn rsync_path(request: &Request, local: &mut dyn Local) -> anyhow::Result<Printed> {
+    remote_command(request, local, Payload::Arguments("rsync"), "--rsync-path")
 }
 
 /// A remote command that runs the image's sftp-server on the request's destination, for tools
 /// with an ssh of their own that can send one (rclone's `--sftp-server-command`, `sftp -s`).
-pub fn sftp_server_command(request: &Request, config: &Config) -> anyhow::Result<Vec<u8>> {
-    remote_command(request, config, Payload::Sftp, "--sftp-server-command")
+pub fn sftp_server_command(request: &Request, local: &mut dyn Local) -> anyhow::Result<Printed> {
+    remote_command(request, local, Payload::Sftp, "--sftp-server-command")
+}
+
+/// A remote command for another tool's ssh to send, and the call that sends the host's values
+/// first, where they have not gone yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Printed {
+    pub command: Vec<u8>,
+    pub send: Option<SendStep>,
 }
 
 /// The remote command, readable by every login shell, that runs `payload` in the image of the
 /// request's destination; `option` names the asking option in messages.
 pub(super) fn remote_command(
     request: &Request,
-    config: &Config,
+    local: &mut dyn Local,
     payload: Payload,
     option: &str,
-) -> anyhow::Result<Vec<u8>> {
+) -> anyhow::Result<Printed> {
     // Only the destination matters here, so `-P` is read as current OpenSSH reads it.
     let inv = ssh_args::parse(request.args.clone(), &mut || ssh_args::Grammar::CURRENT).map_err(
         |why| {
@@ -39,7 +49,8 @@ pub(super) fn remote_command(
             ))
         },
     )?;
-    let settings = config::resolve(config, inv.host.as_encoded_bytes()).settings;
+    let config = local.config(Some(inv.host.as_encoded_bytes()))?;
+    let settings = config::resolve(&config, inv.host.as_encoded_bytes()).settings;
     let cx = Context {
         settings: &settings,
         image_override: request.image.as_deref(),
@@ -47,6 +58,7 @@ pub(super) fn remote_command(
         config_file: &config.file,
         progress: false,
         terminal: false,
+        values: None,
     };
     let image = image_for(&cx).ok_or_else(|| {
         Refusal(format!(
@@ -68,8 +80,17 @@ pub(super) fn remote_command(
         config_file: cx.config_file,
         place,
         sent: &[],
+        values: None,
     };
-    Ok(carry(&remote::script(&target, payload))?.into_encoded_bytes())
+    let (values, send) = stored(&inv, &cx, local)?.map_or((None, None), |(n, s)| (Some(n), s));
+    let target = Target {
+        values: values.as_ref().map(Values::stored),
+        ..target
+    };
+    Ok(Printed {
+        command: carry(&remote::script(&target, payload))?.into_encoded_bytes(),
+        send,
+    })
 }
 
 /// `cssh --release [ssh options] destination`: ssh's command line that cancels the
@@ -163,6 +184,12 @@ pub(super) fn on_login_node(
         config_file: &config.file,
         progress: request.terminals.stderr,
         terminal: request.terminals.stdin,
+        values: None,
+    };
+    let (values, send) = stored(&inv, &cx, local)?.map_or((None, None), |(n, s)| (Some(n), s));
+    let cx = Context {
+        values: values.as_ref().map(Values::stored),
+        ..cx
     };
     let target = Target {
         host: &host,
@@ -171,6 +198,7 @@ pub(super) fn on_login_node(
         config_file: cx.config_file,
         place: Place::Here,
         sent: &[],
+        values: cx.values,
     };
     let script = errand(&target, &cx)?;
     let mut args = inv.args.clone();
@@ -183,5 +211,6 @@ pub(super) fn on_login_node(
         pin: None,
         hop: None,
         notice: None,
+        send,
     })
 }

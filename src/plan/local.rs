@@ -38,6 +38,15 @@ pub trait Local {
     fn job_keys(&mut self, _alias: &str) -> anyhow::Result<JobKeys> {
         anyhow::bail!("no keys here")
     }
+    /// The name on the remote of the values recorded as sent under `key` (see `values`), if
+    /// they went. Unless told, none did.
+    fn values_record(&mut self, _key: &str) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
+    /// A name for values not sent yet, that tells nothing of them. Unless told, a fixed one.
+    fn fresh_name(&mut self) -> String {
+        "fresh".into()
+    }
 }
 
 /// What connections to a job's own sshd use on this machine (see `keys`).
@@ -65,6 +74,8 @@ pub struct Given {
     pub variable_names: Vec<String>,
     /// The job sshd's keys; `pinned` answers for every alias.
     pub job_keys: JobKeys,
+    /// The name recorded for every host's values, as if they went.
+    pub values_sent: Option<String>,
 }
 
 impl Local for Given {
@@ -98,6 +109,10 @@ impl Local for Given {
 
     fn job_keys(&mut self, _: &str) -> anyhow::Result<JobKeys> {
         Ok(self.job_keys.clone())
+    }
+
+    fn values_record(&mut self, _key: &str) -> anyhow::Result<Option<String>> {
+        Ok(self.values_sent.clone())
     }
 }
 
@@ -154,5 +169,13 @@ impl Local for Remembering<'_> {
 
     fn job_keys(&mut self, alias: &str) -> anyhow::Result<JobKeys> {
         self.local.job_keys(alias)
+    }
+
+    fn values_record(&mut self, key: &str) -> anyhow::Result<Option<String>> {
+        self.local.values_record(key)
+    }
+
+    fn fresh_name(&mut self) -> String {
+        self.local.fresh_name()
     }
 }

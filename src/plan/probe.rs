@@ -4,6 +4,7 @@
 
 use std::ffi::OsString;
 
+use super::values::Values;
 use super::{
     Context, Local, Refusal, attached_scheduler, carry, checked_host, forwards_stay, host_job,
     image_for, master_path, reuse_directory, untagged_reason, way, with_connection_reuse,
@@ -46,6 +47,8 @@ pub struct Probe {
     /// The setting that keeps the host's forwards on the login node while its sessions run in a
     /// job (a step or condor_ssh_to_job carries none), where it does.
     pub forwards_stay: Option<String>,
+    /// The call that sends the host's values first, where they have not gone yet.
+    pub send: Option<super::SendStep>,
 }
 
 /// What this machine keeps for a host's job sshd: the name its host key is pinned under, the
@@ -83,6 +86,16 @@ pub fn probe(
         config_file: &config.file,
         progress: false,
         terminal: false,
+        values: None,
+    };
+    let (values, send) = match image_for(&cx) {
+        Some(_) => super::values::stored(&inv, &cx, local)?,
+        None => None,
+    }
+    .map_or((None, None), |(n, s)| (Some(n), s));
+    let cx = Context {
+        values: values.as_ref().map(Values::stored),
+        ..cx
     };
     let image = image_for(&cx);
     let job = host_job(&name, image, &cx)?;
@@ -114,6 +127,7 @@ pub fn probe(
                 config_file: cx.config_file,
                 place: Place::Here,
                 sent: &[],
+                values: cx.values,
             },
             job,
             attached.flatten(),
@@ -127,6 +141,7 @@ pub fn probe(
                 config_file: cx.config_file,
                 place: Place::Here,
                 sent: &[],
+                values: cx.values,
             },
             job.as_ref(),
             client,
@@ -195,5 +210,6 @@ pub fn probe(
             pinned: keys.pinned,
         }),
         forwards_stay,
+        send,
     })
 }

@@ -19,6 +19,8 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use super::sshd::{Ready, keys_and_hop};
+use super::values::{SendStep, stored};
+use super::values::Values;
 use super::{Context, PinStep, Refusal, carry, checked_host, image_for, local::Remembering, place};
 use crate::config;
 use crate::hop;
@@ -36,8 +38,9 @@ pub enum ProxyPlan {
     /// Pin the host key this prints, then plan again.
     Pin(PinStep),
     /// ssh's arguments for the hop, the script's word last; its stdin and stdout are the
-    /// client's connection.
-    Hop(Vec<OsString>),
+    /// client's connection. The call that sends the host's values goes first, where they have
+    /// not gone yet.
+    Hop(Vec<OsString>, Option<SendStep>),
 }
 
 /// The plan of `cssh --proxy`, whose request holds ssh's options and the destination.
@@ -62,6 +65,7 @@ pub fn proxy(request: &Request, local: &mut dyn Local) -> anyhow::Result<ProxyPl
         config_file: &config.file,
         progress: false,
         terminal: false,
+        values: None,
     };
     let host = checked_host(inv.host.as_encoded_bytes())?;
     let Some(image) = image_for(&cx) else {
@@ -76,6 +80,7 @@ pub fn proxy(request: &Request, local: &mut dyn Local) -> anyhow::Result<ProxyPl
         Place::Job(job, _) => Place::Job(job, Way::Sshd),
         Place::Here => Place::Here,
     };
+    let (values, send) = stored(&inv, &cx, local)?.map_or((None, None), |(n, s)| (Some(n), s));
     let target = Target {
         host: &host,
         image,
@@ -83,12 +88,13 @@ pub fn proxy(request: &Request, local: &mut dyn Local) -> anyhow::Result<ProxyPl
         config_file: &config.file,
         place,
         sent: &[],
+        values: values.as_ref().map(Values::stored),
     };
     Ok(match keys_and_hop(&inv, &cx, &target, local)? {
         Ready::Pin(pin, _) => ProxyPlan::Pin(pin),
         Ready::Keys(keys, mut hop, _) => {
             hop.push(carry(&remote::proxy_script(&target, &keys))?);
-            ProxyPlan::Hop(hop)
+            ProxyPlan::Hop(hop, send)
         }
     })
 }
@@ -175,7 +181,7 @@ mod tests {
     }
 
     fn hop(plan: ProxyPlan) -> (Vec<String>, String) {
-        let ProxyPlan::Hop(args) = plan else {
+        let ProxyPlan::Hop(args, _) = plan else {
             panic!("{plan:?}")
         };
         let mut args = text(&args);

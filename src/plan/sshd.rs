@@ -226,7 +226,7 @@ fn remote_decision(script: Vec<u8>) -> super::Decision {
 
 /// The user's ways to the login node, for the hop's ssh: the command line up to the
 /// destination, without what is the session's, after what the hop always asks.
-fn hop_args(inv: &Invocation) -> Vec<OsString> {
+pub(super) fn hop_args(inv: &Invocation) -> Vec<OsString> {
     let mut args: Vec<OsString> = HOP_OPTIONS.iter().map(OsString::from).collect();
     let mut own = inv.args_without_settings(SESSION_LETTERS, SESSION_SETTINGS);
     // The command words, which follow the destination, are the job's.
@@ -309,6 +309,7 @@ pub(super) mod tests {
             ssh_config_silent: true,
             control_dir: PathBuf::from("/run/user/7/cssh"),
             variable_names: Vec::new(),
+            values_sent: None,
             job_keys: JobKeys {
                 identity: PathBuf::from("/k/key/id_ed25519"),
                 public: "ssh-ed25519 CLIENT cssh job key".into(),

@@ -278,7 +278,12 @@ pub(in crate::remote) fn join_namespaces(
     );
     // As Apptainer's own: no new privileges (the container's root is not mounted nosuid).
     s.raw("  cssh_nnp=$(command -v setpriv) || cssh_nnp=\n");
-    s.raw("  exec env -i CSSH_ENV=\"$cssh_code\" ${cssh_nnp:+\"$cssh_nnp\"} ${cssh_nnp:+--no-new-privs} \"$cssh_nsenter\" $cssh_ns --wd=/dev/fd/9 --preserve-credentials /bin/sh -c");
+    // The host's programs get no variable but `CSSH_ENV` and the configured `CSSH_VALUES`,
+    // which travel in the environment, never as words of a command line (`ps` shows those):
+    // every other exported variable and function is unset first.
+    s.raw("  CSSH_ENV=$cssh_code; export CSSH_ENV\n");
+    s.raw("  for cssh_v in $(env | sed -n 's/^BASH_FUNC_\\(.*\\)%%=.*/-f \\1/p; s/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p'); do case $cssh_v in CSSH_ENV|CSSH_VALUES) ;; -f) cssh_f=-f ;; *) command unset $cssh_f \"$cssh_v\" 2>/dev/null; cssh_f= ;; esac; done\n");
+    s.raw("  exec ${cssh_nnp:+\"$cssh_nnp\"} ${cssh_nnp:+--no-new-privs} \"$cssh_nsenter\" $cssh_ns --wd=/dev/fd/9 --preserve-credentials /bin/sh -c");
     s.word(TERMINAL_INSIDE);
     s.raw(" sh");
     s.word(&inner.snippet);

@@ -17,7 +17,7 @@ use super::script::Script;
 use super::session::Inner;
 use super::sshd::{self, Keys, ON_REFUSAL, Serving};
 use super::target::{HostJob, Job, Payload, Place, Scheduler, Target};
-use super::{container, launch::batch_script};
+use super::{container, launch::batch_script, values};
 
 /// The variables of a job's environment that name the GPUs it was given, whatever the scheduler.
 const GPU_VARIABLES: &[&str] = &[
@@ -102,11 +102,13 @@ fn hop_body(s: &mut Script, target: &Target, keys: &Keys, announce: bool, client
             if announce {
                 htcondor::time_left(s, target);
             }
+            values::to_sandbox(s, target);
             htcondor::channel(s, &launcher(htcondor::JOB_VARIABLES));
         }
         Job::Attached(Scheduler::Htcondor, attached) => {
             htcondor::find_job(s, target, attached);
             htcondor::reachable(s, target);
+            values::to_sandbox(s, target);
             htcondor::channel(s, &launcher(htcondor::JOB_VARIABLES));
         }
     }

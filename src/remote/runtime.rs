@@ -15,6 +15,7 @@ pub const REFUSED_SETTING: u8 = 255;
 /// that what it sets (PATH, `module load`) stays; a prelude that fails, or calls `exit`, ends
 /// the session in one line that names it.
 pub(super) fn prelude(s: &mut Script, target: &Target) {
+    super::values::load(s, target);
     let Some(prelude) = &target.settings.prelude else {
         return;
     };
@@ -38,7 +39,8 @@ pub(super) fn prelude(s: &mut Script, target: &Target) {
     if uses_modules(prelude) {
         module_setup(s);
     }
-    s.line(format!("{{ {prelude}\n}} </dev/null >&2").as_bytes());
+    // Its text is the values file's (`cssh_prelude`), never the script's own.
+    s.raw("{ eval \"$cssh_prelude\"\n} </dev/null >&2\n");
     s.raw("cssh_s=$?; ");
     s.restore_exit_trap();
     s.raw("; [ \"$cssh_s\" = 0 ] ||");

@@ -82,11 +82,6 @@ impl Script {
         self.text.extend_from_slice(text.as_bytes());
     }
 
-    pub(super) fn line(&mut self, text: &[u8]) {
-        self.text.extend_from_slice(text);
-        self.text.push(b'\n');
-    }
-
     /// A space, then one quoted word.
     pub(super) fn word(&mut self, word: &[u8]) {
         self.text.push(b' ');

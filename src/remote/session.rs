@@ -5,6 +5,7 @@
 //! string exactly as ssh would send it, run by a `sh -c` of the image's.
 
 use super::join;
+use super::values;
 use super::runtime::{drops_environment, has_option};
 use super::script::Script;
 use super::target::{Job, Payload, Place, SFTP_SERVER_PATHS, Scheduler, Target};
@@ -89,18 +90,17 @@ pub(super) fn forwarded<'a>(target: &Target<'a>) -> Vec<&'a str> {
     }
 }
 
-/// The session's variables where the runtime would drop them, then the configured ones, set by
-/// `env` inside the image rather than the runtime's --env, whose values cannot hold a comma, or
-/// APPTAINERENV_/SINGULARITYENV_, which depend on which runtime answers.
+/// The session's variables where the runtime would drop them, set by `env` inside the image.
+/// The configured ones are not words here: they come in `CSSH_VALUES` (see `values`), which the
+/// image's sh evaluates after these.
 pub(super) fn environment(s: &mut Script, target: &Target) {
     let forwarded = if drops_environment(target.settings) {
         forwarded(target)
     } else {
         Vec::new()
     };
-    let configured = target.settings.env.as_deref().unwrap_or_default();
     let xauthority = SessionBinds::of(target).xauthority;
-    if forwarded.is_empty() && configured.is_empty() && !xauthority {
+    if forwarded.is_empty() && !xauthority {
         return;
     }
     s.raw(" env");
@@ -109,9 +109,6 @@ pub(super) fn environment(s: &mut Script, target: &Target) {
     }
     if xauthority {
         s.raw(&format!(" ${{cssh_xauth:+XAUTHORITY={XAUTHORITY_INSIDE}}}"));
-    }
-    for (key, value) in configured {
-        s.word(format!("{key}={value}").as_bytes());
     }
 }
 
@@ -149,6 +146,9 @@ impl Inner {
                 target.place,
                 Place::Job(Job::Attached(Scheduler::Slurm, _), _)
             );
+        if values::carries_env(target) {
+            inner.snippet.splice(0..0, values::INSIDE.iter().copied());
+        }
         if instance {
             inner.snippet.splice(0..0, join::ENTERED.iter().copied());
         }

@@ -47,6 +47,17 @@ pub struct Target<'a> {
     pub place: Place,
     /// The variables ssh sends for the session besides [`SESSION_VARIABLES`] (SendEnv, SetEnv).
     pub sent: &'a [String],
+    /// The file on the remote that holds the prelude and `env`'s values (see `values`), where
+    /// the host sets either.
+    pub values: Option<Stored<'a>>,
+}
+
+/// The host's values on the remote: the file's name there, and the name of this machine's
+/// record that they went (a session that does not find them names it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored<'a> {
+    pub name: &'a str,
+    pub record: &'a str,
 }
 
 /// Where a session runs: on the host ssh reaches, or in a batch job, reached one way. The two

@@ -46,7 +46,7 @@ impl Job {
     }
 
     /// A job whose batch step runs a contained container with a pid namespace of its own.
-    fn container(alias: &'static str) -> Job {
+    pub fn container(alias: &'static str) -> Job {
         let secret = format!("secret-{}", rand_suffix());
         let name = format!("attach-{}", rand_suffix());
         let script = format!(

@@ -403,3 +403,175 @@ impl Drop for Released<'_> {
             .args(["-l", self.user, self.alias]));
     }
 }
+
+/// The configured values: a token in `env` and one the prelude exports, neither of which any
+/// process's command line on the test host may hold while a session runs.
+const TOKEN: &str = "tok-e2e-7f3a1 x'y";
+const PRELUDE_TOKEN: &str = "tok-e2e-prelude-52c9";
+
+/// Every command line on this machine (the test host's login node, Slurm nodes and HTCondor
+/// execute points share its pid namespace) that holds a token.
+fn lines_with_tokens() -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(line) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let line = String::from_utf8_lossy(&line).replace('\0', " ");
+        if ["tok-e2e-7f3a1", "tok-e2e-prelude"]
+            .iter()
+            .any(|token| line.contains(token))
+        {
+            found.push(line);
+        }
+    }
+    found
+}
+
+/// Runs `command` (a session that prints the tokens it sees in the container and waits a
+/// second) while every process's command line is looked at, over and over: its output, and the
+/// command lines that held a token.
+fn watched(command: &mut Command) -> (std::process::Output, Vec<String>) {
+    let child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            let mut seen = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                seen.extend(lines_with_tokens());
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            seen
+        });
+        let out = child.wait_with_output().unwrap();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (out, watcher.join().unwrap())
+    })
+}
+
+#[test]
+fn configured_values_never_appear_on_a_command_line_on_the_remote() {
+    let id = rand_suffix() % 1_000_000;
+    let values = format!(
+        "env = {{ CSSH_TOKEN = {TOKEN:?} }}\nprelude = \"export CSSH_PRELUDE_TOKEN={PRELUDE_TOKEN}\"\n"
+    );
+    // Each way a session goes: the login node (with and without --cleanenv, for each login
+    // shell), Slurm's job sshd, steps and node mode, HTCondor's job sshd and condor_ssh_to_job.
+    let places: Vec<(String, &str, String)> = USERS
+        .iter()
+        .map(|alias| (format!("{alias}-v{id}"), user_of(alias), String::new()))
+        .chain([
+            (
+                format!("th-v{id}-cleanenv"),
+                "tcshuser",
+                "options = [\"--cleanenv\"]".to_string(),
+            ),
+            (
+                format!("th-v{id}-sshd"),
+                "bashuser",
+                "slurm = [\"--time=10\"]".to_string(),
+            ),
+            (
+                format!("th-v{id}-srun"),
+                "fishuser",
+                "slurm = [\"--time=10\"]\nslurm_connect = \"srun\"".to_string(),
+            ),
+            (
+                format!("th-v{id}-node"),
+                "tcshuser",
+                "slurm = [\"--time=10\"]\nslurm_connect = \"ssh\"".to_string(),
+            ),
+            (
+                format!("th-v{id}-condor"),
+                "bashuser",
+                "htcondor = [\"allowed_job_duration = 900\"]".to_string(),
+            ),
+            (
+                format!("th-v{id}-condor-ssh"),
+                "tcshuser",
+                "htcondor = [\"allowed_job_duration = 900\"]\nhtcondor_connect = \"condor_ssh_to_job\""
+                    .to_string(),
+            ),
+        ])
+        .collect();
+    // And a running job's container, attached to (entered by its namespaces).
+    let attached = format!("th-v{id}-attach");
+    let config = Scratch::new(
+        &places
+            .iter()
+            .map(|(alias, _, settings)| {
+                format!(
+                    "[[host]]\npattern = \"{alias}\"\nimage = {FULL_SIF:?}\n{values}{settings}\n"
+                )
+            })
+            .chain([format!("[[host]]\npattern = \"{attached}\"\n{values}")])
+            .collect::<String>(),
+    );
+    let shown = "printf '[%s] [%s]\\n' \"$CSSH_TOKEN\" \"$CSSH_PRELUDE_TOKEN\"; sleep 1";
+    let job = Job::container("th-bash");
+    let (out, lines) = watched(
+        Command::new(CSSH)
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(["--attach", &job.id, "-F"])
+            .arg(&host().ssh_config)
+            .args(["-l", "bashuser", &attached, shown]),
+    );
+    assert!(out.status.success(), "attached: {}", describe(&out));
+    // The prelude runs on the node; the job's container has its own environment.
+    assert_eq!(text(&out.stdout), format!("[{TOKEN}] []\n"), "attached");
+    assert!(lines.is_empty(), "attached: on a command line: {lines:#?}");
+    std::thread::scope(|scope| {
+        for (alias, user, _) in &places {
+            let config = &config;
+            scope.spawn(move || {
+                let (out, lines) = watched(
+                    cssh(config)
+                        .args(["-l", user, alias])
+                        .arg(shown),
+                );
+                assert!(out.status.success(), "{alias}: {}", describe(&out));
+                // What the prelude exports reaches a container the runtime starts with the
+                // host's environment: not a --cleanenv one, nor HTCondor's (the prelude runs on
+                // the access point).
+                let exported = !(alias.contains("cleanenv") || alias.contains("condor"));
+                assert_eq!(
+                    text(&out.stdout),
+                    format!(
+                        "[{TOKEN}] [{}]\n",
+                        if exported { PRELUDE_TOKEN } else { "" }
+                    ),
+                    "{alias}: the values reach the container"
+                );
+                assert!(lines.is_empty(), "{alias}: on a command line: {lines:#?}");
+                if ["-sshd", "-srun", "-node", "condor"].iter().any(|k| alias.contains(k)) {
+                    let out = run(Command::new(CSSH)
+                        .env("CSSH_CONFIG", config.path("config.toml"))
+                        .args(["--release", "-F"])
+                        .arg(&host().ssh_config)
+                        .args(["-l", user, alias]));
+                    assert!(out.status.success(), "{alias}: {}", describe(&out));
+                }
+            });
+        }
+    });
+    // The file they are in is the user's alone, on the login node.
+    let out = ssh(
+        "th-bash",
+        &["find ~/.cache/cssh -maxdepth 1 -name 'values-*' ! -perm 600 -o -maxdepth 0 ! -perm 700"],
+    );
+    assert_eq!(text(&out.stdout), "", "{}", describe(&out));
+}
+
+/// The user an alias of [`USERS`] logs in as.
+fn user_of(alias: &str) -> &'static str {
+    match alias {
+        "th-bash" => "bashuser",
+        "th-tcsh" => "tcshuser",
+        _ => "fishuser",
+    }
+}

@@ -143,6 +143,7 @@ mod tests {
             config_file: "/c.toml",
             place: Place::Here,
             sent: &[],
+            values: None,
         };
         let mut s = Script::default();
         decide(&mut s, &target, &Attach::parse(attach).unwrap());

@@ -23,6 +23,7 @@ use crate::remote::container::{
 };
 use crate::remote::script::{Part, Script};
 use crate::remote::session::{Inner, forwarded};
+use crate::remote::values;
 use crate::remote::target::{CondorJob, Target};
 use crate::settings::{Attach, JobRef};
 
@@ -208,6 +209,7 @@ fn carried<'a>(target: &Target<'a>) -> Vec<&'a str> {
 /// Reaches job `$cssh_job`'s execute point and runs the session in its container (never
 /// returns): with a terminal exactly where the session has one.
 pub(in crate::remote) fn reach(s: &mut Script, target: &Target, inner: &Inner) {
+    values::to_sandbox(s, target);
     // NUL-separated records behind a first `x`, so that none and one empty one differ.
     s.raw("cssh_fw=$(printf '%s\\0' x");
     for name in carried(target) {
@@ -245,12 +247,7 @@ fn execute_point_script(target: &Target, inner: &Inner) -> Vec<u8> {
         s.raw(name);
     }
     s.raw("\neval \"set -- $cssh_fw\"; for cssh_w; do export \"$cssh_w\"; done\n");
-    // The configured variables win over the session's, as where cssh starts the container.
-    for (name, value) in target.settings.env.iter().flatten() {
-        s.raw("export");
-        s.word(format!("{name}={value}").as_bytes());
-        s.raw("\n");
-    }
+    values::load_in_sandbox(&mut s, target);
     s.raw("eval \"set -- $cssh_args\"\n");
     enter_container(&mut s, target, inner);
     s.text
@@ -262,20 +259,9 @@ fn execute_point_script(target: &Target, inner: &Inner) -> Vec<u8> {
 pub(in crate::remote) fn enter_container(s: &mut Script, target: &Target, inner: &Inner) {
     job_processes(s);
     s.raw("if cssh_pick job; then\n");
-    // The login shell, then the configured variables (exported above too, so that they win
-    // over a forwarded one of the same name): the job's container is HTCondor's, but its
-    // sessions are cssh's.
-    let mut job_variables = Script::default();
-    job_variables.raw(" ${SHELL+\"SHELL=$SHELL\"}");
-    for (name, value) in target.settings.env.iter().flatten() {
-        job_variables.word(format!("{name}={value}").as_bytes());
-    }
-    join_namespaces(
-        s,
-        target,
-        inner,
-        &String::from_utf8_lossy(&job_variables.text),
-    );
+    // The login shell: the job's container is HTCondor's, but its sessions are cssh's (the
+    // configured variables come in `CSSH_VALUES`, over all of these).
+    join_namespaces(s, target, inner, " ${SHELL+\"SHELL=$SHELL\"}");
     s.raw("fi\n");
     fail_job(
         s,
@@ -288,15 +274,11 @@ pub(in crate::remote) fn enter_container(s: &mut Script, target: &Target, inner:
     );
 }
 
-/// In a session of the job's own sshd on the execute point: the configured variables exported
-/// (they win over the session's own, as where cssh starts the container), then into the job's
-/// container.
+/// In a session of the job's own sshd on the execute point: the configured variables read from
+/// the job's scratch directory (they win over the session's own, as where cssh starts the
+/// container), then into the job's container.
 pub(in crate::remote) fn enter_by_sshd(s: &mut Script, target: &Target, inner: &Inner) {
-    for (name, value) in target.settings.env.iter().flatten() {
-        s.raw("export");
-        s.word(format!("{name}={value}").as_bytes());
-        s.raw("\n");
-    }
+    values::load_in_sandbox(s, target);
     enter_container(s, target, inner);
 }
 
@@ -449,6 +431,7 @@ mod tests {
             config_file: "/c.toml",
             place: crate::remote::Place::Here,
             sent: &[],
+            values: None,
         };
         let job = CondorJob::new("h", "/i.sif", &[], "c:3".into(), false);
         let submitted = |printed: &str| {
