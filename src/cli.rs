@@ -162,7 +162,9 @@ pub fn send_values(
     let status = exec::feed(ssh, &send.args, &send.content)?;
     if !status.success() {
         let code = status.code().unwrap_or(255);
-        eprintln!("cssh: could not send the host's prelude and env values to the remote (ssh exited {code})");
+        eprintln!(
+            "cssh: could not send the host's prelude and env values to the remote (ssh exited {code})"
+        );
         return Ok(Err(ExitCode::from(u8::try_from(code).unwrap_or(255))));
     }
     sent::record(&send.key, &send.name)?;

@@ -97,6 +97,16 @@ pub fn render(plan: &Plan, ssh: &Path) -> Vec<u8> {
             pin.alias
         );
     }
+    if let Some(send) = &plan.send {
+        let words = &send.args[..send.args.len().saturating_sub(1)];
+        let _ = writeln!(
+            out,
+            "first: the host's prelude and env values go to the login node once, on the stdin of {} SCRIPT (never on a command line), into ~/.cache/cssh/values-{} there; this machine records that they went (sent/{} in cssh's cache directory)",
+            String::from_utf8_lossy(&output::command_line(ssh, words)),
+            send.name,
+            send.key
+        );
+    }
     if plan.first_hop.is_some() {
         out += "first: a connection to the login node finds the job (the host's allocation, waited for, or the job attached to) and prints its node\n";
     }

@@ -25,6 +25,20 @@ pub fn command_line(program: &Path, args: &[OsString]) -> Vec<u8> {
 /// The command line of a plan: with a first hop, its output takes the node's place, so the
 /// line still runs as printed.
 pub fn plan_line(program: &Path, plan: &Plan) -> Vec<u8> {
+    if let Some(send) = &plan.send {
+        // The values themselves are not printed: the line says where they go.
+        let mut line = b"# first, the host's prelude and env values on the stdin of: ".to_vec();
+        line.extend(command_line(program, &send.args));
+        line.push(b'\n');
+        line.extend(plan_line(
+            program,
+            &Plan {
+                send: None,
+                ..plan.clone()
+            },
+        ));
+        return line;
+    }
     if let Some(pin) = &plan.pin {
         let mut line = command_line(program, &pin.args);
         line.extend_from_slice(

@@ -43,9 +43,9 @@ use placement::{
     untagged_reason, way,
 };
 pub use probe::{Probe, SshdPin, probe};
-pub use values::SendStep;
 pub use proxy::{NAME_PREFIX, ProxyPlan, proxy, ssh_config_block};
 use reuse::{master_path, reuse_directory, with_connection_reuse};
+pub use values::SendStep;
 
 /// What cssh was asked to run.
 #[derive(Debug, Clone, Default)]

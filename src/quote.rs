@@ -137,6 +137,32 @@ pub(crate) fn base64(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The script that a command of [`for_login_shell`] carries, in either form, if it is one: for
+/// tests that look at every word of a command line.
+#[cfg(test)]
+pub(crate) fn any_carried(command: &[u8]) -> Option<Vec<u8>> {
+    if command.starts_with(BOOTSTRAP) {
+        return Some(carried(command));
+    }
+    let encoded = command.strip_prefix(BOOTSTRAP_BASE64)?;
+    let text: Vec<u8> = encoded
+        .iter()
+        .copied()
+        .filter(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+        .collect();
+    let decoded = std::process::Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), &text)?;
+            child.wait_with_output()
+        })
+        .ok()?;
+    Some(decoded.stdout)
+}
+
 /// The script that a command of [`for_login_shell`] carries (its printf form), for tests.
 #[cfg(test)]
 pub(crate) fn carried(command: &[u8]) -> Vec<u8> {

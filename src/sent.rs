@@ -13,7 +13,9 @@ use crate::private;
 
 fn dir() -> anyhow::Result<PathBuf> {
     Ok(dirs::cache_dir()
-        .context("no cache directory for cssh's record of sent values (set XDG_CACHE_HOME or HOME)")?
+        .context(
+            "no cache directory for cssh's record of sent values (set XDG_CACHE_HOME or HOME)",
+        )?
         .join("cssh")
         .join("sent"))
 }

@@ -2,8 +2,8 @@
 //! settings: `--release`, `--allocate` and `--attach list`; and the remote commands printed for
 //! tools with an ssh of their own, `--rsync-path` and `--sftp-server-command`.
 
-use super::values::{SendStep, stored};
 use super::values::Values;
+use super::values::{SendStep, stored};
 use super::{
     Context, Decision, Local, Plan, Refusal, Report, Request, allocation, carry, checked_host,
     condor_job, image_for, place, untagged_reason,

@@ -19,8 +19,8 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use super::sshd::{Ready, keys_and_hop};
-use super::values::{SendStep, stored};
 use super::values::Values;
+use super::values::{SendStep, stored};
 use super::{Context, PinStep, Refusal, carry, checked_host, image_for, local::Remembering, place};
 use crate::config;
 use crate::hop;

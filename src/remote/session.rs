@@ -5,10 +5,10 @@
 //! string exactly as ssh would send it, run by a `sh -c` of the image's.
 
 use super::join;
-use super::values;
 use super::runtime::{drops_environment, has_option};
 use super::script::Script;
 use super::target::{Job, Payload, Place, SFTP_SERVER_PATHS, Scheduler, Target};
+use super::values;
 use crate::quote::{printf_format, sh};
 use crate::settings::ForwardEnv;
 

@@ -12,7 +12,7 @@
 //! directory once per job, on condor_ssh_to_job's stdin, and keeps a mark that it did.
 
 use super::script::{Part, Script, private_file};
-use super::target::{Stored, Target};
+use super::target::{Job, Place, Stored, Target};
 use crate::quote::{base64, sh};
 
 /// Exit status when the values are not on the remote: the session cannot start as configured.
@@ -148,9 +148,19 @@ pub(super) fn to_sandbox(s: &mut Script, target: &Target) {
     );
 }
 
-/// Whether the host sets `env`, whose values go into the container.
+/// Whether the host sets `env`, whose values go into the container: not into a job attached
+/// to, whose container's environment is what it is.
 pub(super) fn carries_env(target: &Target) -> bool {
-    target.settings.env.as_ref().is_some_and(|env| !env.is_empty())
+    let attached = matches!(
+        target.place,
+        Place::Job(Job::Attached(..) | Job::AttachedEither(_), _)
+    );
+    !attached
+        && target
+            .settings
+            .env
+            .as_ref()
+            .is_some_and(|env| !env.is_empty())
 }
 
 /// What the image's sh runs first where the host sets `env`: its values over everything else,

@@ -513,27 +513,12 @@ fn configured_values_never_appear_on_a_command_line_on_the_remote() {
             .collect::<String>(),
     );
     let shown = "printf '[%s] [%s]\\n' \"$CSSH_TOKEN\" \"$CSSH_PRELUDE_TOKEN\"; sleep 1";
-    let job = Job::container("th-bash");
-    let (out, lines) = watched(
-        Command::new(CSSH)
-            .env("CSSH_CONFIG", config.path("config.toml"))
-            .args(["--attach", &job.id, "-F"])
-            .arg(&host().ssh_config)
-            .args(["-l", "bashuser", &attached, shown]),
-    );
-    assert!(out.status.success(), "attached: {}", describe(&out));
-    // The prelude runs on the node; the job's container has its own environment.
-    assert_eq!(text(&out.stdout), format!("[{TOKEN}] []\n"), "attached");
-    assert!(lines.is_empty(), "attached: on a command line: {lines:#?}");
     std::thread::scope(|scope| {
         for (alias, user, _) in &places {
             let config = &config;
             scope.spawn(move || {
-                let (out, lines) = watched(
-                    cssh(config)
-                        .args(["-l", user, alias])
-                        .arg(shown),
-                );
+                let (out, lines) = watched(cssh(config).args(["-l", user, alias]).arg(shown));
+                assert!(lines.is_empty(), "{alias}: on a command line: {lines:#?}");
                 assert!(out.status.success(), "{alias}: {}", describe(&out));
                 // What the prelude exports reaches a container the runtime starts with the
                 // host's environment: not a --cleanenv one, nor HTCondor's (the prelude runs on
@@ -547,8 +532,10 @@ fn configured_values_never_appear_on_a_command_line_on_the_remote() {
                     ),
                     "{alias}: the values reach the container"
                 );
-                assert!(lines.is_empty(), "{alias}: on a command line: {lines:#?}");
-                if ["-sshd", "-srun", "-node", "condor"].iter().any(|k| alias.contains(k)) {
+                if ["-sshd", "-srun", "-node", "condor"]
+                    .iter()
+                    .any(|k| alias.contains(k))
+                {
                     let out = run(Command::new(CSSH)
                         .env("CSSH_CONFIG", config.path("config.toml"))
                         .args(["--release", "-F"])
@@ -559,6 +546,19 @@ fn configured_values_never_appear_on_a_command_line_on_the_remote() {
             });
         }
     });
+    let job = Job::container("th-bash");
+    let (out, lines) = watched(
+        Command::new(CSSH)
+            .env("CSSH_CONFIG", config.path("config.toml"))
+            .args(["--attach", &job.id, "-F"])
+            .arg(&host().ssh_config)
+            .args(["-l", "bashuser", &attached, shown]),
+    );
+    assert!(lines.is_empty(), "attached: on a command line: {lines:#?}");
+    assert!(out.status.success(), "attached: {}", describe(&out));
+    // The job's container keeps its own environment: `env` does not apply to it, and what the
+    // prelude exports stays on the node.
+    assert_eq!(text(&out.stdout), "[] []\n", "attached");
     // The file they are in is the user's alone, on the login node.
     let out = ssh(
         "th-bash",

@@ -23,8 +23,8 @@ use crate::remote::container::{
 };
 use crate::remote::script::{Part, Script};
 use crate::remote::session::{Inner, forwarded};
-use crate::remote::values;
 use crate::remote::target::{CondorJob, Target};
+use crate::remote::values;
 use crate::settings::{Attach, JobRef};
 
 /// A ClassAd string literal.
