@@ -912,7 +912,17 @@ fn a_wait_given_up_cancels_the_job_it_submitted_once_no_connection_waits() {
                 .then_some(())
                 .ok_or(String::new())
         });
-        std::thread::sleep(std::time::Duration::from_secs(1));
+        // Until the waiting connection has marked itself as waiting.
+        wait_until("the wait's mark", || {
+            let out = admin(&[
+                "sh",
+                "-c",
+                &format!(
+                    "ls /home/{user}/.cache/cssh/wait-slurm-{job}/ 2>/dev/null | grep '^w-' || true"
+                ),
+            ]);
+            (!out.stdout.is_empty()).then_some(()).ok_or(describe(&out))
+        });
         let hup = Command::new("kill")
             .args(["-HUP", "--", &format!("-{}", child.id())])
             .status();
