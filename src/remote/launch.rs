@@ -79,7 +79,9 @@ pub(super) fn instance_start(s: &mut Script, target: &Target, instance: &str) {
     s.raw("  cssh_lock=\"$HOME/.apptainer/instances/cssh-start.lock\"; (umask 077; mkdir -p \"${cssh_lock%/*}\") 2>/dev/null\n");
     // The runtime and its instance must not keep the lock's descriptor: the lock would last as
     // long as the instance.
-    s.raw("  { ! command -v flock >/dev/null 2>&1 || flock -w 120 9; cssh_running 9>&- || cssh_out=$(\"$cssh_rt\" -s instance start");
+    // The instance outlives the session: it holds none of the host's values (each session
+    // brings its own).
+    s.raw("  { ! command -v flock >/dev/null 2>&1 || flock -w 120 9; cssh_running 9>&- || cssh_out=$(unset CSSH_VALUES APPTAINERENV_CSSH_VALUES SINGULARITYENV_CSSH_VALUES; \"$cssh_rt\" -s instance start");
     image_arguments(s, target);
     s.word(instance.as_bytes());
     s.raw(" </dev/null 2>&1 9>&-); } 9>>\"$cssh_lock\" 2>/dev/null || {\n");

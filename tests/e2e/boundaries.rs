@@ -472,6 +472,11 @@ fn configured_values_never_appear_on_a_command_line_on_the_remote() {
                 "options = [\"--cleanenv\"]".to_string(),
             ),
             (
+                format!("th-v{id}-instance"),
+                "fishuser",
+                format!("instance = \"values-{id}\""),
+            ),
+            (
                 format!("th-v{id}-sshd"),
                 "bashuser",
                 "slurm = [\"--time=10\"]".to_string(),
@@ -559,6 +564,7 @@ fn configured_values_never_appear_on_a_command_line_on_the_remote() {
     // The job's container keeps its own environment: `env` does not apply to it, and what the
     // prelude exports stays on the node.
     assert_eq!(text(&out.stdout), "[] []\n", "attached");
+    let _ = ssh("th-fish", &["apptainer", "instance", "stop", &format!("values-{id}")]);
     // The file they are in is the user's alone, on the login node.
     let out = ssh(
         "th-bash",

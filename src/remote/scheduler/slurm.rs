@@ -34,7 +34,9 @@ pub(in crate::remote) fn allocation(
     s.raw(
         "cssh_submitted=; cssh_job=$(cssh_live_jobs | head -n 1)\nif [ -z \"$cssh_job\" ]; then\n",
     );
-    s.raw("  cssh_out=$(CSSH_RT=$cssh_rt sbatch --parsable --output=/dev/null --job-name=");
+    // sbatch exports the submitting environment to the job, but not the host's values: a
+    // session brings its own, which an instance started in the job must not hold older ones of.
+    s.raw("  cssh_out=$(unset CSSH_VALUES APPTAINERENV_CSSH_VALUES SINGULARITYENV_CSSH_VALUES; CSSH_RT=$cssh_rt sbatch --parsable --output=/dev/null --job-name=");
     s.quoted(allocation.job_name.as_bytes());
     for option in &allocation.sbatch_options {
         s.word(option.as_bytes());
