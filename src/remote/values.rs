@@ -21,8 +21,9 @@ const MISSING: u8 = super::runtime::REFUSED_SETTING;
 /// The variable that carries `env`'s values into the container, as `export` lines for its sh.
 pub(super) const VARIABLE: &str = "CSSH_VALUES";
 
-/// The file's text: `cssh_prelude` and `CSSH_VALUES` as sh assignments, or `None` where the host
-/// sets neither the prelude nor `env`.
+/// The file's text: `cssh_prelude`, `CSSH_VALUES` and its form for Apptainer's environment
+/// script (`cssh_values_dq`) as sh assignments, or `None` where the host sets neither the
+/// prelude nor `env`.
 pub fn content(settings: &crate::settings::Settings) -> Option<Vec<u8>> {
     let env = settings.env.as_deref().unwrap_or_default();
     if settings.prelude.is_none() && env.is_empty() {
@@ -43,9 +44,25 @@ pub fn content(settings: &crate::settings::Settings) -> Option<Vec<u8>> {
         }
         text.extend_from_slice(format!("{VARIABLE}=").as_bytes());
         text.extend_from_slice(&sh(&exports));
+        text.extend_from_slice(b"\ncssh_values_dq=");
+        text.extend_from_slice(&sh(&double_quoted(&exports)));
         text.push(b'\n');
     }
     Some(text)
+}
+
+/// `text` for Apptainer's environment script: Apptainer (and Singularity) write an
+/// `APPTAINERENV_` value there between double quotes, with each `"` escaped, and the script's
+/// sourcing evaluates the rest: `$(...)`, backquotes, variables and backslashes.
+fn double_quoted(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for &b in text {
+        if b"\\$`".contains(&b) {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out
 }
 
 /// Where the file is in the user's cache on the login node and the nodes that share its home.
@@ -113,7 +130,7 @@ fn read(s: &mut Script, target: &Target, file: &str, stored: Stored, place: &str
     );
     if carries_env(target) {
         s.raw(&format!(
-            "APPTAINERENV_{VARIABLE}=${VARIABLE}; SINGULARITYENV_{VARIABLE}=${VARIABLE}; export {VARIABLE} APPTAINERENV_{VARIABLE} SINGULARITYENV_{VARIABLE}\n"
+            "APPTAINERENV_{VARIABLE}=$cssh_values_dq; SINGULARITYENV_{VARIABLE}=$cssh_values_dq; export {VARIABLE} APPTAINERENV_{VARIABLE} SINGULARITYENV_{VARIABLE}\n"
         ));
     }
 }

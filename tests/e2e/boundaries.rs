@@ -406,7 +406,7 @@ impl Drop for Released<'_> {
 
 /// The configured values: a token in `env` and one the prelude exports, neither of which any
 /// process's command line on the test host may hold while a session runs.
-const TOKEN: &str = "tok-e2e-7f3a1 x'y";
+const TOKEN: &str = "tok-e2e-7f3a1 x'y \"q\" $(id) `id` $HOME \\z";
 const PRELUDE_TOKEN: &str = "tok-e2e-prelude-52c9";
 
 /// Every command line on this machine (the test host's login node, Slurm nodes and HTCondor
@@ -564,7 +564,10 @@ fn configured_values_never_appear_on_a_command_line_on_the_remote() {
     // The job's container keeps its own environment: `env` does not apply to it, and what the
     // prelude exports stays on the node.
     assert_eq!(text(&out.stdout), "[] []\n", "attached");
-    let _ = ssh("th-fish", &["apptainer", "instance", "stop", &format!("values-{id}")]);
+    let _ = ssh(
+        "th-fish",
+        &["apptainer", "instance", "stop", &format!("values-{id}")],
+    );
     // The file they are in is the user's alone, on the login node.
     let out = ssh(
         "th-bash",
