@@ -27,6 +27,7 @@ fn main() {
     let mut report = Report::default();
     wrapper_cost(&work, &mut report);
     end_to_end(&host, &work, &mut report);
+    values(&host, &work, &mut report);
     throughput(&host, &work, &mut report);
     repeated(&host, &work, &mut report);
     slurm(&host, &work, &mut report);
@@ -456,6 +457,85 @@ fn end_to_end(host: &Host, work: &Path, report: &mut Report) {
         "e2e",
         &[&format!("{}/cssh/%C", runtime.display()), &master],
     );
+}
+
+/// What keeping the host's values (`prelude`, `env`) off command lines costs: a session reads
+/// them from their file on the login node; the first connection after they change sends them
+/// first, on a call of its own (over the master with `persist`).
+fn values(host: &Host, work: &Path, report: &mut Report) {
+    const SECTION: &str = "The host's values (`prelude` and `env`, never on a command line)";
+    let cache = work.join("values-cache");
+    let runtime = work.join("values-run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let tagged = |name: &str, extra: &str| {
+        config(
+            work,
+            name,
+            &format!("[[host]]\npattern = \"th-bash\"\nimage = \"{IMAGE}\"\n{extra}\n"),
+        )
+    };
+    let run = |config: &Path| {
+        let mut cssh = Command::new(CSSH);
+        cssh.arg("--config")
+            .arg(config)
+            .env("XDG_CACHE_HOME", &cache)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .args(["-F", &host.ssh_config, "th-bash", "true"]);
+        cssh
+    };
+    let values = "env = { HF_TOKEN = \"hf_0123456789abcdef\" }\nprelude = \"export A=1\"";
+    let forget = || {
+        let _ = std::fs::remove_dir_all(cache.join("cssh/sent"));
+    };
+    let none = tagged("values-none.toml", "");
+    let set = tagged("values-set.toml", values);
+    let persist = tagged(
+        "values-persist.toml",
+        &format!("{values}\npersist = \"2m\""),
+    );
+    for (figure, pairs, plain, with) in [
+        (
+            "a session of a host with values (sent) against the same host without, `cssh host true`, a new connection each",
+            20,
+            &none,
+            &set,
+        ),
+        (
+            "the first connection after the values change (they are sent first) against one after they went, a new connection each",
+            10,
+            &set,
+            &set,
+        ),
+        (
+            "the same with `persist` (the values go over the master the session then uses)",
+            20,
+            &persist,
+            &persist,
+        ),
+    ] {
+        let first_after_change = !figure.starts_with("a session");
+        time(&mut run(with));
+        time(&mut run(plain));
+        let (plain, cssh, spread) = paired(pairs, &mut || time(&mut run(plain)), &mut || {
+            if first_after_change {
+                forget();
+            }
+            time(&mut run(with))
+        });
+        report.add(
+            SECTION,
+            Row {
+                figure: format!("{figure}, {pairs} pairs"),
+                plain,
+                cssh,
+                comparison: format!(
+                    "+{} (medians); pairs: {spread}",
+                    ms(cssh.median.saturating_sub(plain.median))
+                ),
+                target: "(reported)".into(),
+            },
+        );
+    }
 }
 
 /// Back to a cold start on th-bash: the instance `instance` stopped and the master connections
