@@ -236,6 +236,15 @@ fn config(work: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// A configuration that tags th-bash with the image and `extra`.
+fn th_bash(work: &Path, name: &str, extra: &str) -> PathBuf {
+    config(
+        work,
+        name,
+        &format!("[[host]]\npattern = \"th-bash\"\nimage = \"{IMAGE}\"\n{extra}\n"),
+    )
+}
+
 /// The static build of cssh (x86_64-unknown-linux-musl), built here in a target directory of its
 /// own (the one `cargo bench` runs from stays locked): it starts faster than the C library's
 /// dynamic one that cargo builds by default.
@@ -360,13 +369,7 @@ fn wrapper_cost(work: &Path, report: &mut Report) {
 /// and on a connection that is kept (`persist`), also into a running instance.
 fn end_to_end(host: &Host, work: &Path, report: &mut Report) {
     const SECTION: &str = "End to end (`true` in the image; the comparison: cssh against plain in each interleaved pair)";
-    let tagged = |name: &str, extra: &str| {
-        config(
-            work,
-            name,
-            &format!("[[host]]\npattern = \"th-bash\"\nimage = \"{IMAGE}\"\n{extra}\n"),
-        )
-    };
+    let tagged = |name: &str, extra: &str| th_bash(work, name, extra);
     let runtime = work.join("e2e-run");
     std::fs::create_dir_all(&runtime).unwrap();
     let master = format!("{}/by-hand-%C", work.display());
@@ -467,13 +470,7 @@ fn values(host: &Host, work: &Path, report: &mut Report) {
     let cache = work.join("values-cache");
     let runtime = work.join("values-run");
     std::fs::create_dir_all(&runtime).unwrap();
-    let tagged = |name: &str, extra: &str| {
-        config(
-            work,
-            name,
-            &format!("[[host]]\npattern = \"th-bash\"\nimage = \"{IMAGE}\"\n{extra}\n"),
-        )
-    };
+    let tagged = |name: &str, extra: &str| th_bash(work, name, extra);
     let run = |config: &Path| {
         let mut cssh = Command::new(CSSH);
         cssh.arg("--config")
@@ -678,13 +675,7 @@ fn throughput(host: &Host, work: &Path, report: &mut Report) {
 fn repeated(host: &Host, work: &Path, report: &mut Report) {
     let runtime = work.join("run");
     std::fs::create_dir_all(&runtime).unwrap();
-    let variant = |name: &str, extra: &str| {
-        config(
-            work,
-            name,
-            &format!("[[host]]\npattern = \"th-bash\"\nimage = \"{IMAGE}\"\n{extra}\n"),
-        )
-    };
+    let variant = |name: &str, extra: &str| th_bash(work, name, extra);
     let naive = variant("naive.toml", "");
     let control_path = format!("{}/cssh/%C", runtime.display());
     let cold_start = || cold_start(host, "bench", &[&control_path]);
