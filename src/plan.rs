@@ -11,8 +11,10 @@
 //! gets ssh's settings for it in front instead (`sshd`).
 //!
 //! The parts: what the machine answers (`local`), where a session runs and how it gets there
-//! (`placement`), connection sharing (`reuse`), the job's own sshd (`sshd`), cssh's errands on the
-//! login node (`errands`) and the doctor's probe (`probe`); this module is the decision itself.
+//! (`placement`), connection sharing (`reuse`), the job's own sshd (`sshd`), the job's node by ssh
+//! (`node`), the host's values sent once (`values`), cssh's errands on the login node
+//! (`errands`), `--proxy` (`proxy`) and the doctor's probe (`probe`); this module is the decision
+//! itself.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -27,6 +29,7 @@ use crate::words;
 
 mod errands;
 mod local;
+mod node;
 mod placement;
 mod probe;
 mod proxy;
@@ -437,47 +440,7 @@ fn decide(inv: &Invocation, cx: &Context, local: &mut dyn Local) -> anyhow::Resu
             });
         }
     };
-    // The session reaches the allocation's node through the login node: a first connection
-    // waits for the allocation and names its node; this one's destination becomes that node.
-    // It runs its command: a tunnel alone's -N (or SessionType) would keep it from running.
-    let mut first = inv.args_without_settings(b"tTfsN", &["SessionType"]);
-    first.truncate(first.len() - (inv.args.len() - inv.command_start));
-    first.splice(
-        0..0,
-        ["-T", "-o", "ClearAllForwardings=yes"].map(OsString::from),
-    );
-    first.push(carry(&first_hop_script)?);
-    let login_user = local
-        .resolved_ssh_config(&inv.args)?
-        .lines()
-        .find_map(|line| line.strip_prefix("user "))
-        .map(str::to_string)
-        .ok_or_else(|| Refusal(format!("ssh -G {host} names no user for the login node")))?;
-    let node_inv = on_node(inv, &login_user)?;
-    // A tunnel alone reaches the node as it is, with no session to run there.
-    let (args, script) = match payload {
-        None => (node_inv.args.clone(), Vec::new()),
-        Some(payload) => {
-            let script = remote::script(&target, payload);
-            (session_args(&node_inv, carry(&script)?), script)
-        }
-    };
-    let node_at = args
-        .iter()
-        .position(|word| word.as_encoded_bytes() == NODE.as_bytes())
-        .ok_or_else(|| Refusal("lost the node's place in the command line".into()))?;
-    Ok(Decided {
-        args,
-        decision: Decision::Container { script },
-        first_hop: Some(FirstHop {
-            args: first,
-            node_at,
-        }),
-        pin: None,
-        hop: None,
-        shares_its_own: false,
-        notice: None,
-    })
+    node::decide(inv, &target, payload, &first_hop_script, local)
 }
 
 /// The variables ssh sends for the session, from `ssh -G`: cssh's own that a SendEnv pattern
@@ -543,51 +506,6 @@ fn session_args(inv: &Invocation, command: OsString) -> Vec<OsString> {
     args
 }
 
-/// Stands for the allocation's node until the first connection names it: no argv word can
-/// hold a NUL, so it cannot be mistaken for one of the user's.
-const NODE: &str = "\0node";
-
-/// The command line that reaches the allocation's node: the login node, as the user named it
-/// (with their `-l`, `-p` and `-J`), becomes the jump host, and the node is the destination,
-/// reached as the login node's user. The rest of the line is the user's, for the node.
-fn on_node(inv: &Invocation, login_user: &str) -> Result<Invocation, Refusal> {
-    let destination = inv.args[inv.destination].as_encoded_bytes();
-    let mut jump = Vec::new();
-    if let Some(hops) = inv.first_value(b'J') {
-        jump.extend_from_slice(hops.as_encoded_bytes());
-        jump.push(b',');
-    }
-    let uri = destination.starts_with(b"ssh://");
-    if let Some(user) = inv
-        .first_value(b'l')
-        .filter(|_| !uri && !destination.contains(&b'@'))
-    {
-        jump.extend_from_slice(user.as_encoded_bytes());
-        jump.push(b'@');
-    }
-    jump.extend_from_slice(destination);
-    if let Some(port) = inv.first_value(b'p').filter(|_| !uri) {
-        jump.push(b':');
-        jump.extend_from_slice(port.as_encoded_bytes());
-    }
-    let mut marked = inv.clone();
-    marked.args[inv.destination] = OsString::from(NODE);
-    let mut args: Vec<OsString> = ["-J", "", "-l", login_user].map(OsString::from).to_vec();
-    args[1] = words::from_bytes(jump);
-    args.extend(marked.args_without(b"lpJ"));
-    // -P keeps the arity the first parse gave it, and -Z was known to it.
-    let grammar = ssh_args::Grammar {
-        p_takes_argument: inv
-            .options
-            .iter()
-            .find(|o| o.letter == b'P')
-            .is_none_or(|o| o.value.is_some()),
-        z_is_flag: true,
-    };
-    ssh_args::parse(args, &mut || grammar)
-        .map_err(|why| Refusal(format!("cannot reach the allocation's node: {why}")))
-}
-
 /// The host name, refused where it could not be written into the remote script's messages.
 fn checked_host(host: &[u8]) -> Result<String, Refusal> {
     if let Some(reason) = hostile_host(host) {
@@ -629,6 +547,7 @@ fn hostile_host(host: &[u8]) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use super::node::NODE;
     use super::*;
     use crate::config::Config;
     use crate::settings::Image;
