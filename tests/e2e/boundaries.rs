@@ -514,7 +514,10 @@ fn configured_values_never_appear_on_a_command_line_on_the_remote() {
                     "[[host]]\npattern = \"{alias}\"\nimage = {FULL_SIF:?}\n{values}{settings}\n"
                 )
             })
-            .chain([format!("[[host]]\npattern = \"{attached}\"\n{values}")])
+            .chain([
+                format!("[[host]]\npattern = \"{attached}\"\n{values}"),
+                format!("[[host]]\npattern = \"th-v{id}-px\"\nimage = {FULL_SIF:?}\n{values}"),
+            ])
             .collect::<String>(),
     );
     let shown = "printf '[%s] [%s]\\n' \"$CSSH_TOKEN\" \"$CSSH_PRELUDE_TOKEN\"; sleep 1";
@@ -564,6 +567,34 @@ fn configured_values_never_appear_on_a_command_line_on_the_remote() {
     // The job's container keeps its own environment: `env` does not apply to it, and what the
     // prelude exports stays on the node.
     assert_eq!(text(&out.stdout), "[] []\n", "attached");
+    // A plain client through `ProxyCommand cssh --proxy`: the values go before the hop.
+    let proxied = format!("th-v{id}-px");
+    let blocks = run(Command::new(CSSH)
+        .env_remove("CSSH_CONFIG")
+        .arg("--config")
+        .arg(config.path("config.toml"))
+        .args(["--ssh-config", "-F"])
+        .arg(&host().ssh_config)
+        .args(["-l", "bashuser", &proxied]));
+    assert!(
+        blocks.status.success(),
+        "--ssh-config: {}",
+        describe(&blocks)
+    );
+    std::fs::write(config.path("ssh_config"), &blocks.stdout).unwrap();
+    let (out, lines) = watched(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(config.path("ssh_config"))
+            .args([&format!("cssh.{proxied}"), shown]),
+    );
+    assert!(lines.is_empty(), "proxied: on a command line: {lines:#?}");
+    assert!(out.status.success(), "proxied: {}", describe(&out));
+    assert_eq!(
+        text(&out.stdout),
+        format!("[{TOKEN}] [{PRELUDE_TOKEN}]\n"),
+        "proxied"
+    );
     let _ = ssh(
         "th-fish",
         &["apptainer", "instance", "stop", &format!("values-{id}")],
