@@ -483,6 +483,8 @@ fn debug_text(shown: &str) -> Option<&str> {
         "ControlPersist",
         "ProxyCommand",
         "ProxyJump",
+        "ClearAllForwardings",
+        "PermitLocalCommand",
     ];
     let is_camel = |word: &&str| {
         let mut chars = word.chars();
