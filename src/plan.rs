@@ -506,6 +506,19 @@ fn session_args(inv: &Invocation, command: OsString) -> Vec<OsString> {
     args
 }
 
+/// The grammar a command line cssh rewrote is parsed again with: `-P` keeps the arity the first
+/// parse gave it, and `-Z` was known to it.
+fn kept_grammar(inv: &Invocation) -> ssh_args::Grammar {
+    ssh_args::Grammar {
+        p_takes_argument: inv
+            .options
+            .iter()
+            .find(|o| o.letter == b'P')
+            .is_none_or(|o| o.value.is_some()),
+        z_is_flag: true,
+    }
+}
+
 /// The host name, refused where it could not be written into the remote script's messages.
 fn checked_host(host: &[u8]) -> Result<String, Refusal> {
     if let Some(reason) = hostile_host(host) {

@@ -95,15 +95,7 @@ fn on_node(inv: &Invocation, login_user: &str) -> Result<Invocation, Refusal> {
     let mut args: Vec<OsString> = ["-J", "", "-l", login_user].map(OsString::from).to_vec();
     args[1] = words::from_bytes(jump);
     args.extend(marked.args_without(b"lpJ"));
-    // -P keeps the arity the first parse gave it, and -Z was known to it.
-    let grammar = ssh_args::Grammar {
-        p_takes_argument: inv
-            .options
-            .iter()
-            .find(|o| o.letter == b'P')
-            .is_none_or(|o| o.value.is_some()),
-        z_is_flag: true,
-    };
+    let grammar = super::kept_grammar(inv);
     ssh_args::parse(args, &mut || grammar)
         .map_err(|why| Refusal(format!("cannot reach the allocation's node: {why}")))
 }

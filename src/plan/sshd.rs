@@ -135,14 +135,7 @@ pub(super) fn decide(
         set("LogLevel=ERROR".into());
     }
     ours.extend(inv.args_without(b"J"));
-    let grammar = ssh_args::Grammar {
-        p_takes_argument: inv
-            .options
-            .iter()
-            .find(|o| o.letter == b'P')
-            .is_none_or(|o| o.value.is_some()),
-        z_is_flag: true,
-    };
+    let grammar = super::kept_grammar(inv);
     let job = ssh_args::parse(ours, &mut || grammar)
         .map_err(|why| Refusal(format!("cannot reach the job's sshd: {why}")))?;
     let (args, script) = match payload {

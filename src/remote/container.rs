@@ -267,7 +267,7 @@ pub(in crate::remote) fn join_namespaces(
     s.raw("  cssh_m=$(($# - cssh_n))\n  while [ \"$cssh_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; cssh_n=$((cssh_n - 1)); done\n");
     define_quote(s);
     s.raw("  cssh_code=\n  while [ \"$cssh_m\" -gt 0 ]; do\n    case ${1%%=*} in ''|[0-9]*|*[!A-Za-z0-9_]*) ;; *) cssh_q \"$1\"; cssh_code=\"${cssh_code}command export $cssh_qv\n\" ;; esac\n    shift; cssh_m=$((cssh_m - 1))\n  done\n");
-    // One variable carries it past `env -i`: Linux takes at most 128 KiB in one.
+    // One variable carries it into the container: Linux takes at most 128 KiB in one.
     s.raw("  [ \"$(printf %s \"$cssh_code\" | wc -c)\" -lt 131000 ] ||");
     fail_job(
         s,
@@ -282,7 +282,7 @@ pub(in crate::remote) fn join_namespaces(
     // which travel in the environment, never as words of a command line (`ps` shows those):
     // every other exported variable and function is unset first.
     s.raw("  CSSH_ENV=$cssh_code; export CSSH_ENV\n");
-    s.raw("  for cssh_v in $(env | sed -n 's/^BASH_FUNC_\\(.*\\)%%=.*/-f \\1/p; s/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p'); do case $cssh_v in CSSH_ENV|CSSH_VALUES) ;; -f) cssh_f=-f ;; *) command unset $cssh_f \"$cssh_v\" 2>/dev/null; cssh_f= ;; esac; done\n");
+    s.raw("  cssh_f=; for cssh_v in $(env | sed -n 's/^BASH_FUNC_\\(.*\\)%%=.*/-f \\1/p; s/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p'); do case $cssh_v in CSSH_ENV|CSSH_VALUES) ;; -f) cssh_f=-f ;; *) command unset $cssh_f \"$cssh_v\" 2>/dev/null; cssh_f= ;; esac; done\n");
     s.raw("  exec ${cssh_nnp:+\"$cssh_nnp\"} ${cssh_nnp:+--no-new-privs} \"$cssh_nsenter\" $cssh_ns --wd=/dev/fd/9 --preserve-credentials /bin/sh -c");
     s.word(TERMINAL_INSIDE);
     s.raw(" sh");
