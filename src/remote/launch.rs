@@ -204,10 +204,11 @@ pub(super) fn batch_script(target: &Target, allocation: &slurm::Allocation) -> V
     // each SLURM_ variable that is set, as a quoted `export` line, so that no value, whatever
     // it holds (a line break), is more than its own variable.
     define_quote(&mut s);
+    s.raw(slurm::KEY);
     s.raw(&format!(
         "cssh_env={}; cssh_marks={}; cssh_um=$(umask); umask 077\nmkdir -p \"$cssh_marks\" && chmod go-w \"${{cssh_env%/*}}\" && for cssh_l in $(env | sed -n 's/^\\(SLURM_[A-Za-z0-9_]*\\)=.*/\\1/p'); do eval \"[ -n \\\"\\${{$cssh_l+x}}\\\" ]\" || continue; eval \"cssh_q \\\"\\${{$cssh_l}}\\\"\"; printf 'export %s=%s\\n' \"$cssh_l\" \"$cssh_qv\"; done >\"$cssh_env\"\numask \"$cssh_um\"\n",
         slurm::JOB_ENVIRONMENT,
-        slurm::session_marks("SLURM_JOB_ID")
+        slurm::SESSION_MARKS
     ));
     if let Some(instance) = &target.settings.instance {
         instance_pid(&mut s, instance);

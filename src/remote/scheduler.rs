@@ -65,9 +65,10 @@ pub(in crate::remote) struct Wait<'a> {
     pub(in crate::remote) progress: bool,
 }
 
-/// Waits while job `$cssh_job` waits; any state but running or waiting runs `gone`, which
-/// ends the script in one line. A terminal shows one updating line; without one, each change of
-/// what it would show is one line once the wait has lasted 5 s, and its end one more.
+/// Waits while job `$cssh_job` (whose marks `$cssh_key` names) waits; any state but running or
+/// waiting runs `gone`, which ends the script in one line. A terminal shows one updating line;
+/// without one, each change of what it would show is one line once the wait has lasted 5 s,
+/// and its end one more.
 ///
 /// A wait that is given up (Ctrl-C or a hang-up on a terminal session, or the connection gone:
 /// its sshd ended, or the updating line cannot be written) ends the job with `wait.cancel` when a
@@ -87,7 +88,7 @@ pub(in crate::remote) fn wait(
     // start time. Where it cannot be read, only a signal or a failed write ends the wait.
     s.raw("cssh_link=; cssh_stat $$ && cssh_stat \"$cssh_sid\" && cssh_link=$cssh_ppid && cssh_stat \"$cssh_link\" && cssh_link=\"$cssh_link $cssh_start\" || cssh_link=\n");
     s.raw(&format!(
-        "cssh_wdir=\"$HOME/.cache/cssh/wait-{}-$cssh_job\"; cssh_wmark=\"$cssh_wdir/w-$(uname -n)-$$\"\n",
+        "cssh_wdir=\"$HOME/.cache/cssh/wait-{}-$cssh_key\"; cssh_wmark=\"$cssh_wdir/w-$(uname -n)-$$\"\n",
         wait.name
     ));
     s.raw("cssh_stop() {\n  trap '' INT HUP TERM PIPE\n  rm -f \"$cssh_wmark\"\n");

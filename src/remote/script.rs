@@ -130,7 +130,7 @@ pub(super) fn run_with_stand_ins(script: &[u8], programs: &[(&str, &str)]) -> St
     ));
     std::fs::create_dir_all(&bin).unwrap();
     for tool in [
-        "cat", "cut", "head", "id", "sed", "sort", "tail", "tr", "wc",
+        "cat", "cksum", "cut", "head", "id", "sed", "sort", "tail", "tr", "wc",
     ] {
         let found = ["/usr/bin", "/bin"]
             .iter()

@@ -136,7 +136,8 @@ fn read(s: &mut Script, target: &Target, file: &str, stored: Stored, place: &str
 }
 
 /// On an HTCondor access point, job `$cssh_job` found: puts the values into the job's scratch
-/// directory where this access point has not yet (a mark per job beside the file), on
+/// directory (written whole: a private temporary file, then a rename) where this access point
+/// has not yet (a mark per job beside the file, named by the job's `$cssh_key`), on
 /// condor_ssh_to_job's stdin; or one line and exit 255.
 pub(super) fn to_sandbox(s: &mut Script, target: &Target) {
     if !carries_env(target) {
@@ -146,8 +147,11 @@ pub(super) fn to_sandbox(s: &mut Script, target: &Target) {
         return;
     };
     // condor_ssh_to_job's command goes through an unquoted eval: only base64 crosses.
-    let store = format!("umask 077; cat >{}", in_sandbox(name));
-    s.raw("cssh_vs=\"$cssh_vf.job-$cssh_job\"\n");
+    let store = format!(
+        "umask 077; f={}; cat >\"$f.$$\" && mv -f \"$f.$$\" \"$f\" || {{ rm -f \"$f.$$\"; exit 1; }}",
+        in_sandbox(name)
+    );
+    s.raw("cssh_vs=\"$cssh_vf.job-$cssh_key\"\n");
     s.raw(&format!(
         "[ -f \"$cssh_vs\" ] || {{ condor_ssh_to_job \"$cssh_job\" \"sh -c \\\"\\$(echo {}|base64 -d)\\\" sh\" <\"$cssh_vf\" >/dev/null && (umask 077; : >\"$cssh_vs\"); }} ||",
         String::from_utf8_lossy(&base64(store.as_bytes()))

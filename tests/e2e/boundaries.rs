@@ -359,7 +359,7 @@ fn the_batch_environment_is_quoted_private_and_never_sourced_once_others_could_w
                     "{user}: {}",
                     describe(&out)
                 );
-                let file = format!("$HOME/.cache/cssh/slurm-$(squeue --me -h -o %i -n cssh-{alias}).env");
+                let file = format!("$HOME/.cache/cssh/slurm-$(squeue --me -h -O Cluster:-,JobID: -n cssh-{alias}).env");
                 let spoiled = ssh(
                     &format!("th-{}", &user[..user.len() - 4]),
                     &[&format!(
@@ -385,6 +385,112 @@ fn the_batch_environment_is_quoted_private_and_never_sourced_once_others_could_w
             });
         }
     });
+}
+
+#[test]
+fn another_clusters_job_of_the_same_id_in_a_shared_home_is_never_this_ones() {
+    // A home that two clusters share: the other cluster's job, of this job's id, runs cssh's
+    // own batch script as its slurmstepd would, with its own SLURM_ variables (here on the
+    // login node, outside any Slurm job). It leaves its marks (its batch environment, its
+    // server's record) in the same cache; this job's sessions, by the job's sshd and in node
+    // mode, still reach this job, never the other's.
+    let (user, login) = ("bashuser", "th-bash");
+    let alias = format!("th-twin-{}", rand_suffix() % 1_000_000);
+    let config = |connect: &str| {
+        Scratch::new(&format!(
+            "[[host]]\npattern = \"th-*\"\nimage = {FULL_SIF:?}\nslurm = [\"--time=30\"]\n{connect}\n"
+        ))
+    };
+    let (by_sshd, by_node) = (config(""), config("slurm_connect = \"ssh\""));
+    let _released = Released {
+        config: &by_sshd,
+        user,
+        alias: &alias,
+    };
+    let probe = "echo cluster=$SLURM_CLUSTER_NAME job=$SLURM_JOB_ID";
+    let session = |config: &Scratch| run(cssh(config).args(["-l", user, &alias, probe]));
+    let out = session(&by_sshd);
+    let job = text(
+        &ssh(
+            login,
+            &["squeue", "-h", "-o", "%i", "-n", &format!("cssh-{alias}")],
+        )
+        .stdout,
+    )
+    .trim()
+    .to_string();
+    let this = format!("cluster={SLURM_CLUSTER} job={job}\n");
+    assert_eq!(text(&out.stdout), this, "{}", describe(&out));
+    // The other cluster's job: this job's batch script, as Slurm keeps it.
+    let batch = admin(&["scontrol", "write", "batch_script", &job, "-"]).stdout;
+    let mut twin = Twin {
+        mark: format!("CSSH_TWIN={}", rand_suffix()),
+        script: format!("/home/{user}/cssh-twin-{}.sh", rand_suffix() % 1_000_000),
+        pid: String::new(),
+    };
+    let out = run_with_input(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&host().ssh_config)
+            .args([login, &format!("cat >{}", twin.script)]),
+        &batch,
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = ssh(
+        login,
+        &[&format!(
+            "env {} SLURM_JOB_ID={job} SLURM_JOBID={job} SLURM_CLUSTER_NAME=twin CSSH_RT=apptainer setsid sh {} </dev/null >/dev/null 2>&1 & echo $!",
+            twin.mark, twin.script
+        )],
+    );
+    twin.pid = text(&out.stdout).trim().to_string();
+    assert!(!twin.pid.is_empty(), "{}", describe(&out));
+    // Until its server has written its record.
+    let cache = host().root.join(format!("home/{user}/.cache/cssh"));
+    wait_until("the other cluster's job to serve", || {
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".sshd"))
+            .any(|e| {
+                std::fs::read_to_string(e.path())
+                    .is_ok_and(|r| r.starts_with(&format!("{} ", twin.pid)))
+            })
+            .then_some(())
+            .ok_or_else(|| "no record yet".into())
+    });
+    for (how, config) in [("the job's sshd", &by_sshd), ("node mode", &by_node)] {
+        let out = session(config);
+        assert_eq!(text(&out.stdout), this, "{how}: {}", describe(&out));
+    }
+}
+
+/// The other cluster's job of [`another_clusters_job_of_the_same_id_in_a_shared_home_is_never_this_ones`]:
+/// its processes (those with its variable `mark`), killed so that no exit trap runs, and what
+/// it left (its batch environment, its server's record and directory, its script), removed
+/// when the test ends.
+struct Twin {
+    mark: String,
+    script: String,
+    /// Its batch script's pid, which its server's record starts with.
+    pid: String,
+}
+
+impl Drop for Twin {
+    fn drop(&mut self) {
+        for pid in crate::held::with_variable(&self.mark) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        let _ = admin(&[
+            "sh",
+            "-c",
+            "rm -f \"$0\"; cd \"${0%/*}/.cache/cssh\" && for f in slurm-*.sshd; do read -r p _ d <\"$f\" && [ \"$p\" = \"$1\" ] && rm -rf \"$d\" \"$f\"; done; for f in slurm-*.env; do grep -qs twin \"$f\" && rm -f \"$f\"; done; rm -rf slurm-twin-*; true",
+            &self.script,
+            &self.pid,
+        ]);
+    }
 }
 
 /// Releases a test's own allocation when the test ends, passed or failed.

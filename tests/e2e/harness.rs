@@ -22,6 +22,8 @@ pub const SLURM_SIF: &str = "/opt/th/slurm.sif";
 pub const FULL_MARKER: &str = "cssh-testhost image marker: full bookworm image\n";
 pub const BARE_MARKER: &str = "cssh-testhost image marker: bare bookworm image\n";
 pub const REMOTE_MARKER: &str = "cssh-testhost remote marker: the host (trixie), not a container\n";
+/// The test host's Slurm cluster's name (ClusterName in tests/testhost/testhost's slurm.conf).
+pub const SLURM_CLUSTER: &str = "cssh";
 /// What loads the module-only runtime on the test host, as a site's documentation would say.
 pub const MODULE_PRELUDE: &str = ". /usr/share/modules/init/sh && module load modtainer";
 

@@ -38,13 +38,41 @@ pub fn holder(wanted: impl Fn(u16, u16, &str) -> bool) -> Option<u32> {
         })
 }
 
-/// The process that holds an open connection to 127.0.0.1:`port` (not the server's side), once
-/// there is one (a forward connects a moment after its client does).
-pub fn connected_to(port: u16) -> Option<u32> {
+/// A process that holds a socket: its pid, its user and the names of it and its ancestors
+/// (itself first), read while it held the socket.
+#[derive(Debug)]
+pub struct Held {
+    pub pid: u32,
+    pub uid: u32,
+    pub names: Vec<String>,
+}
+
+impl Held {
+    /// Process `pid` as it is now, if it still runs.
+    pub fn of(pid: u32) -> Option<Held> {
+        let (uid, names) = lineage(pid)?;
+        Some(Held { pid, uid, names })
+    }
+}
+
+/// What holds the TCP socket matching `wanted` (see [`holder`]), read while it holds it: a
+/// process that ends or lets the socket go between the reads (a child that inherited it for a
+/// moment) is not the answer.
+pub fn held(wanted: impl Fn(u16, u16, &str) -> bool) -> Option<Held> {
+    let held = Held::of(holder(&wanted)?)?;
+    (holder(&wanted) == Some(held.pid)).then_some(held)
+}
+
+/// What holds an open connection to 127.0.0.1:`port` (not the server's side), once there is
+/// one (a forward connects a moment after its client does).
+pub fn connected_to(port: u16) -> Option<Held> {
     let mut found = None;
     wait_until(&format!("a connection to port {port}"), || {
-        found = holder(|_, remote, state| remote == port && state == "01");
-        found.map(|_| ()).ok_or_else(|| "none yet".to_string())
+        found = held(|_, remote, state| remote == port && state == "01");
+        found
+            .as_ref()
+            .map(|_| ())
+            .ok_or_else(|| "none yet".to_string())
     });
     found
 }
@@ -72,19 +100,29 @@ pub fn proc_file(pid: u32, name: &str) -> String {
         .into_owned()
 }
 
-/// A process's user id and the names of it and its ancestors, itself first.
-pub fn lineage(pid: u32) -> (u32, Vec<String>) {
+/// A process's user id and the names of it and its ancestors, itself first; none once it is
+/// gone.
+pub fn lineage(pid: u32) -> Option<(u32, Vec<String>)> {
     let uid = proc_file(pid, "status")
         .lines()
         .find_map(|l| l.strip_prefix("Uid:"))
         .and_then(|l| l.split_whitespace().next())
-        .and_then(|u| u.parse().ok())
-        .unwrap_or(0);
+        .and_then(|u| u.parse().ok())?;
     let names = ancestors(pid)
         .into_iter()
         .map(|p| proc_file(p, "comm").trim_end().to_string())
         .collect();
-    (uid, names)
+    Some((uid, names))
+}
+
+/// The processes whose environment holds `entry` (`NAME=VALUE`).
+pub fn with_variable(entry: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&pid| proc_file(pid, "environ").split('\0').any(|v| v == entry))
+        .collect()
 }
 
 /// The user id of a test host user.

@@ -308,9 +308,9 @@ fn a_terminal_is_a_terminal_in_the_container_and_tmux_starts() {
 
 /// Checks that the process holding a forward is the user's and descends from the job's
 /// scheduler on its node.
-fn held_in_the_job(job: &InJob, what: &str, pid: Option<u32>) {
-    let pid = pid.unwrap_or_else(|| panic!("{job:?}: no process holds {what}"));
-    let (uid, names) = lineage(pid);
+fn held_in_the_job(job: &InJob, what: &str, held: Option<Held>) {
+    let Held { uid, names, .. } =
+        held.unwrap_or_else(|| panic!("{job:?}: no process holds {what}"));
     assert_eq!(uid, uid_of(job.user), "{job:?}: {what} is held as the user");
     assert!(
         names.iter().any(|n| n == job.daemon()),
@@ -386,7 +386,7 @@ fn forwards_end_in_the_job() {
         held_in_the_job(
             job,
             "the -R listener",
-            holder(|l, _, state| l == remote && state == "0A"),
+            held(|l, _, state| l == remote && state == "0A"),
         );
         let _ = TcpStream::connect(("127.0.0.1", remote)).unwrap();
         client.set_nonblocking(false).unwrap();
@@ -471,8 +471,7 @@ fn listening_in(job: &InJob) -> Vec<String> {
         })
         .filter_map(|address| {
             let port = u16::from_str_radix(address.rsplit(':').next().unwrap(), 16).unwrap();
-            let pid = holder(|l, _, state| l == port && state == "0A")?;
-            let (_, names) = lineage(pid);
+            let Held { names, .. } = held(|l, _, state| l == port && state == "0A")?;
             (names[0].starts_with("sshd") || names[1..].iter().any(|n| n == job.daemon()))
                 .then(|| format!("{port} by {names:?}"))
         })
@@ -596,16 +595,6 @@ fn the_host_key_is_pinned_and_a_changed_one_refused_in_one_line() {
     );
 }
 
-/// The processes whose environment holds `entry` (`NAME=VALUE`).
-fn with_variable(entry: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|&pid| proc_file(pid, "environ").split('\0').any(|v| v == entry))
-        .collect()
-}
-
 /// The names of the job's steps that run now, its batch step left out.
 fn steps_of(job: &InJob, id: &str) -> Vec<String> {
     let out = ssh(
@@ -695,7 +684,11 @@ fn what_a_session_leaves_running_in_an_htcondor_job_ends_with_it() {
     assert!(out.status.success(), "{}", describe(&out));
     let left = with_variable(&mark);
     assert_eq!(left.len(), 1, "it outlives its session: {left:?}");
-    held_in_the_job(&job, "what the session left", left.first().copied());
+    held_in_the_job(
+        &job,
+        "what the session left",
+        left.first().and_then(|&pid| Held::of(pid)),
+    );
     let out = job.release();
     assert!(out.status.success(), "{}", describe(&out));
     wait_until("what the session left to end", || {

@@ -432,16 +432,16 @@ fn forwards_end_where_the_session_runs() {
 /// user's whose parent is not the system sshd's privileged monitor, which is root's: sshd
 /// rewrites its command line for its titles), and that it runs in the allocation (under
 /// slurmstepd) or on the login node (under no job).
-fn held_where_the_session_runs(px: &Proxied, what: &str, pid: Option<u32>) {
-    let pid = pid.unwrap_or_else(|| panic!("{px:?}: no process holds {what}"));
-    let (uid, names) = lineage(pid);
+fn held_where_the_session_runs(px: &Proxied, what: &str, held: Option<Held>) {
+    let Held { pid, uid, names } =
+        held.unwrap_or_else(|| panic!("{px:?}: no process holds {what}"));
     let user = uid_of(px.user);
     assert_eq!(uid, user, "{px:?}: {what} is held as the user");
-    let owner = |p: u32| lineage(p).0;
+    let owner = |p: u32| lineage(p).map(|(uid, _)| uid);
     let lineage = ancestors(pid);
     let private_sshd = lineage.windows(2).any(|pair| {
         let name = proc_file(pair[0], "comm");
-        name.starts_with("sshd") && owner(pair[0]) == user && owner(pair[1]) != 0
+        name.starts_with("sshd") && owner(pair[0]) == Some(user) && owner(pair[1]) != Some(0)
     });
     assert!(
         private_sshd,

@@ -772,17 +772,13 @@ fn a_tunnel_alone_goes_to_the_node_or_says_it_stays_on_the_login_node() {
         });
         let _stream = TcpStream::connect(("127.0.0.1", local)).unwrap();
         let (_accepted, _) = server.accept().unwrap();
-        let pid = connected_to(server_port).expect("a process holds the forward");
+        let held = connected_to(server_port).expect("a process holds the forward");
+        assert_eq!(held.uid, uid_of(user), "{connect}: held as the user");
         assert_eq!(
-            crate::held::lineage(pid).0,
-            uid_of(user),
-            "{connect}: held as the user"
-        );
-        assert_eq!(
-            under_a_nodes_sshd(pid),
+            under_a_nodes_sshd(held.pid),
             on_node,
             "{connect}: where the forward ends: {:?}",
-            crate::held::lineage(pid).1
+            held.names
         );
         let _ = tunnel.kill();
         let _ = tunnel.wait();
@@ -853,7 +849,7 @@ fn a_wait_given_up_cancels_the_job_it_submitted_once_no_connection_waits() {
         second.wait_for("(JobHeldUser)");
         first.press("C-c");
         first.wait_for("CSSH-EXITED-");
-        let marks = format!(".cache/cssh/wait-slurm-{job}");
+        let marks = format!(".cache/cssh/wait-slurm-{SLURM_CLUSTER}-{job}");
         wait_until("the first wait to end", || {
             let out = ssh(&format!("th-{}", &user[..user.len() - 4]), &["ls", &marks]);
             let left = text(&out.stdout)
@@ -918,7 +914,7 @@ fn a_wait_given_up_cancels_the_job_it_submitted_once_no_connection_waits() {
                 "sh",
                 "-c",
                 &format!(
-                    "ls /home/{user}/.cache/cssh/wait-slurm-{job}/ 2>/dev/null | grep '^w-' || true"
+                    "ls /home/{user}/.cache/cssh/wait-slurm-{SLURM_CLUSTER}-{job}/ 2>/dev/null | grep '^w-' || true"
                 ),
             ]);
             (!out.stdout.is_empty()).then_some(()).ok_or(describe(&out))

@@ -33,7 +33,11 @@ fn classad_string(text: &str) -> String {
 }
 
 /// `cssh_live_jobs`: this user's jobs of the host's batch still in the queue and not leaving
-/// it, lowest id first, each `CLUSTER.PROC:STATUS`.
+/// it, lowest id first, each `CLUSTER.PROC:STATUS:GLOBALJOBID`; and `cssh_pick LINE`, which
+/// sets `cssh_job` to a line's id and `cssh_key` to what the job's marks in the home's cssh
+/// cache are named by: its GlobalJobId (`SCHEDD#CLUSTER.PROC#QDATE`), unique in a home that
+/// several access points share, whose ids overlap (its checksum where it holds more than a
+/// file name's safe characters).
 fn live_jobs(s: &mut Script, job: &CondorJob) {
     let constraint = format!(
         "JobBatchName =?= {} && JobStatus =!= 3 && JobStatus =!= 4",
@@ -41,7 +45,8 @@ fn live_jobs(s: &mut Script, job: &CondorJob) {
     );
     s.raw("cssh_live_jobs() { condor_q \"$(id -un)\" -constraint");
     s.word(constraint.as_bytes());
-    s.raw(" -format '%d.' ClusterId -format '%d:' ProcId -format '%d\\n' JobStatus 2>/dev/null </dev/null | sort -n; }\n");
+    s.raw(" -format '%d.' ClusterId -format '%d:' ProcId -format '%d:' JobStatus -format '%s\\n' GlobalJobId 2>/dev/null </dev/null | sort -n; }\n");
+    s.raw("cssh_pick() { cssh_job=${1%%:*}; cssh_key=${1#*:*:}; case $cssh_key in ''|*[!A-Za-z0-9._@#-]*) cssh_key=$(printf '%s' \"$1\" | cksum); cssh_key=${cssh_key%% *} ;; esac; }\n");
 }
 
 /// `cssh_idle_why`: `cssh_idle`, why idle job `$cssh_job` does not run, in a few words: the
@@ -69,12 +74,12 @@ fn state_name(status: &str) -> String {
 /// submitted, waited for while idle. A held job of the host's is removed, with one line.
 pub(in crate::remote) fn job(s: &mut Script, target: &Target, job: &CondorJob) {
     live_jobs(s, job);
-    s.raw("cssh_job=; cssh_submitted=\nfor cssh_w in $(cssh_live_jobs); do\n  case $cssh_w in\n  *:5) cssh_w=${cssh_w%:*}\n");
+    s.raw("cssh_job=; cssh_submitted=\nfor cssh_w in $(cssh_live_jobs); do\n  cssh_s=${cssh_w#*:}\n  case ${cssh_s%%:*} in\n  5) cssh_w=${cssh_w%%:*}\n");
     s.raw("    printf 'cssh: %s: job %s was held (%s): removed it\\n' ");
     s.quoted(target.host.as_bytes());
     s.raw(" \"$cssh_w\" \"$(condor_q \"$cssh_w\" -af HoldReason 2>/dev/null </dev/null)\" >&2\n");
     s.raw("    condor_rm \"$cssh_w\" >/dev/null 2>&1 </dev/null ;;\n");
-    s.raw("  *) [ -n \"$cssh_job\" ] || cssh_job=${cssh_w%:*} ;;\n  esac\ndone\n");
+    s.raw("  *) [ -n \"$cssh_job\" ] || cssh_pick \"$cssh_w\" ;;\n  esac\ndone\n");
     s.raw("if [ -z \"$cssh_job\" ]; then\n  cssh_out=$(printf '%s\\n'");
     for line in &job.description {
         s.word(line.as_bytes());
@@ -93,8 +98,9 @@ pub(in crate::remote) fn job(s: &mut Script, target: &Target, job: &CondorJob) {
         ALLOCATION_FAILED,
     );
     s.raw("  esac\n  cssh_submitted=1\n");
-    s.raw("  cssh_first=$(cssh_live_jobs | sed '/:5$/d; s/:.*//' | head -n 1)\n");
-    s.raw("  if [ -n \"$cssh_first\" ] && [ \"$cssh_first\" != \"$cssh_job\" ]; then condor_rm \"$cssh_job\" >/dev/null 2>&1 </dev/null; cssh_job=$cssh_first; cssh_submitted=; fi\nfi\n");
+    s.raw("  cssh_new=$cssh_job; cssh_first=$(cssh_live_jobs | sed '/^[^:]*:5:/d' | head -n 1)\n");
+    s.raw("  [ -z \"$cssh_first\" ] || cssh_pick \"$cssh_first\"\n");
+    s.raw("  if [ \"$cssh_job\" != \"$cssh_new\" ]; then condor_rm \"$cssh_new\" >/dev/null 2>&1 </dev/null; cssh_submitted=; fi\nfi\n");
     define_idle_why(s);
     s.raw("cssh_idle=\n");
     let waiting = Wait {
@@ -371,12 +377,12 @@ pub(in crate::remote) fn probe(s: &mut Script, job: &CondorJob) {
         Fact::Pool.key()
     ));
     s.raw(&format!(
-        "cssh_job=$(cssh_live_jobs | head -n 1)\n[ -z \"$cssh_job\" ] || cssh_fact {} \"${{cssh_job%:*}} $(condor_q \"${{cssh_job%:*}}\" -af JobStatus RemoteHost 2>/dev/null </dev/null)\"\n",
+        "cssh_job=$(cssh_live_jobs | head -n 1)\n[ -z \"$cssh_job\" ] || cssh_fact {} \"${{cssh_job%%:*}} $(condor_q \"${{cssh_job%%:*}}\" -af JobStatus RemoteHost 2>/dev/null </dev/null)\"\n",
         Fact::CondorJob.key()
     ));
     define_idle_why(s);
     s.raw(&format!(
-        "case $cssh_job in *:1) cssh_job=${{cssh_job%:*}}; cssh_idle_why; cssh_fact {} \"$cssh_idle\" ;; esac\n",
+        "cssh_s=${{cssh_job#*:}}; case ${{cssh_s%%:*}} in 1) cssh_job=${{cssh_job%%:*}}; cssh_idle_why; cssh_fact {} \"$cssh_idle\" ;; esac\n",
         Fact::CondorIdle.key()
     ));
 }
@@ -384,6 +390,39 @@ pub(in crate::remote) fn probe(s: &mut Script, job: &CondorJob) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The id and key `cssh_pick` takes from the first job condor_q lists (`line`), under sh.
+    fn picked(line: &str) -> String {
+        let mut s = Script::default();
+        live_jobs(
+            &mut s,
+            &CondorJob::new("h", "/i.sif", &[], String::new(), false),
+        );
+        s.raw("cssh_pick \"$(cssh_live_jobs | head -n 1)\"; printf '%s|%s' \"$cssh_job\" \"$cssh_key\"");
+        let condor_q = format!("printf '%s\\n' '{line}'");
+        crate::remote::script::run_with_stand_ins(&s.text, &[("condor_q", &condor_q)])
+    }
+
+    #[test]
+    fn a_jobs_marks_are_named_by_its_global_id_which_two_access_points_never_share() {
+        assert_eq!(
+            picked("12.0:2:ap1.example.org#12.0#1765000000"),
+            "12.0|ap1.example.org#12.0#1765000000"
+        );
+        assert_ne!(
+            picked("12.0:2:ap1.example.org#12.0#1765000000"),
+            picked("12.0:2:ap2.example.org#12.0#1765000000")
+        );
+        // A schedd named with more than a file name's safe characters: a checksum of the line.
+        let odd = picked("12.0:2:ap/1 x#12.0#1765000000");
+        let (job, key) = odd.split_once('|').unwrap();
+        assert_eq!(job, "12.0");
+        assert!(
+            !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()),
+            "{odd}"
+        );
+        assert_ne!(picked("12.0:2:ap/2 x#12.0#1765000000"), odd);
+    }
 
     #[test]
     fn the_job_is_a_sleeping_container_job_whose_lines_the_user_can_change() {

@@ -15,12 +15,22 @@ use crate::remote::script::{Part, Script, private_file, proc_stat};
 use crate::remote::target::Target;
 pub use crate::remote::target::{Allocation, DEFAULT_TIME_LIMIT};
 
-/// `cssh_live_jobs`: this user's live jobs of the allocation's name, lowest id first.
+/// `cssh_live_jobs`: this user's live jobs of the allocation's name, lowest id first, each
+/// `ID CLUSTER`; and `cssh_first_job`, which sets `cssh_job` to the first's id,
+/// `cssh_cluster` to its cluster's name and `cssh_key` to its [`KEY`].
 fn live_jobs(s: &mut Script, allocation: &Allocation) {
-    s.raw("cssh_live_jobs() { squeue --me --noheader --states=PENDING,CONFIGURING,RUNNING --format=%i --name=");
+    s.raw("cssh_live_jobs() { squeue --me --noheader --states=PENDING,CONFIGURING,RUNNING --Format='JobID: ,Cluster:' --name=");
     s.quoted(allocation.job_name.as_bytes());
     s.raw(" 2>/dev/null | sort -n; }\n");
+    s.raw("cssh_first_job() { cssh_w=$(cssh_live_jobs | head -n 1); cssh_job=${cssh_w%% *}; cssh_cluster=${cssh_w#* }; cssh_key=$cssh_cluster-$cssh_job; }\n");
 }
+
+/// What a job's marks in the home's cssh cache are named by, `cssh_key`: its cluster's name
+/// and its id, as the batch step's variables say them (and the job's sshd's sessions, which
+/// have them) and as [`live_jobs`] reads them on the login node. A home that several clusters
+/// share holds the marks of each one's jobs, whose ids overlap. (A step's variables lack
+/// `SLURM_CLUSTER_NAME`: a step is given it.)
+pub(in crate::remote) const KEY: &str = "cssh_key=${SLURM_CLUSTER_NAME-}-$SLURM_JOB_ID\n";
 
 /// Sets `cssh_job` to the running allocation, submitting it if there is none and waiting while
 /// it is pending. `batch` is the job's script: it holds the allocation until its time limit.
@@ -31,9 +41,7 @@ pub(in crate::remote) fn allocation(
     batch: &[u8],
 ) {
     live_jobs(s, allocation);
-    s.raw(
-        "cssh_submitted=; cssh_job=$(cssh_live_jobs | head -n 1)\nif [ -z \"$cssh_job\" ]; then\n",
-    );
+    s.raw("cssh_submitted=; cssh_first_job\nif [ -z \"$cssh_job\" ]; then\n");
     // sbatch exports the submitting environment to the job, but not the host's values: a
     // session brings its own, which an instance started in the job must not hold older ones of.
     s.raw("  cssh_out=$(unset CSSH_VALUES APPTAINERENV_CSSH_VALUES SINGULARITYENV_CSSH_VALUES; CSSH_RT=$cssh_rt sbatch --parsable --output=/dev/null --job-name=");
@@ -56,8 +64,8 @@ pub(in crate::remote) fn allocation(
     );
     // sbatch --parsable prints `id` or `id;cluster`. A connection that submitted at the same
     // time keeps the lowest id too; the other job goes.
-    s.raw("  cssh_job=${cssh_out%%;*}; cssh_submitted=1\n  cssh_first=$(cssh_live_jobs | head -n 1)\n");
-    s.raw("  if [ -n \"$cssh_first\" ] && [ \"$cssh_first\" != \"$cssh_job\" ]; then scancel \"$cssh_job\"; cssh_job=$cssh_first; cssh_submitted=; fi\nfi\n");
+    s.raw("  cssh_new=${cssh_out%%;*}; cssh_submitted=1; cssh_first_job\n  [ -n \"$cssh_job\" ] || cssh_job=$cssh_new\n");
+    s.raw("  if [ \"$cssh_job\" != \"$cssh_new\" ]; then scancel \"$cssh_new\"; cssh_submitted=; fi\nfi\n");
     // squeue fails for a job that has left the queue.
     let waiting = Wait {
         name: "slurm",
@@ -145,21 +153,24 @@ pub(in crate::remote) fn channel(s: &mut Script, launcher: &[u8]) {
 }
 
 /// Into the host's own allocation: to its batch step's node, where the step that carries the
-/// connection hands it to the batch script (see [`serve`]) with its `$1` and `$2` (the job's id
-/// and `$cssh_conn`, written in front of it: words any sh reads as they are), which runs `launcher` with the
-/// connection's stdin, stdout and stderr, so that what the sessions start belongs to the batch
-/// step and outlives the connection, as with ssh to the node; an allocation whose batch script
-/// does not serve (an older cssh's) runs `launcher` in the step itself.
+/// connection hands it to the batch script (see [`serve`], whose record it finds by the job's
+/// [`KEY`]: the step is given its cluster's name, `$3`, which a step's variables lack) with its
+/// `$1` and `$2` (the job's id and `$cssh_conn`, written in front of it: words any sh reads as
+/// they are), which runs `launcher` with the connection's stdin, stdout and stderr, so that what
+/// the sessions start belongs to the batch step and outlives the connection, as with ssh to the
+/// node; an allocation whose batch script does not serve (an older cssh's) runs `launcher` in
+/// the step itself.
 pub(in crate::remote) fn channel_to_batch(s: &mut Script, launcher: &[u8]) {
     s.raw("cssh_node=$(squeue --noheader --jobs=\"$cssh_job\" --format=%B 2>/dev/null)\n");
     let mut carrier = Script::default();
     proc_stat(&mut carrier);
     private_file(&mut carrier);
+    carrier.raw("[ -n \"${SLURM_CLUSTER_NAME-}\" ] || { SLURM_CLUSTER_NAME=$3; export SLURM_CLUSTER_NAME; }\n");
+    carrier.raw(KEY);
     carrier.raw("cssh_launch=");
     carrier.quoted(launcher);
     carrier.raw(&format!(
-        "\ncssh_r={}\nif [ -f \"$cssh_r\" ] && cssh_private \"$cssh_r\" && read -r cssh_bp cssh_bs cssh_srv <\"$cssh_r\" && cssh_stat \"$cssh_bp\" && [ \"$cssh_start\" = \"$cssh_bs\" ] && [ -p \"$cssh_srv/connect\" ] && [ -O \"$cssh_srv\" ] && cssh_stat $$; then\n",
-        server_record("$1")
+        "\ncssh_r={SERVER_RECORD}\nif [ -f \"$cssh_r\" ] && cssh_private \"$cssh_r\" && read -r cssh_bp cssh_bs cssh_srv <\"$cssh_r\" && cssh_stat \"$cssh_bp\" && [ \"$cssh_start\" = \"$cssh_bs\" ] && [ -p \"$cssh_srv/connect\" ] && [ -O \"$cssh_srv\" ] && cssh_stat $$; then\n",
     ));
     // Written before asking (nothing redirects this shell's descriptors once the batch script
     // may open them); asked from a subshell, which the batch script answers by killing this
@@ -174,7 +185,7 @@ pub(in crate::remote) fn channel_to_batch(s: &mut Script, launcher: &[u8]) {
     sshd_step(s, "\"$cssh_node\"");
     s.raw(" /bin/sh -c");
     s.word(&carrier.text);
-    s.raw(" sh \"$cssh_job\" \"$cssh_conn\"\n");
+    s.raw(" sh \"$cssh_job\" \"$cssh_conn\" \"$cssh_cluster\"\n");
 }
 
 /// The batch script's server of connections to the job's sshd (a background loop, for as long
@@ -200,16 +211,14 @@ pub(in crate::remote) fn serve(s: &mut Script) {
     s.raw("        cssh_stat \"$cssh_p\" && [ \"$cssh_start\" = \"$cssh_ps\" ] && kill \"$cssh_p\"\n      ) </dev/null >/dev/null 2>&1 &\n      jobs >/dev/null 2>&1\n");
     s.raw("    done <\"$cssh_srv/connect\"\n  done &\n  cssh_server=$!\n");
     s.raw(&format!(
-        "  (umask 077; printf '%s %s %s\\n' $$ \"$cssh_start\" \"$cssh_srv\" >{})\n}}\n",
-        server_record("$SLURM_JOB_ID")
+        "  (umask 077; printf '%s %s %s\\n' $$ \"$cssh_start\" \"$cssh_srv\" >{SERVER_RECORD})\n}}\n"
     ));
 }
 
 /// What the batch script's exit trap does for the server: it stops, and its record and directory go.
 pub(in crate::remote) fn stop_serving(s: &mut Script) {
     s.raw(&format!(
-        "; [ -z \"${{cssh_server-}}\" ] || kill \"$cssh_server\"; rm -rf \"${{cssh_srv:-/nonexistent}}\" {}",
-        server_record("$SLURM_JOB_ID")
+        "; [ -z \"${{cssh_server-}}\" ] || kill \"$cssh_server\"; rm -rf \"${{cssh_srv:-/nonexistent}}\" {SERVER_RECORD}"
     ));
 }
 
@@ -223,17 +232,16 @@ pub(in crate::remote) fn sweep(s: &mut Script) {
     s.raw("; for cssh_p in /proc/[0-9]*; do [ \"${cssh_p#/proc/}\" != $$ ] && [ -O \"$cssh_p\" ] && tr '\\000' '\\n' 2>/dev/null <\"$cssh_p/environ\" | grep -qx \"SLURM_JOB_ID=$SLURM_JOB_ID\" && kill -TERM \"${cssh_p#/proc/}\" 2>/dev/null; done");
 }
 
-/// Where a batch script that serves connections says so (see [`serve`]), a shell word of the
-/// job's id in `job` (a shell expression).
-fn server_record(job: &str) -> String {
-    format!("\"$HOME/.cache/cssh/slurm-{job}.sshd\"")
-}
+/// Where a batch script that serves connections says so (see [`serve`]), a shell word of job
+/// `$cssh_key`'s.
+const SERVER_RECORD: &str = "\"$HOME/.cache/cssh/slurm-$cssh_key.sshd\"";
 
 /// In a session of the job's own sshd on the allocation's node (whose variables the sshd's
 /// forced command exported): with `slurm_idle`, the session's mark, as a node-mode session
 /// leaves it.
 pub(in crate::remote) fn joined(s: &mut Script, allocation: &Allocation) {
     if allocation.idle.is_some() {
+        s.raw(KEY);
         pid_mark(s);
     }
 }
@@ -253,17 +261,15 @@ pub(in crate::remote) fn print_node(s: &mut Script) {
 }
 
 /// Where the allocation's batch script leaves its SLURM_* variables (`export` lines), a shell
-/// word of the job's id.
-pub(in crate::remote) const JOB_ENVIRONMENT: &str = "\"$HOME/.cache/cssh/slurm-$SLURM_JOB_ID.env\"";
+/// word of job `$cssh_key`'s.
+pub(in crate::remote) const JOB_ENVIRONMENT: &str = "\"$HOME/.cache/cssh/slurm-$cssh_key.env\"";
 
-/// The directory of the sessions' marks for `slurm_idle`, a shell word of the job's id in
-/// `job` (a variable): `connect`, written by a connection just before its session starts, and
+/// The directory of the sessions' marks for `slurm_idle`, a shell word of job `$cssh_key`'s:
+/// `connect`, written by a connection just before its session starts, and
 /// `pid-PID` (its start time inside) for each node-mode session, whose process is the session
 /// until its command ends. Written with `true` (a redirection that fails on `:`, a special
 /// built-in, would end the script).
-pub(in crate::remote) fn session_marks(job: &str) -> String {
-    format!("\"$HOME/.cache/cssh/slurm-${job}.sessions\"")
-}
+pub(in crate::remote) const SESSION_MARKS: &str = "\"$HOME/.cache/cssh/slurm-$cssh_key.sessions\"";
 
 /// The batch script's watch for `slurm_idle`: every few seconds (a quarter of the idle time, 1 to
 /// 30 s) it asks whether a session lives: a step of the job (a step ends when its last process
@@ -296,10 +302,7 @@ pub(in crate::remote) fn idle_watch(s: &mut Script, idle: u64) {
 /// counts it until its step or its node-mode mark shows). Never fails.
 pub(in crate::remote) fn connecting(s: &mut Script, allocation: &Allocation) {
     if allocation.idle.is_some() {
-        s.raw(&format!(
-            "true 2>/dev/null >{}/connect\n",
-            session_marks("cssh_job")
-        ));
+        s.raw(&format!("true 2>/dev/null >{SESSION_MARKS}/connect\n"));
     }
 }
 
@@ -308,7 +311,7 @@ pub(in crate::remote) fn connecting(s: &mut Script, allocation: &Allocation) {
 /// `slurm_idle`, it leaves its mark: this process, which becomes the runtime's, is the session.
 pub(in crate::remote) fn join(s: &mut Script, allocation: &Allocation) {
     live_jobs(s, allocation);
-    s.raw("SLURM_JOB_ID=$(cssh_live_jobs | head -n 1)\n");
+    s.raw("cssh_first_job; SLURM_JOB_ID=$cssh_job\n");
     private_file(s);
     s.raw(&format!(
         "cssh_env={JOB_ENVIRONMENT}; [ -z \"$SLURM_JOB_ID\" ] || ! [ -f \"$cssh_env\" ] || ! cssh_private \"$cssh_env\" || . \"$cssh_env\"\n"
@@ -324,8 +327,7 @@ pub(in crate::remote) fn join(s: &mut Script, allocation: &Allocation) {
 fn pid_mark(s: &mut Script) {
     proc_stat(s);
     s.raw(&format!(
-        "[ -z \"$SLURM_JOB_ID\" ] || ! cssh_stat $$ || printf '%s\\n' \"$cssh_start\" 2>/dev/null >{}/pid-$$\n",
-        session_marks("SLURM_JOB_ID")
+        "[ -z \"$SLURM_JOB_ID\" ] || ! cssh_stat $$ || printf '%s\\n' \"$cssh_start\" 2>/dev/null >{SESSION_MARKS}/pid-$$\n"
     ));
 }
 
@@ -344,7 +346,7 @@ pub(in crate::remote) fn probe(s: &mut Script, allocation: &Allocation) {
         Fact::Partitions.key()
     ));
     s.raw(&format!(
-        "cssh_job=$(cssh_live_jobs | head -n 1)\n[ -z \"$cssh_job\" ] || cssh_fact {} \"$(squeue --noheader --jobs=\"$cssh_job\" --format='%i %T %N %L %r' 2>/dev/null)\"\n",
+        "cssh_first_job\n[ -z \"$cssh_job\" ] || cssh_fact {} \"$(squeue --noheader --jobs=\"$cssh_job\" --format='%i %T %N %L %r' 2>/dev/null)\"\n",
         Fact::Job.key()
     ));
 }
@@ -352,7 +354,7 @@ pub(in crate::remote) fn probe(s: &mut Script, allocation: &Allocation) {
 /// A script that cancels the host's allocation and says which job it was.
 pub(in crate::remote) fn release(s: &mut Script, target: &Target, allocation: &Allocation) {
     live_jobs(s, allocation);
-    s.raw("cssh_job=$(cssh_live_jobs)\nif [ -z \"$cssh_job\" ]; then\n  printf '%s\\n' ");
+    s.raw("cssh_job=$(cssh_live_jobs | sed 's/ .*//')\nif [ -z \"$cssh_job\" ]; then\n  printf '%s\\n' ");
     s.quoted(target.say("no allocation to release").as_bytes());
     s.raw(" >&2\nelse\n  scancel $cssh_job || exit\n  printf '%s %s\\n' ");
     s.quoted(target.say("released job").as_bytes());
@@ -362,6 +364,22 @@ pub(in crate::remote) fn release(s: &mut Script, target: &Target, allocation: &A
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jobs_marks_are_named_by_its_cluster_and_its_id_on_the_login_node_as_in_the_job() {
+        let allocation = Allocation::new("h", &[], "c:1", false);
+        let mut s = Script::default();
+        live_jobs(&mut s, &allocation);
+        s.raw("cssh_first_job; printf '%s|%s|' \"$cssh_job\" \"$cssh_key\"\n");
+        s.raw("SLURM_CLUSTER_NAME=gpu; SLURM_JOB_ID=40\n");
+        s.raw(KEY);
+        s.raw("printf '%s' \"$cssh_key\"");
+        let squeue = "printf '41 gpu\\n40 gpu\\n'";
+        assert_eq!(
+            crate::remote::script::run_with_stand_ins(&s.text, &[("squeue", squeue)]),
+            "40|gpu-40|gpu-40"
+        );
+    }
 
     #[test]
     fn options_without_a_time_limit_get_the_default() {
