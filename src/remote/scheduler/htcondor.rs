@@ -392,6 +392,7 @@ mod tests {
     use super::*;
 
     /// The id and key `cssh_pick` takes from the first job condor_q lists (`line`), under sh.
+    #[cfg(unix)]
     fn picked(line: &str) -> String {
         let mut s = Script::default();
         live_jobs(
@@ -404,6 +405,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn a_jobs_marks_are_named_by_its_global_id_which_two_access_points_never_share() {
         assert_eq!(
             picked("12.0:2:ap1.example.org#12.0#1765000000"),

@@ -366,6 +366,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(unix)]
     fn a_jobs_marks_are_named_by_its_cluster_and_its_id_on_the_login_node_as_in_the_job() {
         let allocation = Allocation::new("h", &[], "c:1", false);
         let mut s = Script::default();
