@@ -27,6 +27,7 @@ fn main() {
     let mut report = Report::default();
     wrapper_cost(&work, &mut report);
     end_to_end(&host, &work, &mut report);
+    runtimes(&host, &work, &mut report);
     values(&host, &work, &mut report);
     throughput(&host, &work, &mut report);
     repeated(&host, &work, &mut report);
@@ -374,13 +375,14 @@ fn end_to_end(host: &Host, work: &Path, report: &mut Report) {
     std::fs::create_dir_all(&runtime).unwrap();
     let master = format!("{}/by-hand-%C", work.display());
     let by_hand = |reuse: bool, command: &[&str]| {
-        let mut ssh = Command::new("ssh");
-        ssh.args(["-F", &host.ssh_config]);
-        if reuse {
-            ssh.args(["-o", "ControlMaster=auto", "-S", &master])
-                .args(["-o", "ControlPersist=2m"]);
-        }
-        ssh.arg("th-bash").args(command);
+        let mut ssh = if reuse {
+            over_master(host, &master)
+        } else {
+            let mut ssh = Command::new("ssh");
+            ssh.args(["-F", &host.ssh_config, "th-bash"]);
+            ssh
+        };
+        ssh.args(command);
         ssh
     };
     let through_cssh = |config: &Path| {
@@ -462,6 +464,81 @@ fn end_to_end(host: &Host, work: &Path, report: &mut Report) {
     );
 }
 
+/// Plain ssh to th-bash over the master connection at `master` (made by the first call, kept for
+/// two minutes); the caller adds the remote command.
+fn over_master(host: &Host, master: &str) -> Command {
+    let mut ssh = Command::new("ssh");
+    ssh.args([
+        "-F",
+        &host.ssh_config,
+        "-o",
+        "ControlMaster=auto",
+        "-S",
+        master,
+    ])
+    .args(["-o", "ControlPersist=2m", "th-bash"]);
+    ssh
+}
+
+/// Ends the master connections at `control_paths`.
+fn close_masters(host: &Host, control_paths: &[&str]) {
+    for path in control_paths {
+        let _ = Command::new("ssh")
+            .args(["-F", &host.ssh_config, "-O", "exit", "-S", path, "th-bash"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Each runtime other than Apptainer against its own command typed by hand, both over one kept
+/// connection (`persist`), so that the figure is what cssh adds to the runtime.
+fn runtimes(host: &Host, work: &Path, report: &mut Report) {
+    const SECTION: &str = "Runtimes (`true` in the image over a kept connection; the comparison: cssh against the runtime's own command by hand in each interleaved pair)";
+    const PAIRS: usize = 50;
+    let runtime = work.join("runtimes-run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let master = format!("{}/runtimes-%C", work.display());
+    let sandbox = "/opt/th/full-sandbox";
+    let config = config(
+        work,
+        "charliecloud.toml",
+        &format!(
+            "[[host]]\npattern = \"th-bash\"\nimage = \"{sandbox}\"\nruntime = \"charliecloud\"\npersist = \"2m\"\n"
+        ),
+    );
+    let by_hand = || {
+        let mut ssh = over_master(host, &master);
+        ssh.args(["ch-run", "--home", sandbox, "--", "true"]);
+        ssh
+    };
+    let through_cssh = || {
+        let mut cssh = Command::new(CSSH);
+        cssh.arg("--config")
+            .arg(&config)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .args(["-F", &host.ssh_config, "th-bash", "true"]);
+        cssh
+    };
+    time(&mut through_cssh());
+    time(&mut by_hand());
+    let (plain, cssh, spread) = paired(PAIRS, &mut || time(&mut by_hand()), &mut || {
+        time(&mut through_cssh())
+    });
+    report.add(
+        SECTION,
+        Row {
+            figure: format!(
+                "Charliecloud: `cssh host true` against `ssh -S master host ch-run --home DIR -- true`, {PAIRS} pairs"
+            ),
+            plain,
+            cssh,
+            comparison: format!("pairs: {spread}"),
+            target: "<= 1.05x".into(),
+        },
+    );
+    close_masters(host, &[&format!("{}/cssh/%C", runtime.display()), &master]);
+}
+
 /// What keeping the host's values (`prelude`, `env`) off command lines costs: a session reads
 /// them from their file on the login node; the first connection after they change sends them
 /// first, on a call of its own (over the master with `persist`).
@@ -538,12 +615,7 @@ fn values(host: &Host, work: &Path, report: &mut Report) {
 /// Back to a cold start on th-bash: the instance `instance` stopped and the master connections
 /// at `control_paths` closed, where they exist.
 fn cold_start(host: &Host, instance: &str, control_paths: &[&str]) {
-    for path in control_paths {
-        let _ = Command::new("ssh")
-            .args(["-F", &host.ssh_config, "-O", "exit", "-S", path, "th-bash"])
-            .stderr(Stdio::null())
-            .status();
-    }
+    close_masters(host, control_paths);
     let _ = Command::new("ssh")
         .args([
             "-F",
@@ -1085,20 +1157,7 @@ fn job_sshd(host: &Host, work: &Path, report: &mut Report) {
         )
     };
     let master = format!("{}/hand-%C", work.display());
-    let by_hand = |command: &str| {
-        time(
-            Command::new("ssh")
-                .args([
-                    "-F",
-                    &host.ssh_config,
-                    "-o",
-                    "ControlMaster=auto",
-                    "-S",
-                    &master,
-                ])
-                .args(["-o", "ControlPersist=2m", "th-bash", command]),
-        )
-    };
+    let by_hand = |command: &str| time(over_master(host, &master).arg(command));
     // Slurm: a command, then a command into the allocation's instance.
     for (figure, settings, hand, target) in [
         (
@@ -1318,21 +1377,8 @@ fn any_client(host: &Host, work: &Path, report: &mut Report) {
         "ControlPersist=2m",
     ];
     let hand_master = format!("{}/px-hand-%C", work.display());
-    let by_hand = || {
-        time(
-            Command::new("ssh")
-                .args([
-                    "-F",
-                    &host.ssh_config,
-                    "-o",
-                    "ControlMaster=auto",
-                    "-S",
-                    &hand_master,
-                ])
-                .args(["-o", "ControlPersist=2m", "th-bash"])
-                .arg(format!("apptainer exec {IMAGE} true")),
-        )
-    };
+    let by_hand =
+        || time(over_master(host, &hand_master).arg(format!("apptainer exec {IMAGE} true")));
     time(&mut client(&mastered, "true"));
     by_hand();
     let (hand, proxied, spread) = paired(20, &mut || by_hand(), &mut || {

@@ -544,6 +544,33 @@ runtime = "singularity"
     }
 
     #[test]
+    fn the_runtime_names_its_kind_by_keyword_or_by_its_programs_name() {
+        use crate::settings::RuntimeKind::{Apptainer, Charliecloud};
+        for (runtime, kind) in [
+            ("auto", Apptainer),
+            ("singularity", Apptainer),
+            ("/opt/apptainer/1.3/bin/apptainer", Apptainer),
+            ("charliecloud", Charliecloud),
+            ("ch-run", Charliecloud),
+            ("/opt/ch/0.38/bin/ch-run", Charliecloud),
+        ] {
+            let config = parse_str(&format!(
+                "[[host]]\npattern = \"*\"\nimage = \"/i\"\nruntime = {runtime:?}\n"
+            ))
+            .unwrap();
+            assert_eq!(config.entries[0].settings.runtime_kind(), kind, "{runtime}");
+        }
+        assert_eq!(
+            parse_str("[[host]]\npattern = \"*\"\nruntime = \"charliecloud\"\n")
+                .unwrap()
+                .entries[0]
+                .settings
+                .runtime,
+            Some(Runtime::Charliecloud)
+        );
+    }
+
+    #[test]
     fn first_value_wins_per_setting() {
         let config = parse(
             r#"

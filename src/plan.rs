@@ -1158,6 +1158,31 @@ mod tests {
             script.starts_with("cssh_job=12.3\n") && !script.contains("condor_submit"),
             "{script}"
         );
+        for (extra, refused) in [
+            (
+                "instance = \"dev\"",
+                "h: instance (/c.toml:5) is Apptainer's: with Charliecloud's runtime (/c.toml:4) each session is a new container",
+            ),
+            (
+                "htcondor = []",
+                "h: htcondor (/c.toml:5) runs the job's container with the pool's runtime, not Charliecloud's runtime (/c.toml:4)",
+            ),
+        ] {
+            for runtime in ["charliecloud", "/opt/ch/bin/ch-run"] {
+                let toml = format!("{TAGGED}runtime = {runtime:?}\n{extra}\n");
+                assert_eq!(
+                    plan(&["h", "id"], &toml).unwrap_err().to_string(),
+                    refused,
+                    "{runtime}"
+                );
+            }
+        }
+        let uri =
+            "[[host]]\npattern = \"h\"\nimage = \"docker://debian\"\nruntime = \"charliecloud\"\n";
+        assert_eq!(
+            plan(&["h", "id"], uri).unwrap_err().to_string(),
+            "h: Charliecloud's runtime (/c.toml:4) runs a directory or SquashFS image on the remote, not docker://debian"
+        );
         let both = format!("{TAGGED}slurm = []\nhtcondor = []\n");
         assert_eq!(
             plan(&["h", "id"], &both).unwrap_err().to_string(),

@@ -103,7 +103,7 @@ fn body(s: &mut Script, target: &Target, payload: Payload) {
             // A step's runtime starts on the node, where its binds are the node's to check; its
             // options are the runtime's, whose version a cluster keeps the same on every node.
             if target.settings.instance.is_none() {
-                option_check(s, target, "exec");
+                option_check(s, target, false);
             }
             launch(s, target, payload);
         }
@@ -125,7 +125,7 @@ fn body(s: &mut Script, target: &Target, payload: Payload) {
 fn container(s: &mut Script, target: &Target, payload: Payload) {
     let Some(instance) = &target.settings.instance else {
         bind_check(s, target);
-        option_check(s, target, "exec");
+        option_check(s, target, false);
         launch(s, target, payload);
         return;
     };
@@ -256,9 +256,14 @@ mod tests {
     use std::process::{Command, Output};
 
     /// A fake `apptainer`: logs argv (NUL-separated) to $LOG, answers `instance list` from
-    /// $INSTANCES, and for `exec` runs what follows the image or `instance://` word.
+    /// $INSTANCES, and for `exec` runs what follows the image or `instance://` word. Named
+    /// `ch-run`, it answers `--help` as argp does and runs what follows `--`.
     const FAKE_RUNTIME: &str = r#"#!/bin/sh
 printf '%s\0' "$@" >> "$LOG"; printf '\n' >> "$LOG"
+if [ "${0##*/}" = ch-run ]; then
+  for a; do case $a in --help) exit 0 ;; --bogus) printf "ch-run: unrecognized option '%s'\n" "$a" >&2; exit 64 ;; esac; done
+  while [ "$1" != -- ]; do shift; done; shift; exec "$@"
+fi
 [ "$1" = -s ] && shift
 case "$1 $2" in
 "instance list") printf 'INSTANCE NAME PID IP IMAGE\n'; cat "$INSTANCES" 2>/dev/null; exit 0 ;;
@@ -444,6 +449,55 @@ exec "$@"
                 ]
                 .concat()
             ]
+        );
+    }
+
+    #[test]
+    fn charliecloud_starts_a_new_container_of_ch_run_with_the_home_and_the_values() {
+        let remote = Remote::new("charliecloud", "ch-run");
+        let image = remote.image();
+        let settings = Settings {
+            runtime: Some(Runtime::Charliecloud),
+            binds: Some(vec!["/usr,/bin:/mnt/b".into()]),
+            options: Some(vec!["--private-tmp".into()]),
+            env: Some(vec![("TOKEN".into(), "x 'y' $HOME".into())]),
+            ..Settings::default()
+        };
+        let command = "printf '%s|' \"$TOKEN\" \"${APPTAINERENV_CSSH_VALUES-none}\" \"${CSSH_VALUES-none}\"; exit 42";
+        let out = remote.run(&settings, &image, Payload::Command(command.as_bytes()), b"");
+        assert_eq!(
+            (text(&out.stdout), out.status.code(), text(&out.stderr)),
+            ("x 'y' $HOME|none|none|".into(), Some(42), String::new())
+        );
+        let calls = remote.calls();
+        assert_eq!(calls[0], ["--private-tmp", "--help"], "the options' check");
+        let started = &calls[1][..=calls[1].iter().position(|w| w == "--").unwrap()];
+        assert_eq!(
+            started,
+            [
+                "--private-tmp",
+                "-b",
+                "/usr",
+                "-b",
+                "/bin:/mnt/b",
+                "--home",
+                &image,
+                "--"
+            ]
+        );
+        assert_eq!(calls[1][calls[1].len() - 1], command);
+        // Options ch-run does not know: its own line, and where they are configured.
+        let bogus = Settings {
+            options: Some(vec!["--bogus".into()]),
+            ..settings
+        };
+        let out = remote.run(&bogus, &image, Payload::Command(b"true"), b"");
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (
+                Some(255),
+                "ch-run: unrecognized option '--bogus'\ncssh: hpc1: the runtime refuses the options in /c.toml:0\n".into()
+            )
         );
     }
 

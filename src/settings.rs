@@ -139,7 +139,41 @@ pub enum ForwardEnv {
 pub enum Runtime {
     /// apptainer, then singularity: whichever is first on PATH.
     Auto,
+    /// Charliecloud's `ch-run`, on PATH (`charliecloud`).
+    Charliecloud,
+    /// A program, of Charliecloud's kind where it is named `ch-run`, else of Apptainer's (a
+    /// module's apptainer, singularity).
     Program(String),
+}
+
+/// The kind of runtime a host's containers start with: how cssh writes the runtime's steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeKind {
+    /// Apptainer or Singularity.
+    Apptainer,
+    /// Charliecloud's ch-run.
+    Charliecloud,
+}
+
+impl Runtime {
+    pub fn kind(&self) -> RuntimeKind {
+        match self {
+            Runtime::Charliecloud => RuntimeKind::Charliecloud,
+            Runtime::Program(program) if program.rsplit('/').next() == Some("ch-run") => {
+                RuntimeKind::Charliecloud
+            }
+            Runtime::Auto | Runtime::Program(_) => RuntimeKind::Apptainer,
+        }
+    }
+}
+
+impl Settings {
+    /// The kind of the host's runtime (Apptainer's where `runtime` is unset).
+    pub fn runtime_kind(&self) -> RuntimeKind {
+        self.runtime
+            .as_ref()
+            .map_or(RuntimeKind::Apptainer, Runtime::kind)
+    }
 }
 
 /// How sessions reach a Slurm allocation's node.
@@ -393,12 +427,17 @@ impl SettingValue for Image {
 
 impl SettingValue for Runtime {
     fn from_toml(value: &DeValue) -> Result<Runtime, String> {
-        Ok(text_or_keyword(value, "auto")?.map_or(Runtime::Auto, Runtime::Program))
+        Ok(match text_or_keyword(value, "auto")? {
+            None => Runtime::Auto,
+            Some(keyword) if keyword == "charliecloud" => Runtime::Charliecloud,
+            Some(program) => Runtime::Program(program),
+        })
     }
 
     fn to_toml(&self) -> toml::Value {
         match self {
             Runtime::Auto => toml::Value::from("auto"),
+            Runtime::Charliecloud => toml::Value::from("charliecloud"),
             Runtime::Program(program) => program.to_toml(),
         }
     }

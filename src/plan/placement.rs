@@ -5,7 +5,9 @@
 use super::{Context, Refusal};
 use crate::remote::scheduler::slurm::Allocation;
 use crate::remote::{self, CondorJob, HostJob, Job, Payload, Place, Scheduler, Way};
-use crate::settings::{self, HtcondorConnect, Image, Settings, SlurmConnect, SlurmTransfers};
+use crate::settings::{
+    self, HtcondorConnect, Image, RuntimeKind, Settings, SlurmConnect, SlurmTransfers,
+};
 
 /// Where a session runs: on the host, or in its Slurm allocation or HTCondor job where the
 /// session belongs there (a Slurm host's transfers run on the login node unless
@@ -17,6 +19,7 @@ pub(super) fn place(
     payload: Payload,
 ) -> Result<Place, Refusal> {
     let settings = cx.settings;
+    runtime_fits(host, image, cx)?;
     if let (Some(_), Some(_)) = (&settings.slurm, &settings.htcondor) {
         return Err(Refusal(format!(
             "{host}: slurm ({file}:{}) and htcondor ({file}:{}) are both set; a host runs its sessions under one scheduler",
@@ -61,6 +64,36 @@ pub(super) fn place(
             way(Scheduler::Slurm, settings),
         ),
     })
+}
+
+/// What a host's runtime cannot do, refused before anything runs: Charliecloud has no
+/// `instance` of cssh's (each session is a new container, about 4 ms), takes no URI (it runs a
+/// directory or SquashFS file on the remote) and does not start an HTCondor job's container
+/// (HTCondor's starter does, with the pool's runtime).
+fn runtime_fits(host: &str, image: &str, cx: &Context) -> Result<(), Refusal> {
+    let settings = cx.settings;
+    if settings.runtime_kind() != RuntimeKind::Charliecloud {
+        return Ok(());
+    }
+    let runtime = format!("runtime ({}:{})", cx.config_file, settings.lines.runtime);
+    let refused = if settings.instance.is_some() {
+        format!(
+            "instance ({}:{}) is Apptainer's: with Charliecloud's {runtime} each session is a new container",
+            cx.config_file, settings.lines.instance
+        )
+    } else if image.contains("://") {
+        format!(
+            "Charliecloud's {runtime} runs a directory or SquashFS image on the remote, not {image}"
+        )
+    } else if settings.htcondor.is_some() {
+        format!(
+            "htcondor ({}:{}) runs the job's container with the pool's runtime, not Charliecloud's {runtime}",
+            cx.config_file, settings.lines.htcondor
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Refusal(format!("{host}: {refused}")))
 }
 
 /// The scheduler of the job an attached host enters: the one it names (`htcondor`, `slurm`),

@@ -4,23 +4,18 @@
 //! instance. An instance on the host itself is joined by `join`.
 
 use super::join;
-use super::runtime::{image_arguments, option_check};
+use super::runtime::{before_new_container, image_arguments, new_container, option_check};
 use super::scheduler::slurm;
 use super::script::{Part, Script, define_quote, fingerprint, proc_stat};
-use super::session::{SessionBinds, XAUTHORITY_INSIDE};
 use super::target::{MISSING_ON_REMOTE, Place, Target};
 use crate::quote::sh;
 
-/// `exec "$cssh_rt" exec ...`: a new container of the image; on a Slurm host, as a step of the
-/// allocation, which joins the configured instance on the node (started first if it does not
-/// run). On the host itself an instance is entered by [`join::enter`].
+/// `exec` of a new container of the image (the runtime's words, see `runtime`); on a Slurm
+/// host, as a step of the allocation, which joins the configured instance on the node (started
+/// first if it does not run). On the host itself an instance is entered by [`join::enter`].
 pub(super) fn launcher(s: &mut Script, target: &Target) {
-    let binds = SessionBinds::of(target);
-    if binds.agent {
-        s.raw("cssh_agent=; [ -S \"${SSH_AUTH_SOCK-}\" ] && cssh_agent=$SSH_AUTH_SOCK\n");
-    }
-    if binds.xauthority {
-        s.raw("cssh_xauth=; [ -n \"${DISPLAY-}\" ] && [ -f \"${XAUTHORITY:-$HOME/.Xauthority}\" ] && cssh_xauth=${XAUTHORITY:-$HOME/.Xauthority}\n");
+    if target.settings.instance.is_none() {
+        before_new_container(s, target);
     }
     let step = target.place.is_step();
     s.raw("exec");
@@ -28,21 +23,7 @@ pub(super) fn launcher(s: &mut Script, target: &Target) {
         slurm::step(s, None);
     }
     match &target.settings.instance {
-        None => {
-            s.raw(" \"$cssh_rt\" exec");
-            if binds.agent {
-                // --contain and --containall keep the host's /tmp out: the agent's socket
-                // comes in, nothing else of /tmp (not its directory, which may be /tmp itself).
-                s.raw(" ${cssh_agent:+--bind} ${cssh_agent:+\"$cssh_agent\"}");
-            }
-            if binds.xauthority {
-                // ... and the home directory: the X11 cookie file comes in, read-only.
-                s.raw(&format!(
-                    " ${{cssh_xauth:+--bind}} ${{cssh_xauth:+\"$cssh_xauth:{XAUTHORITY_INSIDE}:ro\"}}"
-                ));
-            }
-            image_arguments(s, target);
-        }
+        None => new_container(s, target),
         Some(instance) => {
             // On the allocation's node, a small sh joins the instance, starting it first if it
             // does not run.
@@ -75,7 +56,7 @@ pub(super) fn instance_start(s: &mut Script, target: &Target, instance: &str) {
         s.raw("cssh_tries=0\nuntil cssh_running || [ \"$cssh_tries\" -ge 15 ]; do cssh_tries=$((cssh_tries + 1)); sleep 1; done\n");
     }
     s.raw("if ! cssh_running; then\n");
-    option_check(s, target, "instance start");
+    option_check(s, target, true);
     s.raw("  cssh_lock=\"$HOME/.apptainer/instances/cssh-start.lock\"; (umask 077; mkdir -p \"${cssh_lock%/*}\") 2>/dev/null\n");
     // The runtime and its instance must not keep the lock's descriptor: the lock would last as
     // long as the instance.

@@ -1,10 +1,21 @@
-//! The runtime's steps: the configured prelude, finding apptainer or singularity on the
-//! remote's PATH, the image check, and the runtime's arguments that start a container of the
-//! image (options, binds, the image), as the user wrote them.
+//! The runtime's steps: the configured prelude, finding the runtime on the remote's PATH, the
+//! image and bind checks, the check of the configured options by the runtime's own flag
+//! parser, and the words that start a new container of the image with the command after them.
+//!
+//! This is the seam between runtimes: what differs between them (the words that start a
+//! container, how options are checked, which options keep the host's environment or files out)
+//! is one module per kind, `apptainer` (Apptainer and Singularity) and `charliecloud`
+//! (`ch-run`), each writing the same steps; a new runtime is one more module and one more arm
+//! in each dispatch here. The instance and the join into it are Apptainer's alone (`launch`,
+//! `join`); a host of another runtime that sets `instance` is refused before anything runs.
+
+mod apptainer;
+mod charliecloud;
 
 use super::script::{Part, Script, fingerprint};
 use super::target::Target;
-use crate::settings::{Runtime, Settings};
+use crate::settings::{Runtime, RuntimeKind, Settings};
+pub(super) use apptainer::image_arguments;
 
 /// Exit status when the configured prelude fails or exits, or the runtime refuses the configured
 /// options: bad configuration, cssh's own error, as ssh's exit 255.
@@ -77,10 +88,8 @@ fn module_setup(s: &mut Script) {
 /// `$cssh_rt`: the first runtime candidate on PATH, or one line and exit 127.
 pub(super) fn runtime_lookup(s: &mut Script, target: &Target) {
     let (candidates, missing) = match target.settings.runtime.clone().unwrap_or(Runtime::Auto) {
-        Runtime::Auto => (
-            vec!["apptainer".to_string(), "singularity".to_string()],
-            "neither apptainer nor singularity on PATH".to_string(),
-        ),
+        Runtime::Auto => apptainer::PROGRAMS.owned(),
+        Runtime::Charliecloud => charliecloud::PROGRAMS.owned(),
         // A path is looked at itself, not searched for.
         Runtime::Program(program) if program.contains('/') => (
             vec![program.clone()],
@@ -141,30 +150,64 @@ pub(super) fn bind_check(s: &mut Script, target: &Target) {
     }
 }
 
+/// The programs a kind of runtime is looked for as, in order, on PATH, and what the line says
+/// when none is there.
+pub(super) struct Programs {
+    pub(super) names: &'static [&'static str],
+    pub(super) missing: &'static str,
+}
+
+impl Programs {
+    fn owned(&self) -> (Vec<String>, String) {
+        let names = self.names.iter().map(ToString::to_string).collect();
+        (names, self.missing.to_string())
+    }
+}
+
+/// How a kind of runtime's flag parser is asked about options: the words between the program
+/// and the options (`exec`; none for ch-run), and what its error lines start with or hold.
+pub(super) struct OptionCheck {
+    pub(super) subcommand: &'static str,
+    pub(super) errors: &'static [&'static str],
+}
+
 /// Options the runtime does not know: its own error line (`Error for command "exec": unknown
-/// flag: --bogus`) and one line naming where the options are configured, exit 255, instead of
-/// about 130 lines of its usage and its exit 1, which reads as the command's. The runtime's
-/// flag parser alone answers: `RUNTIME SUBCOMMAND OPTIONS --help` (`exec`, or `instance start`
-/// where an instance is started) starts no container (about 20 ms). It runs once per option
-/// set: a mark in the remote's ~/.cache/cssh, newer than the runtime's program, says they
-/// passed (a runtime upgraded since is asked again).
-pub(super) fn option_check(s: &mut Script, target: &Target, subcommand: &str) {
+/// flag: --bogus`, `ch-run: unrecognized option '--bogus'`) and one line naming where the
+/// options are configured, exit 255, instead of its usage and its exit status, which reads as
+/// the command's. The runtime's flag parser alone answers: `RUNTIME SUBCOMMAND OPTIONS --help`
+/// starts no container (about 20 ms). `instance` asks of an instance's start instead of a new
+/// container's. It runs once per option set: a mark in the remote's ~/.cache/cssh, newer than
+/// the runtime's program, says they passed (a runtime upgraded since is asked again).
+pub(super) fn option_check(s: &mut Script, target: &Target, instance: bool) {
     let options = target.settings.options.as_deref().unwrap_or_default();
     if options.is_empty() {
         return;
     }
+    let check = match target.settings.runtime_kind() {
+        RuntimeKind::Apptainer => apptainer::option_check(instance),
+        RuntimeKind::Charliecloud => charliecloud::OPTION_CHECK,
+    };
+    let subcommand = check.subcommand;
     let mark = fingerprint(std::iter::once(subcommand).chain(options.iter().map(String::as_str)));
     s.raw(&format!(
         "cssh_mark=\"${{XDG_CACHE_HOME:-$HOME/.cache}}/cssh/options-{mark}\"\n"
     ));
-    s.raw("[ \"$cssh_mark\" -nt \"$(command -v \"$cssh_rt\")\" ] || if cssh_out=$(\"$cssh_rt\" ");
-    s.raw(subcommand);
+    s.raw("[ \"$cssh_mark\" -nt \"$(command -v \"$cssh_rt\")\" ] || if cssh_out=$(\"$cssh_rt\"");
+    if !subcommand.is_empty() {
+        s.raw(" ");
+        s.raw(subcommand);
+    }
     for option in options {
         s.word(option.as_bytes());
     }
     s.raw(" --help </dev/null 2>&1 >/dev/null); then\n");
     s.raw("  (umask 077; mkdir -p \"${cssh_mark%/*}\" && : >\"$cssh_mark\") 2>/dev/null\nelse\n");
-    s.raw("  printf '%s\\n' \"$cssh_out\" | grep -m 1 -e Error -e FATAL -e ERROR >&2\n ");
+    s.raw("  printf '%s\\n' \"$cssh_out\" | grep -m 1");
+    for error in check.errors {
+        s.raw(" -e");
+        s.word(error.as_bytes());
+    }
+    s.raw(" >&2\n ");
     s.fail_with(
         &[Part::Text(&target.say(&format!(
             "the runtime refuses the options in {}:{}",
@@ -175,17 +218,21 @@ pub(super) fn option_check(s: &mut Script, target: &Target, subcommand: &str) {
     s.raw("fi\n");
 }
 
-/// The runtime's arguments that start a container of the image: options, binds, the image.
-pub(super) fn image_arguments(s: &mut Script, target: &Target) {
-    let settings = target.settings;
-    for option in settings.options.iter().flatten() {
-        s.word(option.as_bytes());
+/// Lines a new container's words need first (where they must be worked out before `exec`).
+pub(super) fn before_new_container(s: &mut Script, target: &Target) {
+    match target.settings.runtime_kind() {
+        RuntimeKind::Apptainer => apptainer::before_new_container(s, target),
+        RuntimeKind::Charliecloud => charliecloud::before_new_container(s),
     }
-    for bind in settings.binds.iter().flatten() {
-        s.raw(" --bind");
-        s.word(bind.as_bytes());
+}
+
+/// The words, after `exec` (and a step's srun), that start a new container of the image, up to
+/// where the command inside goes: the runtime, its options, binds and the image.
+pub(super) fn new_container(s: &mut Script, target: &Target) {
+    match target.settings.runtime_kind() {
+        RuntimeKind::Apptainer => apptainer::new_container(s, target),
+        RuntimeKind::Charliecloud => charliecloud::new_container(s, target),
     }
-    s.word(target.image.as_bytes());
 }
 
 /// Whether the configured runtime options include one of `flags`.
@@ -199,5 +246,18 @@ pub(super) fn has_option(settings: &Settings, flags: &[&str]) -> bool {
 
 /// Whether the runtime options keep the host's environment out of the container.
 pub fn drops_environment(settings: &Settings) -> bool {
-    has_option(settings, &["--cleanenv", "-e", "--containall", "-C"])
+    match settings.runtime_kind() {
+        RuntimeKind::Apptainer => apptainer::drops_environment(settings),
+        RuntimeKind::Charliecloud => charliecloud::drops_environment(settings),
+    }
+}
+
+/// Whether the runtime options keep the host's /tmp and home out of a new container, so that
+/// the session's agent socket and X11 cookie must be bound in.
+pub(super) fn keeps_session_files_out(settings: &Settings) -> bool {
+    match settings.runtime_kind() {
+        RuntimeKind::Apptainer => apptainer::keeps_session_files_out(settings),
+        // ch-run shares the host's /tmp unless told not to, and cssh binds the home in.
+        RuntimeKind::Charliecloud => false,
+    }
 }

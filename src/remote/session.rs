@@ -5,7 +5,7 @@
 //! string exactly as ssh would send it, run by a `sh -c` of the image's.
 
 use super::join;
-use super::runtime::{drops_environment, has_option};
+use super::runtime::{drops_environment, keeps_session_files_out};
 use super::script::Script;
 use super::target::{Job, Payload, Place, SFTP_SERVER_PATHS, Scheduler, Target};
 use super::values;
@@ -368,7 +368,7 @@ pub(super) struct SessionBinds {
 
 impl SessionBinds {
     pub(super) fn of(target: &Target) -> SessionBinds {
-        let contained = has_option(target.settings, &["--contain", "-c", "--containall", "-C"])
+        let contained = keeps_session_files_out(target.settings)
             && target.place == Place::Here
             && target.settings.instance.is_none();
         let forwarded = forwarded(target);

@@ -14,6 +14,7 @@
 use super::script::{Part, Script, private_file};
 use super::target::{Job, Place, Stored, Target};
 use crate::quote::{base64, sh};
+use crate::settings::RuntimeKind;
 
 /// Exit status when the values are not on the remote: the session cannot start as configured.
 const MISSING: u8 = super::runtime::REFUSED_SETTING;
@@ -128,10 +129,15 @@ fn read(s: &mut Script, target: &Target, file: &str, stored: Stored, place: &str
         ],
         MISSING,
     );
-    if carries_env(target) {
-        s.raw(&format!(
+    if !carries_env(target) {
+        return;
+    }
+    match target.settings.runtime_kind() {
+        RuntimeKind::Apptainer => s.raw(&format!(
             "APPTAINERENV_{VARIABLE}=$cssh_values_dq; SINGULARITYENV_{VARIABLE}=$cssh_values_dq; export {VARIABLE} APPTAINERENV_{VARIABLE} SINGULARITYENV_{VARIABLE}\n"
-        ));
+        )),
+        // ch-run passes the environment: the variable alone.
+        RuntimeKind::Charliecloud => s.raw(&format!("export {VARIABLE}\n")),
     }
 }
 

@@ -502,11 +502,7 @@ struct Released<'a> {
 
 impl Drop for Released<'_> {
     fn drop(&mut self) {
-        let _ = run(Command::new(CSSH)
-            .env("CSSH_CONFIG", self.config.path("config.toml"))
-            .args(["--release", "-F"])
-            .arg(&host().ssh_config)
-            .args(["-l", self.user, self.alias]));
+        let _ = release(self.config, self.user, self.alias);
     }
 }
 

@@ -187,13 +187,18 @@ fn words_are_joined_with_spaces_as_ssh_joins_them() {
 
 #[test]
 fn exit_statuses_are_the_commands() {
-    let config = tagging(FULL_SIF, "");
+    statuses_are_the_commands(&tagging(FULL_SIF, ""), &[0, 1, 42, 255]);
+}
+
+/// `exit N` in the image, as each of the bash, tcsh and fish users, exits N with nothing on
+/// stderr.
+pub fn statuses_are_the_commands(config: &Scratch, statuses: &[i32]) {
     for alias in ["th-bash", "th-tcsh", "th-fish"] {
-        for status in [0, 1, 42, 255] {
-            let out = run(cssh(&config).args([alias, &format!("exit {status}")]));
+        for status in statuses {
+            let out = run(cssh(config).args([alias, &format!("exit {status}")]));
             assert_eq!(
-                out.status.code(),
-                Some(status),
+                (out.status.code(), said(&out.stderr)),
+                (Some(*status), String::new()),
                 "{alias}: {}",
                 describe(&out)
             );
@@ -203,15 +208,19 @@ fn exit_statuses_are_the_commands() {
 
 #[test]
 fn binary_stdin_and_stdout_are_clean() {
-    let config = tagging(FULL_SIF, "");
+    binary_round_trips(&tagging(FULL_SIF, ""), &["th-bash", "th-fish"], 100);
+}
+
+/// `mib` MiB of random bytes through `cat` in the image, as each alias, come back unchanged.
+pub fn binary_round_trips(config: &Scratch, aliases: &[&str], mib: u64) {
     let input = config.path("in.bin");
     let output = config.path("out.bin");
     let random = std::fs::File::open("/dev/urandom").unwrap();
-    let mut data = Vec::with_capacity(100 << 20);
-    random.take(100 << 20).read_to_end(&mut data).unwrap();
+    let mut data = Vec::new();
+    random.take(mib << 20).read_to_end(&mut data).unwrap();
     std::fs::write(&input, &data).unwrap();
-    for alias in ["th-bash", "th-fish"] {
-        let status = cssh(&config)
+    for alias in aliases {
+        let status = cssh(config)
             .args([alias, "cat"])
             .stdin(std::fs::File::open(&input).unwrap())
             .stdout(std::fs::File::create(&output).unwrap())
@@ -220,7 +229,7 @@ fn binary_stdin_and_stdout_are_clean() {
         assert!(status.success(), "{alias}");
         assert!(
             std::fs::read(&output).unwrap() == data,
-            "{alias}: 100 MiB must come back unchanged"
+            "{alias}: {mib} MiB must come back unchanged"
         );
     }
 }

@@ -11,6 +11,8 @@ pub use crate::support::*;
 
 pub const FULL_SIF: &str = "/opt/th/full.sif";
 pub const FULL_SANDBOX: &str = "/opt/th/full-sandbox";
+/// The full image as a plain SquashFS file (Charliecloud's other kind of image).
+pub const FULL_SQUASHFS: &str = "/opt/th/full.sqfs";
 pub const SPACE_SIF: &str = "/opt/th/dir with space/full.sif";
 pub const BARE_SIF: &str = "/opt/th/bare.sif";
 /// The bare image with a %environment section of its own, and with a docker-style one.
@@ -169,6 +171,15 @@ pub fn cssh(config: &Scratch) -> Command {
         .arg("-F")
         .arg(&host.ssh_config);
     command
+}
+
+/// `cssh --release` of `alias` as `user`.
+pub fn release(config: &Scratch, user: &str, alias: &str) -> Output {
+    run(Command::new(CSSH)
+        .env("CSSH_CONFIG", config.path("config.toml"))
+        .args(["--release", "-F"])
+        .arg(&host().ssh_config)
+        .args(["-l", user, alias]))
 }
 
 /// A configuration that tags every test host alias except th-plain (the other sites' login

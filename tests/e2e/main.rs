@@ -23,6 +23,7 @@ mod job_sshd;
 mod join;
 mod property;
 mod proxy;
+mod runtimes;
 mod sessions;
 mod settings;
 mod sites;

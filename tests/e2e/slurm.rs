@@ -40,15 +40,6 @@ fn landed(out: &Output) -> (String, String) {
     (node, job)
 }
 
-/// `cssh --release` of `alias` as `user`.
-fn release(config: &Scratch, user: &str, alias: &str) -> Output {
-    run(Command::new(CSSH)
-        .env("CSSH_CONFIG", config.path("config.toml"))
-        .args(["--release", "-F"])
-        .arg(&host().ssh_config)
-        .args(["-l", user, alias]))
-}
-
 /// This user's live jobs of one allocation name, as `squeue` on the login node lists them.
 fn live_jobs(alias: &str, user: &str) -> Vec<String> {
     jobs_in(alias, user, "PENDING,CONFIGURING,RUNNING")
