@@ -1,8 +1,9 @@
 //! Into a running job's own container, by its namespaces, as `nsenter` does: what every
 //! scheduler's attach shares once it runs on the job's node with the job's processes in hand.
 //! It checks the job (found, this user's, running), picks the container's first process among
-//! the job's (owned by this user, in a mount namespace other than the session's, whose root holds
-//! `/.singularity.d`, whose parent is outside it), tells whether it can be entered without
+//! the job's (owned by this user, in a mount namespace other than the session's, an Apptainer
+//! container's (its root holds `/.singularity.d`) or Charliecloud's (its environment has
+//! ch-run's `CH_RUNNING`), whose parent is outside it), tells whether it can be entered without
 //! entering it, and enters it: the user namespace, then those of mount, pid, uts and ipc that
 //! differ from the session's (entering the same one again fails), the working directory of the
 //! container's process and its environment. A pid-namespace container's first process is
@@ -118,7 +119,7 @@ pub(in crate::remote) fn define_pick(s: &mut Script) {
     proc_stat(s);
     s.raw("cssh_pick() {\n  cssh_t=; cssh_ts=\n  for cssh_w in $cssh_pids; do\n");
     s.raw("    case $cssh_w in $1:*) ;; *) continue ;; esac\n    cssh_p=${cssh_w#*:}\n");
-    s.raw("    [ -O \"/proc/$cssh_p\" ] && ! [ \"/proc/$cssh_p/ns/mnt\" -ef /proc/self/ns/mnt ] && [ -d \"/proc/$cssh_p/root/.singularity.d\" ] && cssh_stat \"$cssh_p\" || continue\n");
+    s.raw("    [ -O \"/proc/$cssh_p\" ] && ! [ \"/proc/$cssh_p/ns/mnt\" -ef /proc/self/ns/mnt ] && { [ -d \"/proc/$cssh_p/root/.singularity.d\" ] || tr '\\000' '\\n' <\"/proc/$cssh_p/environ\" 2>/dev/null | grep -q '^CH_RUNNING='; } && cssh_stat \"$cssh_p\" || continue\n");
     s.raw("    if [ -n \"${2-}\" ]; then [ \"$cssh_ppid\" = \"$2\" ] || continue\n");
     s.raw("    elif [ \"/proc/$cssh_ppid/ns/mnt\" -ef \"/proc/$cssh_p/ns/mnt\" ]; then continue; fi\n");
     s.raw("    if [ -z \"$cssh_t\" ] || [ \"$cssh_start\" -lt \"$cssh_ts\" ]; then cssh_t=$cssh_p; cssh_ts=$cssh_start; fi\n");

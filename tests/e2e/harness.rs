@@ -114,9 +114,11 @@ fn bring_up() -> Result<TestHost, String> {
             .cloned()
             .ok_or(format!("`testhost env` does not say {name}"))
     };
+    let root: PathBuf = var("CSSH_TESTHOST_ROOT")?.into();
+    forget_values_sent_before(&root.with_file_name("stamp"));
     Ok(TestHost {
         ssh_config: var("CSSH_TESTHOST_SSH_CONFIG")?.into(),
-        root: var("CSSH_TESTHOST_ROOT")?.into(),
+        root,
         aliases: var("CSSH_TESTHOST_ALIASES")?
             .split(' ')
             .map(String::from)
@@ -130,6 +132,30 @@ fn bring_up() -> Result<TestHost, String> {
             .collect(),
         noise: var("CSSH_TESTHOST_NOISE")?,
     })
+}
+
+/// The host's values (`prelude`, `env`) go once into the homes of the test host; a test host
+/// built anew (its `stamp` written then) has fresh homes: this machine's records that they went
+/// (cssh's cache, `sent/`) from before are removed, so that they go again.
+fn forget_values_sent_before(stamp: &Path) {
+    let Ok(built) = std::fs::metadata(stamp).and_then(|m| m.modified()) else {
+        return;
+    };
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")));
+    let Some(Ok(records)) = cache.map(|cache| std::fs::read_dir(cache.join("cssh/sent"))) else {
+        return;
+    };
+    for record in records.flatten() {
+        if record
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < built)
+        {
+            let _ = std::fs::remove_file(record.path());
+        }
+    }
 }
 
 /// A command run as root on the test host's login node (`testhost admin`), e.g. scontrol.

@@ -8,6 +8,7 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
+use crate::attach::{Job, attach, untagged};
 use crate::commands::{
     binary_round_trips, corpus, expected_output, printf_command, statuses_are_the_commands,
 };
@@ -202,4 +203,32 @@ fn the_doctor_checks_a_charliecloud_host_and_names_its_runtime() {
         "{report:#}"
     );
     assert_eq!(status(&report, "th-tcsh", "runtime"), "fail", "{report:#}");
+}
+
+#[test]
+fn attach_enters_a_slurm_jobs_charliecloud_container() {
+    // The job's own ch-run container, with a file that only its private /tmp holds.
+    for alias in USERS {
+        let secret = format!("secret-{}", rand_suffix());
+        let mut job = Job::submit(
+            alias,
+            &format!("ch-attach-{}", rand_suffix() % 1_000_000),
+            &format!(
+                "#!/bin/sh\nexport JOBMARK=mark-{secret}\nexec ch-run --private-tmp {FULL_SANDBOX} -- sh -c 'echo {secret} >/tmp/job-only; exec sleep 3007'\n"
+            ),
+        );
+        job.wait_until_entered("cat /tmp/job-only");
+        let out = run(attach(&untagged(), &job.id, alias).arg(
+            "cat /tmp/job-only /etc/cssh-image-marker; echo mark=$JOBMARK job=$SLURM_JOB_ID ch=\"$CH_RUNNING\"",
+        ));
+        assert_eq!(
+            text(&out.stdout),
+            format!(
+                "{secret}\n{FULL_MARKER}mark=mark-{secret} job={} ch=Weird Al Yankovic\n",
+                job.id
+            ),
+            "{alias}: {}",
+            describe(&out)
+        );
+    }
 }
