@@ -3,7 +3,8 @@
 //! cssh parses the OpenSSH command line exactly as ssh.c does (`ssh_args`, `getopt`), looks the
 //! host up in its TOML configuration (`config`, `pattern`, `settings`), rewrites only the remote
 //! command or the sftp subsystem request into a script that runs it inside
-//! `apptainer|singularity exec` (`plan`, `remote`, `quote`), into a running instance by its
+//! `apptainer|singularity exec` or Charliecloud's `ch-run` (`plan`, `remote`, `quote`; one module
+//! per runtime, `remote::runtime`), into a running instance by its
 //! namespaces (`remote::join`), on a Slurm compute node where the host has an allocation or in
 //! an HTCondor job's container on an execute point (`remote::scheduler`), or into a running batch
 //! job's own container by its namespaces (`remote::container`), then execs the real ssh (`exec`).

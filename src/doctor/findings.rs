@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::plan::Probe;
 use crate::remote::facts::Fact;
-use crate::settings::Image;
+use crate::settings::{Image, RuntimeKind};
 
 mod inside;
 mod scheduler;
@@ -314,6 +314,11 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
     let runtime_ok = if let Some(error) = facts.get(Fact::RuntimeError) {
         let mut error = without_prefix(error, &probe.host);
         let said = facts.get(Fact::PreludeSaid).unwrap_or_default();
+        // The module a site names its runtime by, as a rule.
+        let module = match probe.settings.runtime_kind() {
+            RuntimeKind::Apptainer => "apptainer",
+            RuntimeKind::Charliecloud => "charliecloud",
+        };
         let fix = if error.starts_with("the prelude (") {
             let prelude = places.at(lines.prelude);
             if !said.is_empty() {
@@ -321,7 +326,7 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
             }
             if said.contains("module: not found") || said.contains("module: command not found") {
                 format!(
-                    "no module system defines `module` for the host's sh (cssh looked at MODULESHOME and /etc/profile.d): source its init in the prelude at {prelude}, e.g. \". /usr/share/lmod/lmod/init/sh && module load apptainer\""
+                    "no module system defines `module` for the host's sh (cssh looked at MODULESHOME and /etc/profile.d): source its init in the prelude at {prelude}, e.g. \". /usr/share/lmod/lmod/init/sh && module load {module}\""
                 )
             } else if said.contains("unknown") || said.contains("Unable to locate") {
                 format!(
@@ -334,7 +339,7 @@ pub fn judge(probe: &Probe, outcome: &Outcome) -> Vec<Finding> {
             }
         } else {
             format!(
-                "set prelude (e.g. \"module load apptainer\") or runtime in {}",
+                "set prelude (e.g. \"module load {module}\") or runtime in {}",
                 places.at(lines.prelude.max(lines.runtime))
             )
         };
@@ -778,6 +783,17 @@ mod tests {
         );
         assert_eq!(by_check(&found, Check::Start).status, Status::Skip);
         assert_eq!(by_check(&found, Check::SftpServer).status, Status::Skip);
+        // A Charliecloud host's fix names Charliecloud's module.
+        let mut charliecloud = Settings {
+            runtime: Some(crate::settings::Runtime::Charliecloud),
+            ..Settings::default()
+        };
+        charliecloud.lines.runtime = 7;
+        let found = judge(&probe(charliecloud), &outcome);
+        assert_eq!(
+            by_check(&found, Check::Runtime).fix.as_deref(),
+            Some("set prelude (e.g. \"module load charliecloud\") or runtime in /c.toml:7")
+        );
         // A prelude that fails points at the prelude; a module system's refusal, or no module
         // system at all, is named with the fix for each.
         for (said, fix) in [
