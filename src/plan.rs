@@ -1167,6 +1167,10 @@ mod tests {
                 "htcondor = []",
                 "h: htcondor (/c.toml:5) runs the job's container with the pool's runtime, not Charliecloud's runtime (/c.toml:4)",
             ),
+            (
+                "env = { TOKEN = \"t\" }\noptions = [\"--unset-env=*\"]",
+                "h: env (/c.toml:5) cannot reach a container whose options (/c.toml:6) unset the environment with Charliecloud's runtime (/c.toml:4): set the variables in the image, or drop --unset-env",
+            ),
         ] {
             for runtime in ["charliecloud", "/opt/ch/bin/ch-run"] {
                 let toml = format!("{TAGGED}runtime = {runtime:?}\n{extra}\n");

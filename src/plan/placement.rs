@@ -68,8 +68,10 @@ pub(super) fn place(
 
 /// What a host's runtime cannot do, refused before anything runs: Charliecloud has no
 /// `instance` of cssh's (each session is a new container, about 4 ms), takes no URI (it runs a
-/// directory or SquashFS file on the remote) and does not start an HTCondor job's container
-/// (HTCondor's starter does, with the pool's runtime).
+/// directory or SquashFS file on the remote), does not start an HTCondor job's container
+/// (HTCondor's starter does, with the pool's runtime), and under an `--unset-env` of its
+/// options would drop the variable that carries `env`'s values (which never go on a command
+/// line) without a word.
 fn runtime_fits(host: &str, image: &str, cx: &Context) -> Result<(), Refusal> {
     let settings = cx.settings;
     if settings.runtime_kind() != RuntimeKind::Charliecloud {
@@ -84,6 +86,13 @@ fn runtime_fits(host: &str, image: &str, cx: &Context) -> Result<(), Refusal> {
     } else if image.contains("://") {
         format!(
             "Charliecloud's {runtime} runs a directory or SquashFS image on the remote, not {image}"
+        )
+    } else if settings.env.as_ref().is_some_and(|env| !env.is_empty())
+        && remote::drops_environment(settings)
+    {
+        format!(
+            "env ({}:{}) cannot reach a container whose options ({}:{}) unset the environment with Charliecloud's {runtime}: set the variables in the image, or drop --unset-env",
+            cx.config_file, settings.lines.env, cx.config_file, settings.lines.options
         )
     } else if settings.htcondor.is_some() {
         format!(

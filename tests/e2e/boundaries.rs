@@ -394,7 +394,17 @@ fn another_clusters_job_of_the_same_id_in_a_shared_home_is_never_this_ones() {
     // login node, outside any Slurm job). It leaves its marks (its batch environment, its
     // server's record) in the same cache; this job's sessions, by the job's sshd and in node
     // mode, still reach this job, never the other's.
-    let (user, login) = ("bashuser", "th-bash");
+    for (user, login) in [
+        ("bashuser", "th-bash"),
+        ("tcshuser", "th-tcsh"),
+        ("fishuser", "th-fish"),
+    ] {
+        same_id_on_another_cluster(user, login);
+    }
+}
+
+/// One user's part of [`another_clusters_job_of_the_same_id_in_a_shared_home_is_never_this_ones`].
+fn same_id_on_another_cluster(user: &str, login: &str) {
     let alias = format!("th-twin-{}", rand_suffix() % 1_000_000);
     let config = |connect: &str| {
         Scratch::new(&format!(
@@ -420,31 +430,35 @@ fn another_clusters_job_of_the_same_id_in_a_shared_home_is_never_this_ones() {
     .trim()
     .to_string();
     let this = format!("cluster={SLURM_CLUSTER} job={job}\n");
-    assert_eq!(text(&out.stdout), this, "{}", describe(&out));
-    // The other cluster's job: this job's batch script, as Slurm keeps it.
-    let batch = admin(&["scontrol", "write", "batch_script", &job, "-"]).stdout;
+    assert_eq!(text(&out.stdout), this, "{user}: {}", describe(&out));
+    // The other cluster's job: this job's batch script, as Slurm keeps it, started in the
+    // background by a launcher that any login shell runs as `sh FILE`.
     let mut twin = Twin {
         mark: format!("CSSH_TWIN={}", rand_suffix()),
         script: format!("/home/{user}/cssh-twin-{}.sh", rand_suffix() % 1_000_000),
         pid: String::new(),
     };
-    let out = run_with_input(
-        Command::new("ssh")
-            .arg("-F")
-            .arg(&host().ssh_config)
-            .args([login, &format!("cat >{}", twin.script)]),
-        &batch,
+    let batch = admin(&["scontrol", "write", "batch_script", &job, "-"]).stdout;
+    let launcher = format!(
+        "env {} SLURM_JOB_ID={job} SLURM_JOBID={job} SLURM_CLUSTER_NAME=twin CSSH_RT=apptainer setsid sh {} </dev/null >/dev/null 2>&1 & echo $!\n",
+        twin.mark, twin.script
     );
-    assert!(out.status.success(), "{}", describe(&out));
-    let out = ssh(
-        login,
-        &[&format!(
-            "env {} SLURM_JOB_ID={job} SLURM_JOBID={job} SLURM_CLUSTER_NAME=twin CSSH_RT=apptainer setsid sh {} </dev/null >/dev/null 2>&1 & echo $!",
-            twin.mark, twin.script
-        )],
-    );
+    for (file, text) in [
+        (twin.script.clone(), batch),
+        (twin.launcher(), launcher.into_bytes()),
+    ] {
+        let out = run_with_input(
+            Command::new("ssh")
+                .arg("-F")
+                .arg(&host().ssh_config)
+                .args([login, &format!("cat >{file}")]),
+            &text,
+        );
+        assert!(out.status.success(), "{user}: {}", describe(&out));
+    }
+    let out = ssh(login, &["sh", &twin.launcher()]);
     twin.pid = text(&out.stdout).trim().to_string();
-    assert!(!twin.pid.is_empty(), "{}", describe(&out));
+    assert!(!twin.pid.is_empty(), "{user}: {}", describe(&out));
     // Until its server has written its record.
     let cache = host().root.join(format!("home/{user}/.cache/cssh"));
     wait_until("the other cluster's job to serve", || {
@@ -461,19 +475,26 @@ fn another_clusters_job_of_the_same_id_in_a_shared_home_is_never_this_ones() {
     });
     for (how, config) in [("the job's sshd", &by_sshd), ("node mode", &by_node)] {
         let out = session(config);
-        assert_eq!(text(&out.stdout), this, "{how}: {}", describe(&out));
+        assert_eq!(text(&out.stdout), this, "{user}, {how}: {}", describe(&out));
     }
 }
 
 /// The other cluster's job of [`another_clusters_job_of_the_same_id_in_a_shared_home_is_never_this_ones`]:
 /// its processes (those with its variable `mark`), killed so that no exit trap runs, and what
-/// it left (its batch environment, its server's record and directory, its script), removed
-/// when the test ends.
+/// it left (its batch environment, its server's record and directory, its script and
+/// launcher), removed when the test ends.
 struct Twin {
     mark: String,
     script: String,
     /// Its batch script's pid, which its server's record starts with.
     pid: String,
+}
+
+impl Twin {
+    /// The file that starts it.
+    fn launcher(&self) -> String {
+        format!("{}.run", self.script)
+    }
 }
 
 impl Drop for Twin {
@@ -486,7 +507,7 @@ impl Drop for Twin {
         let _ = admin(&[
             "sh",
             "-c",
-            "rm -f \"$0\"; cd \"${0%/*}/.cache/cssh\" && for f in slurm-*.sshd; do read -r p _ d <\"$f\" && [ \"$p\" = \"$1\" ] && rm -rf \"$d\" \"$f\"; done; for f in slurm-*.env; do grep -qs twin \"$f\" && rm -f \"$f\"; done; rm -rf slurm-twin-*; true",
+            "rm -f \"$0\" \"$0.run\"; cd \"${0%/*}/.cache/cssh\" && for f in slurm-*.sshd; do read -r p _ d <\"$f\" && [ \"$p\" = \"$1\" ] && rm -rf \"$d\" \"$f\"; done; for f in slurm-*.env; do grep -qs twin \"$f\" && rm -f \"$f\"; done; rm -rf slurm-twin-*; true",
             &self.script,
             &self.pid,
         ]);

@@ -10,19 +10,19 @@ use crate::harness::*;
 
 /// The doctor's own ssh configuration: broken hosts first (ssh takes the first value it
 /// finds), then the test host's, whose `th-*` entry reaches the login node; and the hanging
-/// host's ProxyCommand, made this configuration's own by a fraction of a second no other program
-/// sleeps, so a test finds its own process and no one else's.
+/// host's ProxyCommand, which sets a variable of its own (returned, `NAME=VALUE`), so a test
+/// finds its own process by that marker and no one else's.
 fn ssh_config(scratch: &Scratch, closed_port: &str) -> (std::path::PathBuf, String) {
     let path = scratch.path("ssh_config");
-    let proxy = format!("sleep 600.{}", rand_suffix());
+    let mark = format!("CSSH_HANGING_PROXY={}", rand_suffix());
     let text = format!(
-        "Host th-hang\n  ProxyCommand {proxy}\nHost th-closed\n  Port {closed_port}\n\
+        "Host th-hang\n  ProxyCommand env {mark} sleep 600\nHost th-closed\n  Port {closed_port}\n\
          Host th-hang th-closed th-noimage th-noprelude th-prelude th-nosftp th-nobind\n  User bashuser\n\
          Host *\nInclude {}\n",
         host().ssh_config.display()
     );
     std::fs::write(&path, text).unwrap();
-    (path, proxy)
+    (path, mark)
 }
 
 const BROKEN: &str = r#"
@@ -209,14 +209,10 @@ fn every_broken_host_gets_its_finding_and_the_healthy_ones_pass() {
         value(&report, "th-hang", "reach"),
         "timeout: no answer within 15 s"
     );
-    // Its ProxyCommand went with it.
-    let left = Command::new("pgrep")
-        .args(["-f", "-x", &hanging_proxy])
-        .output()
-        .unwrap();
+    // Its ProxyCommand went with it: no process has the variable it set for itself.
     assert_eq!(
-        text(&left.stdout),
-        "",
+        crate::held::with_variable(&hanging_proxy),
+        Vec::<u32>::new(),
         "the hanging host's ProxyCommand lives on"
     );
 }

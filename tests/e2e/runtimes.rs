@@ -144,34 +144,36 @@ fn charliecloud_failures_are_one_line_with_their_status() {
 #[test]
 fn charliecloud_runs_in_a_slurm_allocation_every_way_a_session_reaches_it() {
     for connect in ["sshd", "srun", "ssh"] {
-        let alias = format!("th-ch-{connect}-{}", rand_suffix() % 1_000_000);
         let config = Scratch::new(&format!(
             "[[host]]\npattern = \"th-*\"\nimage = \"{FULL_SANDBOX}\"\n{CHARLIECLOUD}\nslurm = [\"--time=10\"]\nslurm_connect = \"{connect}\"\n"
         ));
-        let out = run(cssh(&config).args([
-            "-l",
-            "bashuser",
-            &alias,
-            "echo host=$(hostname) job=$SLURM_JOB_ID ch=\"$CH_RUNNING\" pwd=$(pwd); cat /etc/cssh-image-marker; exit 42",
-        ]));
-        let stdout = text(&out.stdout);
-        let line = stdout.lines().next().unwrap_or_default();
-        assert!(
-            out.status.code() == Some(42)
-                && line.starts_with("host=node")
-                && line.contains(" job=")
-                && !line.contains(" job= ")
-                && line.ends_with(" ch=Weird Al Yankovic pwd=/home/bashuser")
-                && stdout.ends_with(FULL_MARKER),
-            "{connect}: {}",
-            describe(&out)
-        );
-        let released = release(&config, "bashuser", &alias);
-        assert!(
-            released.status.success(),
-            "{connect}: {}",
-            describe(&released)
-        );
+        for user in ["bashuser", "tcshuser", "fishuser"] {
+            let alias = format!("th-ch-{connect}-{}", rand_suffix() % 1_000_000);
+            let out = run(cssh(&config).args([
+                "-l",
+                user,
+                &alias,
+                "echo host=$(hostname) job=$SLURM_JOB_ID ch=\"$CH_RUNNING\" pwd=$(pwd); cat /etc/cssh-image-marker; exit 42",
+            ]));
+            let stdout = text(&out.stdout);
+            let line = stdout.lines().next().unwrap_or_default();
+            assert!(
+                out.status.code() == Some(42)
+                    && line.starts_with("host=node")
+                    && line.contains(" job=")
+                    && !line.contains(" job= ")
+                    && line.ends_with(&format!(" ch=Weird Al Yankovic pwd=/home/{user}"))
+                    && stdout.ends_with(FULL_MARKER),
+                "{connect}, {user}: {}",
+                describe(&out)
+            );
+            let released = release(&config, user, &alias);
+            assert!(
+                released.status.success(),
+                "{connect}, {user}: {}",
+                describe(&released)
+            );
+        }
     }
 }
 

@@ -165,7 +165,7 @@ pub(in crate::remote) fn channel_to_batch(s: &mut Script, launcher: &[u8]) {
     let mut carrier = Script::default();
     proc_stat(&mut carrier);
     private_file(&mut carrier);
-    carrier.raw("[ -n \"${SLURM_CLUSTER_NAME-}\" ] || { SLURM_CLUSTER_NAME=$3; export SLURM_CLUSTER_NAME; }\n");
+    carrier.raw("[ -n \"${SLURM_CLUSTER_NAME-}\" ] || [ -z \"${3-}\" ] || { SLURM_CLUSTER_NAME=$3; export SLURM_CLUSTER_NAME; }\n");
     carrier.raw(KEY);
     carrier.raw("cssh_launch=");
     carrier.quoted(launcher);
